@@ -1,0 +1,388 @@
+"""Load a YAML catalog strictly and compile it into plain, frozen structures.
+
+The YAML format is a public contract (see README, "Catalog reference"). Loading is two
+passes: pydantic checks the shape (unknown keys, types, costs), then we check the meaning
+(known variables, well-typed conditions and effects, findable executors). Every problem
+becomes a SourceError naming the file, the line, the key and the fix; all of them are
+reported at once.
+"""
+
+from __future__ import annotations
+
+import importlib.machinery
+import importlib.util
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from goap import yamlsrc
+from goap.logic import Condition, Effect, LogicError, parse_condition, parse_effect
+from goap.yamlsrc import Loc, Source, SourceError
+from state.model import NAME, TYPES, StateTypeError, Variable, WorldSchema, type_of
+
+TARGET = re.compile(r"^([A-Za-z_][\w]*(?:\.[A-Za-z_][\w]*)*):([A-Za-z_]\w*)$")
+ENV_REF = re.compile(r"\$\$|\$\{([^}]*)\}|\$\{")
+ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+class CatalogError(Exception):
+    """One or more problems in a catalog file."""
+
+    def __init__(self, errors: list[SourceError]):
+        self.errors = errors
+        super().__init__("\n".join(e.render() for e in errors))
+
+
+# ---------------------------------------------------------------- shape (pydantic)
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+
+class VariableSpec(_Strict):
+    type: Literal["bool", "int", "float", "str"]
+    default: Any = None
+    description: str = ""
+
+
+class RetrySpec(_Strict):
+    attempts: int = Field(1, ge=1, le=100)
+    backoff: float = Field(2.0, ge=0)
+    delay: float = Field(1.0, ge=0, description="seconds before the second attempt")
+
+
+class ActionSpec(_Strict):
+    id: str | None = None
+    skill: str | None = None
+    description: str = ""
+    cost: float = Field(1, gt=0)
+    pre: dict[str, Any] = {}
+    effects: dict[str, Any] = {}
+    cmd: list[str] | None = Field(None, min_length=1)
+    run: str | None = None
+    with_: dict[str, Any] = Field(default_factory=dict, alias="with")
+    observe: dict[str, str] = {}
+    timeout: float = Field(600, gt=0)
+    retry: RetrySpec = RetrySpec()
+
+
+class SensorSpec(_Strict):
+    run: str
+    with_: dict[str, Any] = Field(default_factory=dict, alias="with")
+    observe: dict[str, str]
+    timeout: float = Field(120, gt=0)
+
+
+class CatalogSpec(_Strict):
+    version: Literal[1]
+    name: str
+    description: str = ""
+    state: dict[str, Any]
+    goal: dict[str, Any]
+    actions: dict[str, ActionSpec]
+    sensors: list[SensorSpec] = []
+    failure_budget: int = Field(3, ge=1)
+
+
+# ---------------------------------------------------------------- compiled (plain)
+
+@dataclass(frozen=True)
+class Executor:
+    """What does the work: an argv (``cmd``) or a Python callable (``run``) with arguments."""
+
+    cmd: tuple[str, ...] | None = None
+    run: str | None = None
+    args: dict[str, Any] = field(default_factory=dict)
+    observe: dict[str, str] = field(default_factory=dict)
+    timeout: float = 600
+
+    def __hash__(self) -> int:
+        return hash((self.cmd, self.run))
+
+
+@dataclass(frozen=True)
+class Action:
+    name: str
+    cost: float
+    pre: tuple[Condition, ...]
+    effects: tuple[Effect, ...]
+    id: str | None = None
+    skill: str | None = None
+    description: str = ""
+    executor: Executor | None = None
+    attempts: int = 1
+    backoff: float = 2.0
+    delay: float = 1.0
+    line: int | None = None
+
+    @property
+    def label(self) -> str:
+        """The seed's display id (A01) when given, else the name."""
+        return self.id or self.name
+
+
+@dataclass(frozen=True)
+class Sensor:
+    name: str
+    executor: Executor
+    line: int | None = None
+
+
+@dataclass(frozen=True)
+class Catalog:
+    name: str
+    path: Path
+    schema: WorldSchema
+    goal: tuple[Condition, ...]
+    actions: tuple[Action, ...]
+    sensors: tuple[Sensor, ...] = ()
+    description: str = ""
+    failure_budget: int = 3
+
+    @property
+    def initial(self) -> dict[str, Any]:
+        return self.schema.defaults()
+
+    def action(self, name: str) -> Action:
+        for action in self.actions:
+            if action.name == name:
+                return action
+        raise KeyError(name)
+
+    def with_goal(self, goal: tuple[Condition, ...]) -> Catalog:
+        return Catalog(self.name, self.path, self.schema, goal, self.actions, self.sensors,
+                       self.description, self.failure_budget)
+
+
+# ---------------------------------------------------------------- loading
+
+def load_catalog(path: str | Path, text: str | None = None) -> Catalog:
+    """Read, validate and compile a catalog; raise CatalogError listing every problem."""
+    try:
+        source = yamlsrc.load(path, text)
+    except SourceError as exc:
+        raise CatalogError([exc]) from None
+    if not isinstance(source.data, dict):
+        raise CatalogError([source.error((), "a catalog is a mapping with the keys version, "
+                                         "name, state, goal, actions",
+                                         "start from plans/examples/release.yaml")])
+    try:
+        spec = CatalogSpec.model_validate(source.data)
+    except ValidationError as exc:
+        raise CatalogError([_shape_error(source, err) for err in exc.errors()]) from None
+    return _Compiler(source, spec).compile()
+
+
+def _shape_error(source: Source, err: dict[str, Any]) -> SourceError:
+    loc: Loc = tuple("with" if part == "with_" else part for part in err["loc"])
+    kind, message = err["type"], err["msg"]
+    fix = ""
+    if kind == "extra_forbidden":
+        parent = _model_at(loc[:-1])
+        allowed = ", ".join(n if n != "with_" else "with" for n in parent.model_fields)
+        message = "unknown key"
+        fix = f"remove it or use one of: {allowed}"
+    elif kind == "missing":
+        message = "required key is missing"
+        fix = f"add `{loc[-1]}:`"
+    elif kind == "literal_error" and loc == ("version",):
+        fix = "write `version: 1`"
+    elif kind == "greater_than" and loc[-1] == "cost":
+        fix = "costs are positive numbers, e.g. `cost: 1`"
+    return source.error(loc, message, fix)
+
+
+def _model_at(loc: Loc) -> type[BaseModel]:
+    """The pydantic model that owns the mapping at ``loc`` (to list its allowed keys)."""
+    if len(loc) >= 2 and loc[0] == "actions":
+        return RetrySpec if loc[2:3] == ("retry",) else ActionSpec
+    if len(loc) >= 2 and loc[0] == "sensors":
+        return SensorSpec
+    return CatalogSpec
+
+
+class _Compiler:
+    def __init__(self, source: Source, spec: CatalogSpec):
+        self.source, self.spec = source, spec
+        self.errors: list[SourceError] = []
+
+    def fail(self, loc: Loc, problem: str, fix: str = "") -> None:
+        self.errors.append(self.source.error(loc, problem, fix))
+
+    def compile(self) -> Catalog:
+        schema = self.schema()
+        goal = self.conditions(schema, ("goal",), self.spec.goal)
+        actions = tuple(self.action(schema, name, a) for name, a in self.spec.actions.items())
+        sensors = tuple(self.sensor(schema, i, s) for i, s in enumerate(self.spec.sensors))
+        if not self.spec.actions:
+            self.fail(("actions",), "no actions", "declare at least one action")
+        if self.errors:
+            raise CatalogError(self.errors)
+        return Catalog(self.spec.name, Path(self.source.file), schema, goal, actions, sensors,
+                       self.spec.description, self.spec.failure_budget)
+
+    def schema(self) -> WorldSchema:
+        variables: list[Variable] = []
+        for name, raw in self.spec.state.items():
+            loc = ("state", name)
+            if not isinstance(name, str) or not NAME.match(name):
+                self.fail(loc, f"invalid variable name {name!r}",
+                          "use dotted identifiers like git_state.branch_name")
+                continue
+            if isinstance(raw, dict):
+                try:
+                    var_spec = VariableSpec.model_validate(raw)
+                except ValidationError as exc:
+                    for err in exc.errors():
+                        sub = (*loc, *err["loc"])
+                        fix = "write {type: int, default: 0} (types: bool, int, float, str)"
+                        self.fail(sub, err["msg"], fix)
+                    continue
+                default = var_spec.default
+                if default is None:
+                    default = {"bool": False, "int": 0, "float": 0.0, "str": ""}[var_spec.type]
+                var = Variable(name, var_spec.type, default, var_spec.description)
+                try:
+                    var = Variable(name, var.type, var.coerce(default), var.description)
+                except StateTypeError as exc:
+                    self.fail((*loc, "default"), str(exc), f"write a {var.type} default")
+                    continue
+            else:
+                kind = type_of(raw)
+                if kind is None:
+                    self.fail(loc, f"cannot infer a type from {raw!r}",
+                              "write a bool/int/float/str default, or {type: int, default: 0}")
+                    continue
+                var = Variable(name, kind, raw)
+            variables.append(var)
+        names = {v.name for v in variables}
+        for var in variables:
+            parts = var.name.split(".")
+            for end in range(1, len(parts)):
+                if ".".join(parts[:end]) in names:
+                    self.fail(("state", var.name), f"{'.'.join(parts[:end])} is a variable, so "
+                              f"it cannot also be a group", "rename one of the two")
+        return WorldSchema(variables)
+
+    def conditions(self, schema: WorldSchema, loc: Loc, raw: dict[str, Any]
+                   ) -> tuple[Condition, ...]:
+        out = []
+        for name, value in raw.items():
+            if (var := self.variable(schema, (*loc, name), name)) is None:
+                continue
+            try:
+                out.append(parse_condition(var, value))
+            except LogicError as exc:
+                self.fail((*loc, name), str(exc), "write a value, or a comparison like \">= 5\"")
+        return tuple(out)
+
+    def variable(self, schema: WorldSchema, loc: Loc, name: str) -> Variable | None:
+        if name in schema:
+            return schema[name]
+        close = [v.name for v in schema.variables if v.name.split(".")[-1] == name.split(".")[-1]]
+        hint = f"did you mean {close[0]}?" if close else "declare it under `state:`"
+        self.fail(loc, f"unknown state variable {name!r}", hint)
+        return None
+
+    def action(self, schema: WorldSchema, name: str, spec: ActionSpec) -> Action:
+        loc: Loc = ("actions", name)
+        pre = self.conditions(schema, (*loc, "pre"), spec.pre)
+        effects = []
+        for var_name, value in spec.effects.items():
+            if (var := self.variable(schema, (*loc, "effects", var_name), var_name)) is None:
+                continue
+            try:
+                effects.append(parse_effect(var, value))
+            except LogicError as exc:
+                self.fail((*loc, "effects", var_name), str(exc))
+        if not spec.effects:
+            self.fail((*loc, "effects"), "an action without effects can never help",
+                      "declare what it changes under `effects:`")
+        if spec.cmd is not None and spec.run is not None:
+            self.fail((*loc, "run"), "an action has either cmd or run, not both",
+                      "keep one of the two")
+        executor = None
+        if spec.cmd is not None or spec.run is not None:
+            executor = self.executor(schema, loc, spec.cmd, spec.run, spec.with_, spec.observe,
+                                     spec.timeout)
+        elif spec.with_:
+            self.fail((*loc, "with"), "`with` gives arguments to `run`, but there is no run",
+                      "add `run: module:function` or remove `with`")
+        return Action(name=name, cost=float(spec.cost), pre=pre, effects=tuple(effects),
+                      id=spec.id, skill=spec.skill, description=spec.description,
+                      executor=executor, attempts=spec.retry.attempts,
+                      backoff=spec.retry.backoff, delay=spec.retry.delay,
+                      line=self.source.line(loc))
+
+    def sensor(self, schema: WorldSchema, index: int, spec: SensorSpec) -> Sensor:
+        loc: Loc = ("sensors", index)
+        executor = self.executor(schema, loc, None, spec.run, spec.with_, spec.observe,
+                                 spec.timeout)
+        return Sensor(spec.run, executor, self.source.line(loc))
+
+    def executor(self, schema: WorldSchema, loc: Loc, cmd: list[str] | None, run: str | None,
+                 args: dict[str, Any], observe: dict[str, str], timeout: float) -> Executor:
+        if run is not None:
+            self.target(loc, run)
+        for var_name in observe:
+            self.variable(schema, (*loc, "observe", var_name), var_name)
+        for sub, text in _strings((*loc, "cmd"), cmd or []) + _strings((*loc, "with"), args):
+            for problem in env_ref_problems(text):
+                self.fail(sub, problem, "write ${NAME} with NAME a variable of the environment "
+                          "(or $$ for a literal $)")
+        return Executor(tuple(cmd) if cmd else None, run, dict(args), dict(observe), timeout)
+
+    def target(self, loc: Loc, run: str) -> None:
+        match = TARGET.match(run)
+        if not match:
+            self.fail((*loc, "run"), f"{run!r} is not a Python target",
+                      "write module:function, e.g. actions.git:create_branch")
+            return
+        module = match.group(1)
+        if find_module(module) is None:
+            self.fail((*loc, "run"), f"module {module!r} cannot be found",
+                      "check the spelling, or install the package that provides it")
+
+
+def find_module(dotted: str) -> Any:
+    """Locate a module's spec without importing it or its parent packages."""
+    top, *rest = dotted.split(".")
+    try:
+        spec = importlib.util.find_spec(top)  # a top-level name is found without importing
+    except (ImportError, ValueError):
+        return None
+    for part in rest:
+        path = spec.submodule_search_locations if spec else None
+        if path is None:
+            return None
+        spec = importlib.machinery.PathFinder.find_spec(part, list(path))
+    return spec
+
+
+def env_ref_problems(text: str) -> list[str]:
+    problems = []
+    for match in ENV_REF.finditer(text):
+        if match.group(0) == "$$":
+            continue
+        name = match.group(1)
+        if name is None:
+            problems.append(f"unclosed ${{ in {text!r}")
+        elif not ENV_NAME.match(name):
+            problems.append(f"${{{name}}} is not an environment variable name")
+    return problems
+
+
+def _strings(loc: Loc, value: Any) -> list[tuple[Loc, str]]:
+    if isinstance(value, str):
+        return [(loc, value)]
+    if isinstance(value, dict):
+        return [item for k, v in value.items() for item in _strings((*loc, k), v)]
+    if isinstance(value, list):
+        return [item for i, v in enumerate(value) for item in _strings((*loc, i), v)]
+    return []
+
+
+__all__ = ["Action", "Catalog", "CatalogError", "Executor", "Sensor", "TYPES", "load_catalog"]

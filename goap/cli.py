@@ -1,0 +1,325 @@
+"""The ``goap`` command line.
+
+Exit codes: 0 success (plan found, goal reached), 1 failed or escalated run (or lint errors
+for ``validate``), 2 invalid input, 3 no plan exists, 130 interrupted. Bad input never shows
+a traceback: it is one message naming the file, the line and the fix.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable
+from functools import wraps
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+
+from goap.catalog import Catalog, CatalogError, load_catalog
+from goap.logic import Condition, LogicError, condition_from_text, parse_goal_text
+from goap.planner import PlanOptions, PlanResult, plan
+from goap.relaxed import HEURISTICS
+from goap.runner import RunError, Runner, default_state_path, open_world
+from state.model import StateTypeError
+from state.store import StateError
+
+app = typer.Typer(add_completion=False, no_args_is_help=True,
+                  help="Goal-oriented action planning for ML pipelines.")
+state_app = typer.Typer(no_args_is_help=True, help="Read and edit the persisted world state.")
+app.add_typer(state_app, name="state")
+
+out = Console(highlight=False)
+err = Console(stderr=True, highlight=False)
+
+
+class Usage(Exception):
+    """Invalid input: printed as one message, exit code 2."""
+
+
+def handles_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """Turn every kind of bad input into a clear message and exit code 2."""
+
+    @wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except (CatalogError, StateError, RunError, Usage, LogicError, StateTypeError) as exc:
+            fail(str(exc), json_mode=kwargs.get("json_out", False))
+
+    return wrapper
+
+
+def fail(message: str, json_mode: bool = False, code: int = 2) -> None:
+    if json_mode:
+        print(json.dumps({"error": message, "exit_code": code}))
+    err.print(f"[red]error:[/] {message}", highlight=False, markup=True, soft_wrap=True)
+    raise typer.Exit(code)
+
+
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout.")]
+StateOpt = Annotated[Path | None, typer.Option(
+    "--state", help="State file (default: next to the catalog, <name>_state.json).")]
+FileArg = Annotated[Path, typer.Argument(help="The YAML catalog.")]
+
+
+def _catalog(path: Path) -> Catalog:
+    return load_catalog(path)
+
+
+def _state_path(catalog: Catalog, state: Path | None) -> Path:
+    return state or default_state_path(catalog.path)
+
+
+def _goal(catalog: Catalog, goals: list[str] | None) -> tuple[Condition, ...] | None:
+    if not goals:
+        return None
+    out = []
+    for text in goals:
+        name, op, value = parse_goal_text(text)
+        if name not in catalog.schema:
+            raise Usage(f"--goal {text!r}: unknown state variable {name!r}; see "
+                        f"`goap state schema {catalog.path}`")
+        out.append(condition_from_text(catalog.schema[name], op, value))
+    return tuple(out)
+
+
+def _options(heuristic: str, search: str, max_expansions: int, timeout: float) -> PlanOptions:
+    if heuristic not in HEURISTICS:
+        raise Usage(f"--heuristic {heuristic!r}: use one of {', '.join(HEURISTICS)}")
+    if search not in ("astar", "wastar", "greedy"):
+        raise Usage(f"--search {search!r}: use astar, wastar or greedy")
+    return PlanOptions(heuristic=heuristic, search=search, max_expansions=max_expansions,
+                       timeout=timeout)
+
+
+def plan_json(result: PlanResult) -> dict[str, Any]:
+    return {
+        "status": result.status,
+        "plan": [a.name for a in result.actions],
+        "ids": [a.label for a in result.actions],
+        "cost": result.cost if result.found else None,
+        "optimal": result.optimal,
+        "expanded": result.expanded,
+        "generated": result.generated,
+        "relevant_actions": result.relevant,
+        "seconds": round(result.seconds, 6),
+        "unreachable": [str(c) for c in result.unreachable],
+        "message": result.message,
+        "steps": [{"name": a.name, "id": a.id, "skill": a.skill, "cost": a.cost,
+                   "pre": [str(c) for c in a.pre], "effects": [str(e) for e in a.effects]}
+                  for a in result.actions],
+    }
+
+
+@app.command("plan")
+@handles_errors
+def plan_cmd(
+    file: FileArg,
+    goal: Annotated[list[str] | None, typer.Option(
+        "--goal", help="Replace the goal: NAME=VALUE or NAME>=N (repeatable).")] = None,
+    state: StateOpt = None,
+    heuristic: Annotated[str, typer.Option(help="hmax (admissible), blind (admissible), "
+                                           "hadd, hff, goal-count (inadmissible).")] = "hmax",
+    search: Annotated[str, typer.Option(help="astar (optimal), wastar, greedy.")] = "astar",
+    max_expansions: Annotated[int, typer.Option(help="Give up after this many.")] = 1_000_000,
+    timeout: Annotated[float, typer.Option(help="Give up after this many seconds.")] = 60.0,
+    json_out: JsonOpt = False,
+) -> None:
+    """Find the cheapest plan from the current (or initial) state to the goal."""
+    catalog = _catalog(file)
+    options = _options(heuristic, search, max_expansions, timeout)
+    world = open_world(catalog, state) if state else catalog.initial
+    result = plan(catalog, world, _goal(catalog, goal), options=options)
+    if json_out:
+        print(json.dumps(plan_json(result)))
+    elif result.found:
+        from goap.view import plan_summary, plan_table
+
+        if result.actions:
+            out.print(plan_table(result, title=f"{catalog.name}: plan"))
+        else:
+            out.print("the goal already holds: nothing to do")
+        out.print(plan_summary(result))
+    else:
+        err.print(f"[red]{result.message}[/]")
+    raise typer.Exit(0 if result.found else 3)
+
+
+@app.command("run")
+@handles_errors
+def run_cmd(
+    file: FileArg,
+    state: StateOpt = None,
+    resume: Annotated[bool, typer.Option(help="Continue an unfinished run.")] = False,
+    dry_run: Annotated[bool, typer.Option(help="Plan from the sensed state; run nothing.")
+                       ] = False,
+    workdir: Annotated[Path, typer.Option(help="Where actions run (default: here).")] = Path("."),
+    json_out: JsonOpt = False,
+) -> None:
+    """Execute the plan, persisting the state after every step, replanning on surprises."""
+    from goap.view import LineView, RunView, plan_summary, plan_table
+
+    catalog = _catalog(file)
+    state_path = _state_path(catalog, state)
+    if not workdir.is_dir():
+        raise Usage(f"--workdir {workdir}: no such directory")
+    if dry_run:
+        result = Runner(catalog, state_path, workdir).dry_run()
+        if json_out:
+            print(json.dumps(plan_json(result)))
+        elif result.found:
+            out.print(plan_table(result, title=f"{catalog.name}: would run"))
+            out.print(plan_summary(result))
+        else:
+            err.print(f"[red]{result.message}[/]")
+        raise typer.Exit(0 if result.found else 3)
+    view_console = Console(stderr=True, highlight=False)
+    if json_out or not view_console.is_terminal:
+        view: Any = LineView(view_console)
+        run = Runner(catalog, state_path, workdir, events=view).run(resume)
+    else:
+        with RunView(view_console) as live:
+            run = Runner(catalog, state_path, workdir, events=live).run(resume)
+    if json_out:
+        print(json.dumps({
+            "status": run.status, "exit_code": run.exit_code, "message": run.message,
+            "state": str(run.state_path), "executed": run.executed, "failures": run.failures,
+            "plans": run.replans,
+            "world_state": catalog.schema.nest(open_world(catalog, state_path)),
+        }))
+    else:
+        color = "green" if run.exit_code == 0 else "red"
+        err.print(f"[{color}]{run.status}[/]: {run.message}")
+        err.print(f"state: {run.state_path}")
+    raise typer.Exit(run.exit_code)
+
+
+@app.command("validate")
+@handles_errors
+def validate_cmd(file: FileArg, json_out: JsonOpt = False) -> None:
+    """Lint a catalog: unreachable goals, actions that never apply, unused effects/variables."""
+    from goap.lint import lint
+
+    catalog = _catalog(file)
+    findings = lint(catalog)
+    errors = [f for f in findings if f.severity == "error"]
+    if json_out:
+        print(json.dumps({"ok": not errors, "findings": [f.as_dict() for f in findings]}))
+    else:
+        for f in findings:
+            color = "red" if f.severity == "error" else "yellow"
+            out.print(f"[{color}]{f.severity}[/] {f.where}: {f.message}")
+        out.print(f"{catalog.path}: {len(errors)} errors, {len(findings) - len(errors)} "
+                  f"warnings" if findings else f"{catalog.path}: ok")
+    raise typer.Exit(1 if errors else 0)
+
+
+@app.command("graph")
+@handles_errors
+def graph_cmd(
+    file: FileArg,
+    format: Annotated[str, typer.Option("--format", help="mermaid or dot")] = "mermaid",
+) -> None:
+    """Draw which action enables which (an edge: an effect satisfies a precondition)."""
+    from goap.graph import enables, to_dot, to_mermaid
+
+    if format not in ("mermaid", "dot"):
+        raise Usage(f"--format {format!r}: use mermaid or dot")
+    graph = enables(_catalog(file))
+    print(to_mermaid(graph) if format == "mermaid" else to_dot(graph))
+
+
+# ------------------------------------------------------------------ goap state ...
+
+def _load_state(file: Path, state: Path | None) -> tuple[Catalog, Path, Any]:
+    from state.store import load_state
+
+    catalog = _catalog(file)
+    path = _state_path(catalog, state)
+    return catalog, path, load_state(path, catalog.schema, catalog.name)
+
+
+@state_app.command("show")
+@handles_errors
+def state_show(file: FileArg, state: StateOpt = None, json_out: JsonOpt = False) -> None:
+    """Print the state file: run status, progress and the world state."""
+    catalog, path, data = _load_state(file, state)
+    if json_out:
+        print(data.model_dump_json())
+        return
+    from rich.table import Table
+
+    out.print(f"[bold]{path}[/]  {data.deployment_id}  status: {data.status}  "
+              f"last action: {data.last_action or '-'}")
+    out.print(f"completed: {', '.join(data.actions_completed) or '-'}")
+    out.print(f"pending: {', '.join(data.actions_pending) or '-'}")
+    table = Table("variable", "type", "value", header_style="bold")
+    for name, value in data.world(catalog.schema).items():
+        table.add_row(name, catalog.schema[name].type, json.dumps(value))
+    out.print(table)
+
+
+@state_app.command("get")
+@handles_errors
+def state_get(file: FileArg, key: str, state: StateOpt = None) -> None:
+    """Print one variable (or a group, as JSON)."""
+    catalog, _, data = _load_state(file, state)
+    world = data.world(catalog.schema)
+    if key in world:
+        print(json.dumps(world[key]))
+        return
+    group = {k[len(key) + 1:]: v for k, v in world.items() if k.startswith(key + ".")}
+    if not group:
+        raise Usage(f"unknown state variable or group {key!r}; see `goap state show {file}`")
+    print(json.dumps(catalog.schema.nest(world)[key] if "." not in key else group))
+
+
+@state_app.command("set")
+@handles_errors
+def state_set(file: FileArg, key: str, value: str, state: StateOpt = None) -> None:
+    """Set one variable; the value must fit its type."""
+    from state.store import StateLock, save_state
+
+    catalog, path, _ = _load_state(file, state)
+    if key not in catalog.schema:
+        raise Usage(f"unknown state variable {key!r}; see `goap state schema {file}`")
+    parsed = catalog.schema[key].parse(value)
+    with StateLock(path):
+        _, _, data = _load_state(file, state)  # re-read under the lock
+        world = data.world(catalog.schema)
+        world[key] = parsed
+        data.world_state = catalog.schema.nest(world)
+        save_state(path, data)
+    print(json.dumps({key: parsed}))
+
+
+@state_app.command("reset")
+@handles_errors
+def state_reset(file: FileArg, state: StateOpt = None) -> None:
+    """Start over: the catalog's initial state, an empty journal (the old file is kept as .bak)."""
+    from state.store import StateLock, new_state, save_state, write_atomic
+
+    catalog = _catalog(file)
+    path = _state_path(catalog, state)
+    with StateLock(path):
+        if path.exists():
+            write_atomic(path.with_name(path.name + ".bak"), path.read_text(encoding="utf-8"))
+        save_state(path, new_state(catalog.name, catalog.schema))
+    print(f"reset {path}")
+
+
+@state_app.command("schema")
+@handles_errors
+def state_schema(file: FileArg) -> None:
+    """JSON Schema of the catalog's world state."""
+    catalog = _catalog(file)
+    print(json.dumps(catalog.schema.json_schema(f"{catalog.name} world_state"), indent=2))
+
+
+def main() -> None:
+    try:
+        app()
+    except KeyboardInterrupt:
+        sys.exit(130)

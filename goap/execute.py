@@ -1,0 +1,180 @@
+"""Run one executor (an argv or a Python callable) as a child process and report the outcome.
+
+The child gets its own process group, is killed with it on timeout or interrupt, and dies
+with us if we are killed (PR_SET_PDEATHSIG), so a resumed run never races an orphan. Its
+output is scrubbed of secrets line by line as it is written to the log; the last lines
+become the error tail.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from goap.catalog import Executor
+from goap.secrets import MissingVariable, interpolate, referenced, scrub, secret_values
+
+TAIL_LINES = 40
+
+
+@dataclass
+class Outcome:
+    ok: bool
+    facts: dict[str, Any] = field(default_factory=dict)
+    error: str = ""
+    tail: str = ""
+    retryable: bool = True
+    interrupted: bool = False
+    seconds: float = 0.0
+
+
+def _die_with_parent() -> None:
+    try:
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+
+class Child:
+    """A running child process whose output goes, scrubbed, to a log file."""
+
+    def __init__(self, argv: list[str], cwd: Path, log: Path, secrets: list[str],
+                 env: dict[str, str] | None = None):
+        log.parent.mkdir(parents=True, exist_ok=True)
+        self.log = log.open("a", encoding="utf-8")
+        self.tail: deque[str] = deque(maxlen=TAIL_LINES)
+        self.secrets = secrets
+        self.proc = subprocess.Popen(
+            argv, cwd=cwd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT, start_new_session=True, preexec_fn=_die_with_parent,
+            env=env,
+        )
+        self.reader = threading.Thread(target=self._pump, daemon=True)
+        self.reader.start()
+
+    def _pump(self) -> None:
+        assert self.proc.stdout is not None
+        for raw in self.proc.stdout:
+            line = scrub(raw.decode("utf-8", "replace"), self.secrets)
+            self.log.write(line)
+            self.log.flush()
+            self.tail.append(line)
+
+    def kill(self) -> None:
+        """SIGTERM the whole group, then SIGKILL what is left after a short grace."""
+        for sig, grace in ((signal.SIGTERM, 3.0), (signal.SIGKILL, 5.0)):
+            try:
+                os.killpg(self.proc.pid, sig)
+            except ProcessLookupError:
+                return
+            try:
+                self.proc.wait(grace)
+                return
+            except subprocess.TimeoutExpired:
+                continue
+
+    def wait(self, timeout: float, stop: Callable[[], bool]) -> tuple[int | None, str]:
+        """Return (exit code, "" | "timeout" | "interrupted")."""
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                code = self.proc.wait(0.1)
+                break
+            except subprocess.TimeoutExpired:
+                if stop():
+                    self.kill()
+                    return None, "interrupted"
+                if time.monotonic() > deadline:
+                    self.kill()
+                    return None, "timeout"
+        return code, ""
+
+    def close(self) -> str:
+        self.reader.join(5)
+        self.log.close()
+        return "".join(self.tail)
+
+
+def run_executor(executor: Executor, *, where: str, workdir: Path, log: Path,
+                 stop: Callable[[], bool] = lambda: False) -> Outcome:
+    """Execute ``executor`` once; never raises for the executor's own failures."""
+    started = time.monotonic()
+    secrets = secret_values(referenced(list(executor.cmd or ())) | referenced(executor.args))
+    with tempfile.TemporaryDirectory(prefix="goap-") as tmp:
+        result_path = Path(tmp) / "result.json"
+        if executor.cmd is not None:
+            try:
+                argv = interpolate(list(executor.cmd), where)
+            except MissingVariable as exc:
+                return Outcome(False, error=str(exc), retryable=False)
+        else:
+            request = {"op": "call", "target": executor.run, "args": executor.args,
+                       "workdir": str(workdir), "where": where}
+            request_path = Path(tmp) / "request.json"
+            request_path.write_text(json.dumps(request))
+            argv = [sys.executable, "-m", "goap.worker", str(request_path), str(result_path)]
+        try:
+            child = Child(argv, workdir, log, secrets, env=_child_env())
+        except OSError as exc:
+            return Outcome(False, error=f"cannot start {argv[0]!r}: {exc.strerror}",
+                           retryable=False, seconds=time.monotonic() - started)
+        code, why = child.wait(executor.timeout, stop)
+        tail = child.close()
+        seconds = time.monotonic() - started
+        if why == "interrupted":
+            return Outcome(False, error="interrupted", tail=tail, interrupted=True,
+                           seconds=seconds)
+        if why == "timeout":
+            return Outcome(False, error=f"timed out after {executor.timeout:g} s", tail=tail,
+                           seconds=seconds)
+        if executor.cmd is not None:
+            if code == 0:
+                return Outcome(True, tail=tail, seconds=seconds)
+            return Outcome(False, error=f"{executor.cmd[0]} exited with code {code}",
+                           tail=tail, seconds=seconds)
+        if not result_path.exists():
+            return Outcome(False, error=f"executor process died (exit code {code})", tail=tail,
+                           seconds=seconds)
+        result = json.loads(result_path.read_text())
+    facts = json.loads(scrub(json.dumps(result.get("facts", {})), secrets))
+    return Outcome(result["ok"], facts, scrub(result.get("error", ""), secrets),
+                   scrub(result.get("tail") or tail, secrets), result.get("retryable", True),
+                   seconds=seconds)
+
+
+def _child_env() -> dict[str, str]:
+    """The child's environment: ours, with the runner's own import path so goap is found."""
+    env = dict(os.environ)
+    roots = [str(Path(__file__).resolve().parent.parent)]
+    if env.get("PYTHONPATH"):
+        roots.append(env["PYTHONPATH"])
+    env["PYTHONPATH"] = os.pathsep.join(roots)
+    env.setdefault("PYTHONUNBUFFERED", "1")
+    return env
+
+
+def worker_query(request: dict[str, Any], timeout: float = 120) -> dict[str, Any]:
+    """Run a ``check`` or ``schema`` request in a child (imports stay out of this process)."""
+    with tempfile.TemporaryDirectory(prefix="goap-") as tmp:
+        request_path, result_path = Path(tmp) / "request.json", Path(tmp) / "result.json"
+        request_path.write_text(json.dumps(request))
+        proc = subprocess.run(
+            [sys.executable, "-m", "goap.worker", str(request_path), str(result_path)],
+            capture_output=True, text=True, timeout=timeout, env=_child_env(),
+            cwd=request.get("workdir") or None,
+        )
+        if not result_path.exists():
+            raise RuntimeError(f"executor check failed: {proc.stderr.strip()[-2000:]}")
+        return json.loads(result_path.read_text())

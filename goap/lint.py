@@ -1,0 +1,53 @@
+"""``goap validate``: what is wrong or useless in a catalog, beyond what loading refuses."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+from goap.catalog import Catalog
+from goap.relaxed import INF, Relaxation
+from goap.task import compile_task
+
+
+@dataclass(frozen=True)
+class Finding:
+    severity: str  # "error" or "warning"
+    where: str
+    message: str
+
+    def as_dict(self) -> dict[str, str]:
+        return asdict(self)
+
+
+def lint(catalog: Catalog) -> list[Finding]:
+    task = compile_task(catalog, catalog.initial)
+    relaxation = Relaxation(task)
+    cost, _ = relaxation.propagate(task.init, "max")
+    findings = []
+    for i in relaxation.unreachable_goals(task.init):
+        findings.append(Finding("error", f"goal.{catalog.goal[i].var}",
+                                f"no sequence of actions can make {catalog.goal[i]} true"))
+    for k, action in enumerate(catalog.actions):
+        dead = [str(relaxation.atoms_text(p)) for p in relaxation.pre[k] if cost[p] == INF]
+        if dead:
+            findings.append(Finding("error", f"actions.{action.name}",
+                                    f"can never apply: nothing makes {', '.join(dead)} true"))
+    relevant = {a.name for a in relaxation.relevant()}
+    for action in catalog.actions:
+        if action.name not in relevant:
+            findings.append(Finding("warning", f"actions.{action.name}",
+                                    "cannot contribute to the goal (pruned when planning)"))
+    conditioned = {c.var for c in catalog.goal} | {c.var for a in catalog.actions for c in a.pre}
+    changed = {e.var for a in catalog.actions for e in a.effects}
+    observed = {v for a in catalog.actions if a.executor for v in a.executor.observe}
+    observed |= {v for s in catalog.sensors for v in s.executor.observe}
+    for action in catalog.actions:
+        for effect in action.effects:
+            if effect.var not in conditioned:
+                findings.append(Finding("warning", f"actions.{action.name}.effects.{effect.var}",
+                                        "no goal or precondition reads this variable"))
+    for var in catalog.schema.variables:
+        if var.name not in conditioned | changed | observed:
+            findings.append(Finding("warning", f"state.{var.name}",
+                                    "unused: no condition, effect or observation mentions it"))
+    return findings

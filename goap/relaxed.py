@@ -1,0 +1,224 @@
+"""The delete relaxation: what planning would be if effects never made anything false.
+
+Every distinct condition of the goal and of the preconditions is an *atom*. An action
+*achieves* an atom if it can turn it from false to true: a set whose value satisfies it, or an
+add that moves the number in the right direction. That static relation is sound (whatever
+flips an atom to true in a real plan is one of its achievers), so costs computed on it are
+lower bounds. It gives us:
+
+- reachability: goal conditions no sequence of actions can satisfy (named before searching);
+- relevance: actions that cannot contribute to the goal (pruned before searching);
+- heuristics: h_max (admissible), h_add and h_FF (fast, inadmissible), goal count.
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from goap.logic import OPS, Condition
+from goap.task import State, Task, TaskAction
+
+INF = float("inf")
+OP_NAMES = {fn: name for name, fn in OPS.items()}
+RAISES = (">", ">=", "==", "!=")  # atoms an increase can make true
+LOWERS = ("<", "<=", "==", "!=")
+
+
+@dataclass(frozen=True)
+class Atom:
+    var: int
+    op: str
+    value: object
+
+
+class Relaxation:
+    """Atoms, achievers and users of a task, precomputed once per plan call."""
+
+    def __init__(self, task: Task, actions: Sequence[TaskAction] | None = None):
+        self.task = task
+        self.actions = tuple(task.actions if actions is None else actions)
+        self.atoms: list[Atom] = []
+        ids: dict[Atom, int] = {}
+
+        def atom_id(test: tuple) -> int:
+            atom = Atom(test[0], OP_NAMES[test[1]], test[2])
+            if atom not in ids:
+                ids[atom] = len(self.atoms)
+                self.atoms.append(atom)
+            return ids[atom]
+
+        self.goal = tuple(sorted({atom_id(t) for t in task.goal}))
+        self.pre = [tuple(sorted({atom_id(t) for t in a.pre})) for a in self.actions]
+        self.tests = [(a.var, OPS[a.op], a.value) for a in self.atoms]
+        self.by_var: dict[int, list[int]] = {}
+        for k, atom in enumerate(self.atoms):
+            self.by_var.setdefault(atom.var, []).append(k)
+        self.adds = [self._achieved(a) for a in self.actions]
+        self.users: list[list[int]] = [[] for _ in self.atoms]
+        for k, pre in enumerate(self.pre):
+            for p in pre:
+                self.users[p].append(k)
+        self.achievers: list[list[int]] = [[] for _ in self.atoms]
+        for k, adds in enumerate(self.adds):
+            for e in adds:
+                self.achievers[e].append(k)
+        self.costs = [a.cost for a in self.actions]
+
+    def _achieved(self, action: TaskAction) -> tuple[int, ...]:
+        out = set()
+        for i, value in action.sets:
+            out.update(k for k in self.by_var.get(i, ())
+                       if OPS[self.atoms[k].op](value, self.atoms[k].value))
+        for i, delta in action.adds:
+            wanted = RAISES if delta > 0 else LOWERS if delta < 0 else ()
+            out.update(k for k in self.by_var.get(i, ()) if self.atoms[k].op in wanted)
+        return tuple(sorted(out))
+
+    def atoms_text(self, k: int) -> str:
+        atom = self.atoms[k]
+        return str(Condition(self.task.names[atom.var], atom.op, atom.value))
+
+    def holding(self, state: State) -> list[bool]:
+        return [op(state[i], value) for i, op, value in self.tests]
+
+    # ------------------------------------------------------------ cost propagation
+
+    def propagate(self, state: State, combine: str = "max", costs: Sequence[float] | None = None,
+                  ) -> tuple[list[float], list[int]]:
+        """Generalized Dijkstra over atoms: cost of each atom and its cheapest achiever.
+
+        ``combine`` is how an action's precondition costs add up: "max" (h_max) or "sum"
+        (h_add). Atoms true in ``state`` cost 0; unreachable ones cost INF.
+        """
+        costs = self.costs if costs is None else costs
+        cost = [INF] * len(self.atoms)
+        supporter = [-1] * len(self.atoms)
+        heap: list[tuple[float, int]] = []
+        for k, holds in enumerate(self.holding(state)):
+            if holds:
+                cost[k] = 0.0
+                heap.append((0.0, k))
+        heapq.heapify(heap)
+        unsat = [len(p) for p in self.pre]
+        use_sum = combine == "sum"
+
+        def fire(k: int, base: float) -> None:
+            value = base + costs[k]
+            for e in self.adds[k]:
+                if value < cost[e]:
+                    cost[e] = value
+                    supporter[e] = k
+                    heapq.heappush(heap, (value, e))
+
+        for k, n in enumerate(unsat):
+            if n == 0:
+                fire(k, 0.0)
+        goals_left = len(self.goal)
+        goal_set = set(self.goal)
+        done = [False] * len(self.atoms)
+        while heap:
+            c, atom = heapq.heappop(heap)
+            if done[atom] or c > cost[atom]:
+                continue
+            done[atom] = True
+            if atom in goal_set:
+                goals_left -= 1
+                if goals_left == 0 and combine == "max":
+                    break
+            for k in self.users[atom]:
+                unsat[k] -= 1
+                if unsat[k] == 0:
+                    fire(k, sum(cost[p] for p in self.pre[k]) if use_sum else c)
+        return cost, supporter
+
+    def h_max(self, state: State) -> float:
+        cost, _ = self.propagate(state, "max")
+        return max((cost[g] for g in self.goal), default=0.0)
+
+    def h_add(self, state: State) -> float:
+        cost, _ = self.propagate(state, "sum")
+        return sum(cost[g] for g in self.goal)
+
+    def h_ff(self, state: State) -> float:
+        """Cost of a relaxed plan read off the h_add best supporters."""
+        cost, supporter = self.propagate(state, "sum")
+        if any(cost[g] == INF for g in self.goal):
+            return INF
+        chosen: set[int] = set()
+        stack = [g for g in self.goal if cost[g] > 0]
+        seen: set[int] = set()
+        while stack:
+            atom = stack.pop()
+            if atom in seen:
+                continue
+            seen.add(atom)
+            k = supporter[atom]
+            if k not in chosen:
+                chosen.add(k)
+                stack.extend(p for p in self.pre[k] if cost[p] > 0)
+        return sum(self.costs[k] for k in chosen)
+
+    def goal_count(self, state: State) -> float:
+        return float(sum(1 for i, op, value in self.task.goal if not op(state[i], value)))
+
+    # ------------------------------------------------------------ analysis
+
+    def unreachable_goals(self, state: State) -> list[int]:
+        """Goal atoms (indices into task.goal) that no sequence of actions can make true."""
+        cost, _ = self.propagate(state, "max")
+        bad = {g for g in self.goal if cost[g] == INF}
+        return [i for i, (v, op, value) in enumerate(self.task.goal)
+                if self.atoms.index(Atom(v, OP_NAMES[op], value)) in bad]
+
+    def relevant(self) -> list[TaskAction]:
+        """Actions that can contribute to the goal, found backward from it.
+
+        An action is relevant when it achieves a relevant atom, or when it sets a number that
+        a relevant action adds to (set-then-increment can be cheaper than incrementing alone).
+        """
+        relevant_atoms = set(self.goal)
+        stack = list(self.goal)
+        chosen: set[int] = set()
+        counted_vars: set[int] = set()
+        setters: dict[int, list[int]] = {}
+        for k, action in enumerate(self.actions):
+            for i, _ in action.sets:
+                setters.setdefault(i, []).append(k)
+
+        def choose(k: int) -> None:
+            if k in chosen:
+                return
+            chosen.add(k)
+            for p in self.pre[k]:
+                if p not in relevant_atoms:
+                    relevant_atoms.add(p)
+                    stack.append(p)
+            for i, _ in self.actions[k].adds:
+                if i not in counted_vars:
+                    counted_vars.add(i)
+                    for s in setters.get(i, ()):
+                        choose(s)
+
+        while stack:
+            for k in self.achievers[stack.pop()]:
+                choose(k)
+        return [a for k, a in enumerate(self.actions) if k in chosen]
+
+
+HEURISTICS: dict[str, tuple[str, bool]] = {
+    # name: (Relaxation method, admissible)
+    "hmax": ("h_max", True),
+    "hadd": ("h_add", False),
+    "hff": ("h_ff", False),
+    "goal-count": ("goal_count", False),
+    "blind": ("", True),
+}
+
+
+def heuristic(relaxation: Relaxation, name: str) -> Callable[[State], float]:
+    method, _ = HEURISTICS[name]
+    if not method:
+        return lambda state: 0.0
+    return getattr(relaxation, method)

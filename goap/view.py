@@ -1,0 +1,136 @@
+"""How plans and runs look in a terminal (rich), kept apart from what they do."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from rich.console import Console, Group
+from rich.live import Live
+from rich.spinner import Spinner
+from rich.table import Table
+from rich.text import Text
+
+from goap.catalog import Action
+from goap.execute import Outcome
+from goap.planner import PlanResult
+
+
+def plan_table(result: PlanResult, title: str = "") -> Table:
+    table = Table(title=title or None, show_lines=False, header_style="bold")
+    for column in ("step", "id", "action", "skill", "cost", "needs", "changes"):
+        table.add_column(column, justify="right" if column in ("step", "cost") else "left")
+    for step, action in enumerate(result.actions, 1):
+        table.add_row(
+            str(step), action.id or "", action.name, action.skill or "", f"{action.cost:g}",
+            "\n".join(str(c) for c in action.pre) or "-",
+            "\n".join(str(e) for e in action.effects),
+        )
+    return table
+
+
+def plan_summary(result: PlanResult) -> str:
+    optimal = "optimal" if result.optimal else "not guaranteed optimal"
+    return (f"total cost {result.cost:g} ({optimal}) | {len(result.actions)} steps | "
+            f"{result.expanded} nodes expanded | {result.relevant} relevant actions | "
+            f"{result.seconds * 1000:.2f} ms")
+
+
+ICONS = {"done": "[green]✓[/]", "failed": "[red]✗[/]", "pending": "[dim]·[/]"}
+
+
+class RunView:
+    """A live table of the current plan: what finished, what runs now, what is next."""
+
+    def __init__(self, console: Console):
+        self.console = console
+        self.rows: list[dict[str, Any]] = []
+        self.notes: list[str] = []
+        self.live = Live(self._render(), console=console, refresh_per_second=8, transient=False)
+
+    def __enter__(self) -> RunView:
+        self.live.__enter__()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.live.update(self._render())
+        self.live.__exit__(*exc)
+
+    def _render(self) -> Group:
+        table = Table(header_style="bold", expand=False)
+        for column in ("", "id", "action", "skill", "attempt", "time", "result"):
+            table.add_column(column)
+        for row in self.rows:
+            if row["state"] == "running":
+                icon: Any = Spinner("dots")
+                elapsed = f"{time.monotonic() - row['t0']:.1f}s"
+            else:
+                icon = Text.from_markup(ICONS.get(row["state"], ""))
+                elapsed = row.get("time", "")
+            table.add_row(icon, row["id"], row["name"], row["skill"], row.get("attempt", ""),
+                          elapsed, row.get("result", ""))
+        notes = [Text.from_markup(f"[yellow]•[/] {n}") for n in self.notes[-6:]]
+        return Group(table, *notes)
+
+    def _refresh(self) -> None:
+        self.live.update(self._render())
+
+    def planned(self, result: PlanResult, done: list[str]) -> None:
+        self.rows = [r for r in self.rows if r["state"] in ("done", "failed")]
+        for action in result.actions:
+            self.rows.append({"key": action.name, "id": action.id or "", "name": action.name,
+                              "skill": action.skill or "", "state": "pending"})
+        self.notes.append(f"plan: {len(result.actions)} steps, cost {result.cost:g}")
+        self._refresh()
+
+    def _row(self, action: Action) -> dict[str, Any]:
+        for row in self.rows:
+            if row["key"] == action.name and row["state"] in ("pending", "running"):
+                return row
+        row = {"key": action.name, "id": action.id or "", "name": action.name,
+               "skill": action.skill or "", "state": "pending"}
+        self.rows.append(row)
+        return row
+
+    def started(self, action: Action, attempt: int) -> None:
+        row = self._row(action)
+        row.update(state="running", t0=time.monotonic(), attempt=str(attempt))
+        self._refresh()
+
+    def finished(self, action: Action, outcome: Outcome, attempt: int) -> None:
+        row = self._row(action)
+        row["time"] = f"{outcome.seconds:.1f}s"
+        if outcome.ok:
+            row.update(state="done", result="ok")
+        elif attempt < action.attempts and outcome.retryable and not outcome.interrupted:
+            row.update(state="pending", result=f"[retrying] {outcome.error}"[:80])
+        else:
+            row.update(state="failed", result=outcome.error[:80])
+        self._refresh()
+
+    def note(self, text: str) -> None:
+        self.notes.append(text)
+        self._refresh()
+
+
+class LineView:
+    """Plain lines on stderr, for logs and pipes (and under --json)."""
+
+    def __init__(self, console: Console):
+        self.console = console
+
+    def planned(self, result: PlanResult, done: list[str]) -> None:
+        names = " -> ".join(a.label for a in result.actions)
+        self.console.print(f"plan (cost {result.cost:g}): {names}", highlight=False)
+
+    def started(self, action: Action, attempt: int) -> None:
+        suffix = f" (attempt {attempt})" if attempt > 1 else ""
+        self.console.print(f"▶ {action.label} {action.name}{suffix}", highlight=False)
+
+    def finished(self, action: Action, outcome: Outcome, attempt: int) -> None:
+        result = "ok" if outcome.ok else f"failed: {outcome.error}"
+        self.console.print(f"  {action.label} {result} ({outcome.seconds:.1f}s)",
+                           highlight=False)
+
+    def note(self, text: str) -> None:
+        self.console.print(f"• {text}", highlight=False)

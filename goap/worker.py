@@ -1,0 +1,132 @@
+"""Child-process side of running Python executors: ``python -m goap.worker REQUEST RESULT``.
+
+Executors run in a child process so that a timeout can kill them, a crash cannot take the
+runner down, heavy imports (torch) never enter the runner, and memory is returned after
+each action. The request is JSON; the result is written atomically as JSON.
+
+Requests:
+- ``{"op": "call", "target": "m:f", "args": {...}, "workdir": "...", "where": "..."}``
+- ``{"op": "check", "targets": ["m:f", ...]}``: import each, report problems
+- ``{"op": "schema", "targets": [...]}``: JSON Schema of each executor's arguments
+"""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+import json
+import os
+import sys
+import traceback
+import typing
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ValidationError, create_model
+
+from goap.executor import ActionFailed
+from goap.secrets import MissingVariable, interpolate
+
+
+class TargetError(Exception):
+    """The executor itself is missing or malformed (a catalog mistake, not a failure)."""
+
+
+def resolve(target: str) -> Any:
+    module_name, _, attr = target.partition(":")
+    try:
+        module = importlib.import_module(module_name)
+    except Exception as exc:  # noqa: BLE001 - any import failure is reported, not raised
+        raise TargetError(f"cannot import {module_name!r} for {target}: "
+                          f"{type(exc).__name__}: {exc}") from None
+    fn = getattr(module, attr, None)
+    if fn is None or not callable(fn):
+        raise TargetError(f"{module_name} has no function {attr!r} (run: {target}); "
+                          f"check the name after the colon")
+    return fn
+
+
+def args_model(fn: Any) -> tuple[type[BaseModel], bool]:
+    """The pydantic model of ``fn``'s arguments, and whether fn takes it as one parameter."""
+    hints = typing.get_type_hints(fn)
+    params = [p for p in inspect.signature(fn).parameters.values()
+              if p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)]
+    if len(params) == 1:
+        hint = hints.get(params[0].name)
+        if isinstance(hint, type) and issubclass(hint, BaseModel):
+            return hint, True
+    fields = {p.name: (hints.get(p.name, Any), ... if p.default is p.empty else p.default)
+              for p in params}
+    return create_model(f"{fn.__name__}_args", **fields), False
+
+
+def call(target: str, args: dict[str, Any], workdir: str, where: str) -> dict[str, Any]:
+    fn = resolve(target)
+    model, single = args_model(fn)
+    args = interpolate(args, where)
+    if "workdir" in model.model_fields and "workdir" not in args:
+        args["workdir"] = workdir
+    try:
+        parsed = model.model_validate(args)
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'arguments'}: {e['msg']}"
+                             for e in exc.errors())
+        raise TargetError(f"invalid arguments for {target} ({where}): {problems}") from None
+    result = fn(parsed) if single else fn(**{k: getattr(parsed, k) for k in model.model_fields})
+    if result is None:
+        return {}
+    if not isinstance(result, dict):
+        raise TargetError(f"{target} returned {type(result).__name__}; an executor returns a "
+                          f"dict of observed facts (or None)")
+    return result
+
+
+def handle(request: dict[str, Any]) -> dict[str, Any]:
+    op = request["op"]
+    if op == "call":
+        try:
+            facts = call(request["target"], request.get("args", {}), request["workdir"],
+                         request["where"])
+            json.dumps(facts)
+            return {"ok": True, "facts": facts}
+        except ActionFailed as exc:
+            return {"ok": False, "error": exc.message, "tail": exc.tail, "facts": exc.facts,
+                    "retryable": True}
+        except (TargetError, MissingVariable) as exc:
+            return {"ok": False, "error": str(exc), "retryable": False}
+        except TypeError as exc:
+            if "JSON serializable" in str(exc):
+                return {"ok": False, "error": f"{request['target']} returned facts that are "
+                        f"not JSON: {exc}", "retryable": False}
+            return _crash(exc)
+        except Exception as exc:  # noqa: BLE001 - the executor's own failure
+            return _crash(exc)
+    problems: dict[str, str] = {}
+    schemas: dict[str, Any] = {}
+    for target in request["targets"]:
+        try:
+            model, _ = args_model(resolve(target))
+            schemas[target] = model.model_json_schema()
+        except TargetError as exc:
+            problems[target] = str(exc)
+    return {"ok": not problems, "problems": problems, "schemas": schemas}
+
+
+def _crash(exc: BaseException) -> dict[str, Any]:
+    tail = "".join(traceback.format_exception(exc)[-6:])
+    return {"ok": False, "error": f"{type(exc).__name__}: {exc}", "tail": tail, "retryable": True}
+
+
+def main() -> None:
+    request_path, result_path = sys.argv[1], Path(sys.argv[2])
+    request = json.loads(Path(request_path).read_text())
+    if request.get("workdir"):
+        os.chdir(request["workdir"])
+    result = handle(request)
+    tmp = result_path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(result, default=str))
+    os.replace(tmp, result_path)
+
+
+if __name__ == "__main__":
+    main()
