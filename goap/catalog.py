@@ -38,6 +38,7 @@ class CatalogError(Exception):
 
 # ---------------------------------------------------------------- shape (pydantic)
 
+
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
@@ -88,6 +89,7 @@ class CatalogSpec(_Strict):
 
 
 # ---------------------------------------------------------------- compiled (plain)
+
 
 @dataclass(frozen=True)
 class Executor:
@@ -153,11 +155,20 @@ class Catalog:
         raise KeyError(name)
 
     def with_goal(self, goal: tuple[Condition, ...]) -> Catalog:
-        return Catalog(self.name, self.path, self.schema, goal, self.actions, self.sensors,
-                       self.description, self.failure_budget)
+        return Catalog(
+            self.name,
+            self.path,
+            self.schema,
+            goal,
+            self.actions,
+            self.sensors,
+            self.description,
+            self.failure_budget,
+        )
 
 
 # ---------------------------------------------------------------- loading
+
 
 def load_catalog(path: str | Path, text: str | None = None) -> Catalog:
     """Read, validate and compile a catalog; raise CatalogError listing every problem."""
@@ -166,9 +177,15 @@ def load_catalog(path: str | Path, text: str | None = None) -> Catalog:
     except SourceError as exc:
         raise CatalogError([exc]) from None
     if not isinstance(source.data, dict):
-        raise CatalogError([source.error((), "a catalog is a mapping with the keys version, "
-                                         "name, state, goal, actions",
-                                         "start from plans/examples/release.yaml")])
+        raise CatalogError(
+            [
+                source.error(
+                    (),
+                    "a catalog is a mapping with the keys version, name, state, goal, actions",
+                    "start from plans/examples/release.yaml",
+                )
+            ]
+        )
     try:
         spec = CatalogSpec.model_validate(source.data)
     except ValidationError as exc:
@@ -208,6 +225,7 @@ class _Compiler:
     def __init__(self, source: Source, spec: CatalogSpec):
         self.source, self.spec = source, spec
         self.errors: list[SourceError] = []
+        self.broken: set[str] = set()  # declared variables that failed to compile
 
     def fail(self, loc: Loc, problem: str, fix: str = "") -> None:
         self.errors.append(self.source.error(loc, problem, fix))
@@ -221,16 +239,28 @@ class _Compiler:
             self.fail(("actions",), "no actions", "declare at least one action")
         if self.errors:
             raise CatalogError(self.errors)
-        return Catalog(self.spec.name, Path(self.source.file), schema, goal, actions, sensors,
-                       self.spec.description, self.spec.failure_budget)
+        return Catalog(
+            self.spec.name,
+            Path(self.source.file),
+            schema,
+            goal,
+            actions,
+            sensors,
+            self.spec.description,
+            self.spec.failure_budget,
+        )
 
     def schema(self) -> WorldSchema:
         variables: list[Variable] = []
         for name, raw in self.spec.state.items():
             loc = ("state", name)
+            self.broken.add(str(name))
             if not isinstance(name, str) or not NAME.match(name):
-                self.fail(loc, f"invalid variable name {name!r}",
-                          "use dotted identifiers like git_state.branch_name")
+                self.fail(
+                    loc,
+                    f"invalid variable name {name!r}",
+                    "use dotted identifiers like git_state.branch_name",
+                )
                 continue
             if isinstance(raw, dict):
                 try:
@@ -253,22 +283,30 @@ class _Compiler:
             else:
                 kind = type_of(raw)
                 if kind is None:
-                    self.fail(loc, f"cannot infer a type from {raw!r}",
-                              "write a bool/int/float/str default, or {type: int, default: 0}")
+                    self.fail(
+                        loc,
+                        f"cannot infer a type from {raw!r}",
+                        "write a bool/int/float/str default, or {type: int, default: 0}",
+                    )
                     continue
                 var = Variable(name, kind, raw)
             variables.append(var)
+            self.broken.discard(name)
         names = {v.name for v in variables}
         for var in variables:
             parts = var.name.split(".")
             for end in range(1, len(parts)):
                 if ".".join(parts[:end]) in names:
-                    self.fail(("state", var.name), f"{'.'.join(parts[:end])} is a variable, so "
-                              f"it cannot also be a group", "rename one of the two")
+                    self.fail(
+                        ("state", var.name),
+                        f"{'.'.join(parts[:end])} is a variable, so it cannot also be a group",
+                        "rename one of the two",
+                    )
         return WorldSchema(variables)
 
-    def conditions(self, schema: WorldSchema, loc: Loc, raw: dict[str, Any]
-                   ) -> tuple[Condition, ...]:
+    def conditions(
+        self, schema: WorldSchema, loc: Loc, raw: dict[str, Any]
+    ) -> tuple[Condition, ...]:
         out = []
         for name, value in raw.items():
             if (var := self.variable(schema, (*loc, name), name)) is None:
@@ -276,12 +314,14 @@ class _Compiler:
             try:
                 out.append(parse_condition(var, value))
             except LogicError as exc:
-                self.fail((*loc, name), str(exc), "write a value, or a comparison like \">= 5\"")
+                self.fail((*loc, name), str(exc), 'write a value, or a comparison like ">= 5"')
         return tuple(out)
 
     def variable(self, schema: WorldSchema, loc: Loc, name: str) -> Variable | None:
         if name in schema:
             return schema[name]
+        if name in self.broken:
+            return None  # already reported where it is declared
         close = [v.name for v in schema.variables if v.name.split(".")[-1] == name.split(".")[-1]]
         hint = f"did you mean {close[0]}?" if close else "declare it under `state:`"
         self.fail(loc, f"unknown state variable {name!r}", hint)
@@ -299,52 +339,87 @@ class _Compiler:
             except LogicError as exc:
                 self.fail((*loc, "effects", var_name), str(exc))
         if not spec.effects:
-            self.fail((*loc, "effects"), "an action without effects can never help",
-                      "declare what it changes under `effects:`")
+            self.fail(
+                (*loc, "effects"),
+                "an action without effects can never help",
+                "declare what it changes under `effects:`",
+            )
         if spec.cmd is not None and spec.run is not None:
-            self.fail((*loc, "run"), "an action has either cmd or run, not both",
-                      "keep one of the two")
+            self.fail(
+                (*loc, "run"), "an action has either cmd or run, not both", "keep one of the two"
+            )
         executor = None
         if spec.cmd is not None or spec.run is not None:
-            executor = self.executor(schema, loc, spec.cmd, spec.run, spec.with_, spec.observe,
-                                     spec.timeout)
+            executor = self.executor(
+                schema, loc, spec.cmd, spec.run, spec.with_, spec.observe, spec.timeout
+            )
         elif spec.with_:
-            self.fail((*loc, "with"), "`with` gives arguments to `run`, but there is no run",
-                      "add `run: module:function` or remove `with`")
-        return Action(name=name, cost=float(spec.cost), pre=pre, effects=tuple(effects),
-                      id=spec.id, skill=spec.skill, description=spec.description,
-                      executor=executor, attempts=spec.retry.attempts,
-                      backoff=spec.retry.backoff, delay=spec.retry.delay,
-                      line=self.source.line(loc))
+            self.fail(
+                (*loc, "with"),
+                "`with` gives arguments to `run`, but there is no run",
+                "add `run: module:function` or remove `with`",
+            )
+        return Action(
+            name=name,
+            cost=float(spec.cost),
+            pre=pre,
+            effects=tuple(effects),
+            id=spec.id,
+            skill=spec.skill,
+            description=spec.description,
+            executor=executor,
+            attempts=spec.retry.attempts,
+            backoff=spec.retry.backoff,
+            delay=spec.retry.delay,
+            line=self.source.line(loc),
+        )
 
     def sensor(self, schema: WorldSchema, index: int, spec: SensorSpec) -> Sensor:
         loc: Loc = ("sensors", index)
-        executor = self.executor(schema, loc, None, spec.run, spec.with_, spec.observe,
-                                 spec.timeout)
+        executor = self.executor(
+            schema, loc, None, spec.run, spec.with_, spec.observe, spec.timeout
+        )
         return Sensor(spec.run, executor, self.source.line(loc))
 
-    def executor(self, schema: WorldSchema, loc: Loc, cmd: list[str] | None, run: str | None,
-                 args: dict[str, Any], observe: dict[str, str], timeout: float) -> Executor:
+    def executor(
+        self,
+        schema: WorldSchema,
+        loc: Loc,
+        cmd: list[str] | None,
+        run: str | None,
+        args: dict[str, Any],
+        observe: dict[str, str],
+        timeout: float,
+    ) -> Executor:
         if run is not None:
             self.target(loc, run)
         for var_name in observe:
             self.variable(schema, (*loc, "observe", var_name), var_name)
         for sub, text in _strings((*loc, "cmd"), cmd or []) + _strings((*loc, "with"), args):
             for problem in env_ref_problems(text):
-                self.fail(sub, problem, "write ${NAME} with NAME a variable of the environment "
-                          "(or $$ for a literal $)")
+                self.fail(
+                    sub,
+                    problem,
+                    "write ${NAME} with NAME a variable of the environment (or $$ for a literal $)",
+                )
         return Executor(tuple(cmd) if cmd else None, run, dict(args), dict(observe), timeout)
 
     def target(self, loc: Loc, run: str) -> None:
         match = TARGET.match(run)
         if not match:
-            self.fail((*loc, "run"), f"{run!r} is not a Python target",
-                      "write module:function, e.g. actions.git:create_branch")
+            self.fail(
+                (*loc, "run"),
+                f"{run!r} is not a Python target",
+                "write module:function, e.g. actions.git:create_branch",
+            )
             return
         module = match.group(1)
         if find_module(module) is None:
-            self.fail((*loc, "run"), f"module {module!r} cannot be found",
-                      "check the spelling, or install the package that provides it")
+            self.fail(
+                (*loc, "run"),
+                f"module {module!r} cannot be found",
+                "check the spelling, or install the package that provides it",
+            )
 
 
 def find_module(dotted: str) -> Any:

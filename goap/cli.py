@@ -25,8 +25,11 @@ from goap.runner import RunError, Runner, default_state_path, open_world
 from state.model import StateTypeError
 from state.store import StateError
 
-app = typer.Typer(add_completion=False, no_args_is_help=True,
-                  help="Goal-oriented action planning for ML pipelines.")
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    help="Goal-oriented action planning for ML pipelines.",
+)
 state_app = typer.Typer(no_args_is_help=True, help="Read and edit the persisted world state.")
 app.add_typer(state_app, name="state")
 
@@ -59,8 +62,10 @@ def fail(message: str, json_mode: bool = False, code: int = 2) -> None:
 
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout.")]
-StateOpt = Annotated[Path | None, typer.Option(
-    "--state", help="State file (default: next to the catalog, <name>_state.json).")]
+StateOpt = Annotated[
+    Path | None,
+    typer.Option("--state", help="State file (default: next to the catalog, <name>_state.json)."),
+]
 FileArg = Annotated[Path, typer.Argument(help="The YAML catalog.")]
 
 
@@ -79,8 +84,10 @@ def _goal(catalog: Catalog, goals: list[str] | None) -> tuple[Condition, ...] | 
     for text in goals:
         name, op, value = parse_goal_text(text)
         if name not in catalog.schema:
-            raise Usage(f"--goal {text!r}: unknown state variable {name!r}; see "
-                        f"`goap state schema {catalog.path}`")
+            raise Usage(
+                f"--goal {text!r}: unknown state variable {name!r}; see "
+                f"`goap state schema {catalog.path}`"
+            )
         out.append(condition_from_text(catalog.schema[name], op, value))
     return tuple(out)
 
@@ -90,8 +97,9 @@ def _options(heuristic: str, search: str, max_expansions: int, timeout: float) -
         raise Usage(f"--heuristic {heuristic!r}: use one of {', '.join(HEURISTICS)}")
     if search not in ("astar", "wastar", "greedy"):
         raise Usage(f"--search {search!r}: use astar, wastar or greedy")
-    return PlanOptions(heuristic=heuristic, search=search, max_expansions=max_expansions,
-                       timeout=timeout)
+    return PlanOptions(
+        heuristic=heuristic, search=search, max_expansions=max_expansions, timeout=timeout
+    )
 
 
 def plan_json(result: PlanResult) -> dict[str, Any]:
@@ -107,9 +115,17 @@ def plan_json(result: PlanResult) -> dict[str, Any]:
         "seconds": round(result.seconds, 6),
         "unreachable": [str(c) for c in result.unreachable],
         "message": result.message,
-        "steps": [{"name": a.name, "id": a.id, "skill": a.skill, "cost": a.cost,
-                   "pre": [str(c) for c in a.pre], "effects": [str(e) for e in a.effects]}
-                  for a in result.actions],
+        "steps": [
+            {
+                "name": a.name,
+                "id": a.id,
+                "skill": a.skill,
+                "cost": a.cost,
+                "pre": [str(c) for c in a.pre],
+                "effects": [str(e) for e in a.effects],
+            }
+            for a in result.actions
+        ],
     }
 
 
@@ -117,11 +133,17 @@ def plan_json(result: PlanResult) -> dict[str, Any]:
 @handles_errors
 def plan_cmd(
     file: FileArg,
-    goal: Annotated[list[str] | None, typer.Option(
-        "--goal", help="Replace the goal: NAME=VALUE or NAME>=N (repeatable).")] = None,
+    goal: Annotated[
+        list[str] | None,
+        typer.Option("--goal", help="Replace the goal: NAME=VALUE or NAME>=N (repeatable)."),
+    ] = None,
     state: StateOpt = None,
-    heuristic: Annotated[str, typer.Option(help="hmax (admissible), blind (admissible), "
-                                           "hadd, hff, goal-count (inadmissible).")] = "hmax",
+    heuristic: Annotated[
+        str,
+        typer.Option(
+            help="hmax (admissible), blind (admissible), hadd, hff, goal-count (inadmissible)."
+        ),
+    ] = "hmax",
     search: Annotated[str, typer.Option(help="astar (optimal), wastar, greedy.")] = "astar",
     max_expansions: Annotated[int, typer.Option(help="Give up after this many.")] = 1_000_000,
     timeout: Annotated[float, typer.Option(help="Give up after this many seconds.")] = 60.0,
@@ -153,8 +175,7 @@ def run_cmd(
     file: FileArg,
     state: StateOpt = None,
     resume: Annotated[bool, typer.Option(help="Continue an unfinished run.")] = False,
-    dry_run: Annotated[bool, typer.Option(help="Plan from the sensed state; run nothing.")
-                       ] = False,
+    dry_run: Annotated[bool, typer.Option(help="Plan from the sensed state; run nothing.")] = False,
     workdir: Annotated[Path, typer.Option(help="Where actions run (default: here).")] = Path("."),
     json_out: JsonOpt = False,
 ) -> None:
@@ -183,12 +204,20 @@ def run_cmd(
         with RunView(view_console) as live:
             run = Runner(catalog, state_path, workdir, events=live).run(resume)
     if json_out:
-        print(json.dumps({
-            "status": run.status, "exit_code": run.exit_code, "message": run.message,
-            "state": str(run.state_path), "executed": run.executed, "failures": run.failures,
-            "plans": run.replans,
-            "world_state": catalog.schema.nest(open_world(catalog, state_path)),
-        }))
+        print(
+            json.dumps(
+                {
+                    "status": run.status,
+                    "exit_code": run.exit_code,
+                    "message": run.message,
+                    "state": str(run.state_path),
+                    "executed": run.executed,
+                    "failures": run.failures,
+                    "plans": run.replans,
+                    "world_state": catalog.schema.nest(open_world(catalog, state_path)),
+                }
+            )
+        )
     else:
         color = "green" if run.exit_code == 0 else "red"
         err.print(f"[{color}]{run.status}[/]: {run.message}")
@@ -211,8 +240,11 @@ def validate_cmd(file: FileArg, json_out: JsonOpt = False) -> None:
         for f in findings:
             color = "red" if f.severity == "error" else "yellow"
             out.print(f"[{color}]{f.severity}[/] {f.where}: {f.message}")
-        out.print(f"{catalog.path}: {len(errors)} errors, {len(findings) - len(errors)} "
-                  f"warnings" if findings else f"{catalog.path}: ok")
+        out.print(
+            f"{catalog.path}: {len(errors)} errors, {len(findings) - len(errors)} warnings"
+            if findings
+            else f"{catalog.path}: ok"
+        )
     raise typer.Exit(1 if errors else 0)
 
 
@@ -233,6 +265,7 @@ def graph_cmd(
 
 # ------------------------------------------------------------------ goap state ...
 
+
 def _load_state(file: Path, state: Path | None) -> tuple[Catalog, Path, Any]:
     from state.store import load_state
 
@@ -251,8 +284,10 @@ def state_show(file: FileArg, state: StateOpt = None, json_out: JsonOpt = False)
         return
     from rich.table import Table
 
-    out.print(f"[bold]{path}[/]  {data.deployment_id}  status: {data.status}  "
-              f"last action: {data.last_action or '-'}")
+    out.print(
+        f"[bold]{path}[/]  {data.deployment_id}  status: {data.status}  "
+        f"last action: {data.last_action or '-'}"
+    )
     out.print(f"completed: {', '.join(data.actions_completed) or '-'}")
     out.print(f"pending: {', '.join(data.actions_pending) or '-'}")
     table = Table("variable", "type", "value", header_style="bold")
@@ -270,7 +305,7 @@ def state_get(file: FileArg, key: str, state: StateOpt = None) -> None:
     if key in world:
         print(json.dumps(world[key]))
         return
-    group = {k[len(key) + 1:]: v for k, v in world.items() if k.startswith(key + ".")}
+    group = {k[len(key) + 1 :]: v for k, v in world.items() if k.startswith(key + ".")}
     if not group:
         raise Usage(f"unknown state variable or group {key!r}; see `goap state show {file}`")
     print(json.dumps(catalog.schema.nest(world)[key] if "." not in key else group))

@@ -50,15 +50,26 @@ def _die_with_parent() -> None:
 class Child:
     """A running child process whose output goes, scrubbed, to a log file."""
 
-    def __init__(self, argv: list[str], cwd: Path, log: Path, secrets: list[str],
-                 env: dict[str, str] | None = None):
+    def __init__(
+        self,
+        argv: list[str],
+        cwd: Path,
+        log: Path,
+        secrets: list[str],
+        env: dict[str, str] | None = None,
+    ):
         log.parent.mkdir(parents=True, exist_ok=True)
         self.log = log.open("a", encoding="utf-8")
         self.tail: deque[str] = deque(maxlen=TAIL_LINES)
         self.secrets = secrets
         self.proc = subprocess.Popen(
-            argv, cwd=cwd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT, start_new_session=True, preexec_fn=_die_with_parent,
+            argv,
+            cwd=cwd,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            preexec_fn=_die_with_parent,
             env=env,
         )
         self.reader = threading.Thread(target=self._pump, daemon=True)
@@ -107,8 +118,14 @@ class Child:
         return "".join(self.tail)
 
 
-def run_executor(executor: Executor, *, where: str, workdir: Path, log: Path,
-                 stop: Callable[[], bool] = lambda: False) -> Outcome:
+def run_executor(
+    executor: Executor,
+    *,
+    where: str,
+    workdir: Path,
+    log: Path,
+    stop: Callable[[], bool] = lambda: False,
+) -> Outcome:
     """Execute ``executor`` once; never raises for the executor's own failures."""
     started = time.monotonic()
     secrets = secret_values(referenced(list(executor.cmd or ())) | referenced(executor.args))
@@ -120,38 +137,57 @@ def run_executor(executor: Executor, *, where: str, workdir: Path, log: Path,
             except MissingVariable as exc:
                 return Outcome(False, error=str(exc), retryable=False)
         else:
-            request = {"op": "call", "target": executor.run, "args": executor.args,
-                       "workdir": str(workdir), "where": where}
+            request = {
+                "op": "call",
+                "target": executor.run,
+                "args": executor.args,
+                "workdir": str(workdir),
+                "where": where,
+            }
             request_path = Path(tmp) / "request.json"
             request_path.write_text(json.dumps(request))
             argv = [sys.executable, "-m", "goap.worker", str(request_path), str(result_path)]
         try:
             child = Child(argv, workdir, log, secrets, env=_child_env())
         except OSError as exc:
-            return Outcome(False, error=f"cannot start {argv[0]!r}: {exc.strerror}",
-                           retryable=False, seconds=time.monotonic() - started)
+            return Outcome(
+                False,
+                error=f"cannot start {argv[0]!r}: {exc.strerror}",
+                retryable=False,
+                seconds=time.monotonic() - started,
+            )
         code, why = child.wait(executor.timeout, stop)
         tail = child.close()
         seconds = time.monotonic() - started
         if why == "interrupted":
-            return Outcome(False, error="interrupted", tail=tail, interrupted=True,
-                           seconds=seconds)
+            return Outcome(False, error="interrupted", tail=tail, interrupted=True, seconds=seconds)
         if why == "timeout":
-            return Outcome(False, error=f"timed out after {executor.timeout:g} s", tail=tail,
-                           seconds=seconds)
+            return Outcome(
+                False, error=f"timed out after {executor.timeout:g} s", tail=tail, seconds=seconds
+            )
         if executor.cmd is not None:
             if code == 0:
                 return Outcome(True, tail=tail, seconds=seconds)
-            return Outcome(False, error=f"{executor.cmd[0]} exited with code {code}",
-                           tail=tail, seconds=seconds)
+            return Outcome(
+                False,
+                error=f"{executor.cmd[0]} exited with code {code}",
+                tail=tail,
+                seconds=seconds,
+            )
         if not result_path.exists():
-            return Outcome(False, error=f"executor process died (exit code {code})", tail=tail,
-                           seconds=seconds)
+            return Outcome(
+                False, error=f"executor process died (exit code {code})", tail=tail, seconds=seconds
+            )
         result = json.loads(result_path.read_text())
     facts = json.loads(scrub(json.dumps(result.get("facts", {})), secrets))
-    return Outcome(result["ok"], facts, scrub(result.get("error", ""), secrets),
-                   scrub(result.get("tail") or tail, secrets), result.get("retryable", True),
-                   seconds=seconds)
+    return Outcome(
+        result["ok"],
+        facts,
+        scrub(result.get("error", ""), secrets),
+        scrub(result.get("tail") or tail, secrets),
+        result.get("retryable", True),
+        seconds=seconds,
+    )
 
 
 def _child_env() -> dict[str, str]:
@@ -172,7 +208,10 @@ def worker_query(request: dict[str, Any], timeout: float = 120) -> dict[str, Any
         request_path.write_text(json.dumps(request))
         proc = subprocess.run(
             [sys.executable, "-m", "goap.worker", str(request_path), str(result_path)],
-            capture_output=True, text=True, timeout=timeout, env=_child_env(),
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            env=_child_env(),
             cwd=request.get("workdir") or None,
         )
         if not result_path.exists():

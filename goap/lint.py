@@ -25,18 +25,33 @@ def lint(catalog: Catalog) -> list[Finding]:
     cost, _ = relaxation.propagate(task.init, "max")
     findings = []
     for i in relaxation.unreachable_goals(task.init):
-        findings.append(Finding("error", f"goal.{catalog.goal[i].var}",
-                                f"no sequence of actions can make {catalog.goal[i]} true"))
+        findings.append(
+            Finding(
+                "error",
+                f"goal.{catalog.goal[i].var}",
+                f"no sequence of actions can make {catalog.goal[i]} true",
+            )
+        )
     for k, action in enumerate(catalog.actions):
         dead = [str(relaxation.atoms_text(p)) for p in relaxation.pre[k] if cost[p] == INF]
         if dead:
-            findings.append(Finding("error", f"actions.{action.name}",
-                                    f"can never apply: nothing makes {', '.join(dead)} true"))
+            findings.append(
+                Finding(
+                    "error",
+                    f"actions.{action.name}",
+                    f"can never apply: nothing makes {', '.join(dead)} true",
+                )
+            )
     relevant = {a.name for a in relaxation.relevant()}
     for action in catalog.actions:
         if action.name not in relevant:
-            findings.append(Finding("warning", f"actions.{action.name}",
-                                    "cannot contribute to the goal (pruned when planning)"))
+            findings.append(
+                Finding(
+                    "warning",
+                    f"actions.{action.name}",
+                    "cannot contribute to the goal (pruned when planning)",
+                )
+            )
     conditioned = {c.var for c in catalog.goal} | {c.var for a in catalog.actions for c in a.pre}
     changed = {e.var for a in catalog.actions for e in a.effects}
     observed = {v for a in catalog.actions if a.executor for v in a.executor.observe}
@@ -44,10 +59,20 @@ def lint(catalog: Catalog) -> list[Finding]:
     for action in catalog.actions:
         for effect in action.effects:
             if effect.var not in conditioned:
-                findings.append(Finding("warning", f"actions.{action.name}.effects.{effect.var}",
-                                        "no goal or precondition reads this variable"))
+                findings.append(
+                    Finding(
+                        "warning",
+                        f"actions.{action.name}.effects.{effect.var}",
+                        "no goal or precondition reads this variable",
+                    )
+                )
     for var in catalog.schema.variables:
         if var.name not in conditioned | changed | observed:
-            findings.append(Finding("warning", f"state.{var.name}",
-                                    "unused: no condition, effect or observation mentions it"))
+            findings.append(
+                Finding(
+                    "warning",
+                    f"state.{var.name}",
+                    "unused: no condition, effect or observation mentions it",
+                )
+            )
     return findings

@@ -18,8 +18,12 @@ import yaml
 from state.model import StateTypeError, Variable, type_of
 
 OPS: dict[str, Any] = {
-    "==": operator.eq, "!=": operator.ne, "<": operator.lt,
-    "<=": operator.le, ">": operator.gt, ">=": operator.ge,
+    "==": operator.eq,
+    "!=": operator.ne,
+    "<": operator.lt,
+    "<=": operator.le,
+    ">": operator.gt,
+    ">=": operator.ge,
 }
 ORDERED = ("<", "<=", ">", ">=")
 _COMPARISON = re.compile(r"^\s*(==|!=|<=|>=|<|>)\s*(.*?)\s*$", re.S)
@@ -63,16 +67,23 @@ class Effect:
 
 
 def _show(value: Any) -> str:
-    return {True: "true", False: "false"}.get(value, repr(value)) if isinstance(value, bool) \
-        else repr(value) if isinstance(value, str) else str(value)
+    return (
+        {True: "true", False: "false"}.get(value, repr(value))
+        if isinstance(value, bool)
+        else repr(value)
+        if isinstance(value, str)
+        else str(value)
+    )
 
 
 def parse_condition(var: Variable, raw: Any) -> Condition:
     """``true``, ``5``, ``">= 5"``, ``"!= main"`` or ``{op: ">=", value: 5}``."""
     if isinstance(raw, Mapping):
         if set(raw) != {"op", "value"}:
-            raise LogicError(f"a condition mapping has exactly the keys op and value, got "
-                             f"{sorted(raw)}; write e.g. {{op: '>=', value: 5}}")
+            raise LogicError(
+                f"a condition mapping has exactly the keys op and value, got "
+                f"{sorted(raw)}; write e.g. {{op: '>=', value: 5}}"
+            )
         op, value = raw["op"], raw["value"]
         if op not in OPS:
             raise LogicError(f"unknown operator {op!r}; use one of {', '.join(OPS)}")
@@ -86,7 +97,7 @@ def parse_condition(var: Variable, raw: Any) -> Condition:
     try:
         value = var.coerce(value)
     except StateTypeError as exc:
-        raise LogicError(f"{exc}; write a {var.type} value") from None
+        raise LogicError(f"{exc}; write a value of type {var.type}") from None
     return Condition(var.name, op, value)
 
 
@@ -94,12 +105,14 @@ def parse_effect(var: Variable, raw: Any) -> Effect:
     """A value to set, or ``"+=1"`` / ``"-=2"`` to add to a number."""
     if isinstance(raw, str) and (match := _INCREMENT.match(raw)):
         if not var.numeric:
-            raise LogicError(f"{var.name} is {var.type}: an increment ({raw!r}) needs an int or "
-                             f"float variable; set a value instead")
+            raise LogicError(
+                f"{var.name} is {var.type}: an increment ({raw!r}) needs an int or "
+                f"float variable; set a value instead"
+            )
         sign, text = match.groups()
         amount = _literal(text)
         if type_of(amount) not in ("int", "float"):
-            raise LogicError(f"increment {raw!r} needs a number after {sign}=, e.g. \"+=1\"")
+            raise LogicError(f'increment {raw!r} needs a number after {sign}=, e.g. "+=1"')
         try:
             amount = var.coerce(amount)
         except StateTypeError as exc:
@@ -108,7 +121,7 @@ def parse_effect(var: Variable, raw: Any) -> Effect:
     try:
         return Effect(var.name, "set", var.coerce(raw))
     except StateTypeError as exc:
-        raise LogicError(f"{exc}; write a {var.type} value") from None
+        raise LogicError(f"{exc}; write a value of type {var.type}") from None
 
 
 def parse_goal_text(text: str) -> tuple[str, str, str]:

@@ -54,25 +54,36 @@ class PlanResult:
     @property
     def message(self) -> str:
         if self.status == "found":
-            return "goal already holds" if not self.actions else f"plan of {len(self.actions)} " \
-                f"actions, cost {self.cost:g}"
+            return (
+                "goal already holds"
+                if not self.actions
+                else f"plan of {len(self.actions)} actions, cost {self.cost:g}"
+            )
         if self.status == "unreachable":
             names = "; ".join(str(c) for c in self.unreachable)
             return f"no plan: no sequence of actions can make these goal conditions true: {names}"
         if self.status == "no_plan":
             return "no plan: every reachable state was explored and none satisfies the goal"
-        return (f"search limit reached after {self.expanded} expansions ({self.seconds:.1f} s) "
-                f"without a plan; raise --max-expansions / --timeout, or check counters that "
-                f"can grow without bound")
+        return (
+            f"search limit reached after {self.expanded} expansions ({self.seconds:.1f} s) "
+            f"without a plan; raise --max-expansions / --timeout, or check counters that "
+            f"can grow without bound"
+        )
 
 
-def plan(catalog: Catalog, world: Mapping[str, Any], goal: tuple[Condition, ...] | None = None,
-         penalties: Mapping[str, float] | None = None, options: PlanOptions = PlanOptions(),
-         ) -> PlanResult:
+def plan(
+    catalog: Catalog,
+    world: Mapping[str, Any],
+    goal: tuple[Condition, ...] | None = None,
+    penalties: Mapping[str, float] | None = None,
+    options: PlanOptions | None = None,
+) -> PlanResult:
     """The cheapest plan from ``world`` to ``goal`` (default: the catalog's goal)."""
+    options = options or PlanOptions()
     if options.heuristic not in HEURISTICS:
-        raise ValueError(f"unknown heuristic {options.heuristic!r}; use one of "
-                         f"{', '.join(HEURISTICS)}")
+        raise ValueError(
+            f"unknown heuristic {options.heuristic!r}; use one of {', '.join(HEURISTICS)}"
+        )
     if options.search not in SEARCHES:
         raise ValueError(f"unknown search {options.search!r}; use one of {', '.join(SEARCHES)}")
     started = time.perf_counter()
@@ -80,21 +91,42 @@ def plan(catalog: Catalog, world: Mapping[str, Any], goal: tuple[Condition, ...]
     full = Relaxation(task)
     bad = full.unreachable_goals(task.init)
     if bad:
-        return PlanResult("unreachable", (), float("inf"), 0, 0, time.perf_counter() - started,
-                          0, tuple(task.goal_conditions[i] for i in bad), options.optimal)
+        return PlanResult(
+            "unreachable",
+            (),
+            float("inf"),
+            0,
+            0,
+            time.perf_counter() - started,
+            0,
+            tuple(task.goal_conditions[i] for i in bad),
+            options.optimal,
+        )
     actions = full.relevant() if options.prune else list(task.actions)
     relaxation = Relaxation(task, actions) if options.prune else full
     result = best_first(
-        task, actions, heuristic(relaxation, options.heuristic),
+        task,
+        actions,
+        heuristic(relaxation, options.heuristic),
         weight=options.weight if options.search == "wastar" else 1.0,
-        greedy=options.search == "greedy", max_expansions=options.max_expansions,
+        greedy=options.search == "greedy",
+        max_expansions=options.max_expansions,
         deadline=time.monotonic() + options.timeout,
     )
     status = {"found": "found", "exhausted": "no_plan", "limit": "limit"}[result.status]
     steps = tuple(catalog.actions[a.index] for a in canonical_order(task, result.plan))
     cost = sum(a.cost for a in steps) if result.status == "found" else float("inf")
-    return PlanResult(status, steps, cost, result.expanded, result.generated,
-                      time.perf_counter() - started, len(actions), (), options.optimal)
+    return PlanResult(
+        status,
+        steps,
+        cost,
+        result.expanded,
+        result.generated,
+        time.perf_counter() - started,
+        len(actions),
+        (),
+        options.optimal,
+    )
 
 
 def canonical_order(task: Task, steps: tuple[TaskAction, ...]) -> tuple[TaskAction, ...]:
@@ -123,8 +155,9 @@ def canonical_order(task: Task, steps: tuple[TaskAction, ...]) -> tuple[TaskActi
     return tuple(steps)
 
 
-def simulate(actions: tuple[Action, ...] | list[Action], world: Mapping[str, Any]
-             ) -> dict[str, Any]:
+def simulate(
+    actions: tuple[Action, ...] | list[Action], world: Mapping[str, Any]
+) -> dict[str, Any]:
     """Replay a plan on a copy of ``world``; raise ValueError at the first inapplicable step."""
     state = dict(world)
     for step, action in enumerate(actions, 1):

@@ -69,8 +69,11 @@ class Relaxation:
     def _achieved(self, action: TaskAction) -> tuple[int, ...]:
         out = set()
         for i, value in action.sets:
-            out.update(k for k in self.by_var.get(i, ())
-                       if OPS[self.atoms[k].op](value, self.atoms[k].value))
+            out.update(
+                k
+                for k in self.by_var.get(i, ())
+                if OPS[self.atoms[k].op](value, self.atoms[k].value)
+            )
         for i, delta in action.adds:
             wanted = RAISES if delta > 0 else LOWERS if delta < 0 else ()
             out.update(k for k in self.by_var.get(i, ()) if self.atoms[k].op in wanted)
@@ -85,8 +88,12 @@ class Relaxation:
 
     # ------------------------------------------------------------ cost propagation
 
-    def propagate(self, state: State, combine: str = "max", costs: Sequence[float] | None = None,
-                  ) -> tuple[list[float], list[int]]:
+    def propagate(
+        self,
+        state: State,
+        combine: str = "max",
+        costs: Sequence[float] | None = None,
+    ) -> tuple[list[float], list[int]]:
         """Generalized Dijkstra over atoms: cost of each atom and its cheapest achiever.
 
         ``combine`` is how an action's precondition costs add up: "max" (h_max) or "sum"
@@ -169,8 +176,11 @@ class Relaxation:
         """Goal atoms (indices into task.goal) that no sequence of actions can make true."""
         cost, _ = self.propagate(state, "max")
         bad = {g for g in self.goal if cost[g] == INF}
-        return [i for i, (v, op, value) in enumerate(self.task.goal)
-                if self.atoms.index(Atom(v, OP_NAMES[op], value)) in bad]
+        return [
+            i
+            for i, (v, op, value) in enumerate(self.task.goal)
+            if self.atoms.index(Atom(v, OP_NAMES[op], value)) in bad
+        ]
 
     def relevant(self) -> list[TaskAction]:
         """Actions that can contribute to the goal, found backward from it.

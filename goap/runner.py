@@ -77,12 +77,18 @@ def default_state_path(catalog_path: Path) -> Path:
 
 
 class Runner:
-    def __init__(self, catalog: Catalog, state_path: Path, workdir: Path,
-                 events: Events | None = None, options: PlanOptions = PlanOptions(),
-                 sleep: Any = time.sleep):
+    def __init__(
+        self,
+        catalog: Catalog,
+        state_path: Path,
+        workdir: Path,
+        events: Events | None = None,
+        options: PlanOptions | None = None,
+        sleep: Any = time.sleep,
+    ):
         self.catalog, self.state_path, self.workdir = catalog, state_path, workdir.resolve()
         self.events = events or Silent()
-        self.options = options
+        self.options = options or PlanOptions()
         self.sleep = sleep
         self.stop_requested = False
         self.logs = state_path.parent / ".goap" / "logs"
@@ -105,15 +111,22 @@ class Runner:
     def _open(self, resume: bool) -> StateFile:
         exists = self.state_path.exists()
         if resume and not exists:
-            raise RunError(f"{self.state_path}: nothing to resume (no state file); run without "
-                           f"--resume to start")
-        state = (load_state(self.state_path, self.catalog.schema, self.catalog.name) if exists
-                 else new_state(self.catalog.name, self.catalog.schema))
+            raise RunError(
+                f"{self.state_path}: nothing to resume (no state file); run without "
+                f"--resume to start"
+            )
+        state = (
+            load_state(self.state_path, self.catalog.schema, self.catalog.name)
+            if exists
+            else new_state(self.catalog.name, self.catalog.schema)
+        )
         unfinished = state.status in ("running", "interrupted")
         if unfinished and not resume:
-            raise RunError(f"{self.state_path}: run {state.run_id} did not finish "
-                           f"({state.status}); continue it with `goap run --resume`, or start "
-                           f"over with `goap state reset`")
+            raise RunError(
+                f"{self.state_path}: run {state.run_id} did not finish "
+                f"({state.status}); continue it with `goap run --resume`, or start "
+                f"over with `goap state reset`"
+            )
         if resume and unfinished:
             for entry in state.history:
                 if entry.run_id == state.run_id and entry.outcome == "started":
@@ -131,18 +144,20 @@ class Runner:
     def _preflight(self) -> None:
         missing = [a.name for a in self.catalog.actions if a.executor is None]
         if missing:
-            raise RunError(f"{self.catalog.path}: actions with nothing to execute: "
-                           f"{', '.join(missing)}; give each a `cmd:` or a `run:`")
+            raise RunError(
+                f"{self.catalog.path}: actions with nothing to execute: "
+                f"{', '.join(missing)}; give each a `cmd:` or a `run:`"
+            )
         targets = sorted({e.run for e in self._executors() if e.run})
         if targets:
-            answer = worker_query({"op": "check", "targets": targets,
-                                   "workdir": str(self.workdir)})
+            answer = worker_query({"op": "check", "targets": targets, "workdir": str(self.workdir)})
             if not answer["ok"]:
                 raise RunError("; ".join(answer["problems"].values()))
 
     def _executors(self) -> list[Executor]:
-        return [a.executor for a in self.catalog.actions if a.executor] + \
-            [s.executor for s in self.catalog.sensors]
+        return [a.executor for a in self.catalog.actions if a.executor] + [
+            s.executor for s in self.catalog.sensors
+        ]
 
     @contextmanager
     def _signals(self) -> Iterator[None]:
@@ -182,14 +197,21 @@ class Runner:
             for action in planned.actions:
                 unmet = [str(c) for c in action.pre if not c.holds(world)]
                 if unmet:
-                    self.events.note(f"{action.name} no longer applies ({', '.join(unmet)}); "
-                                     f"replanning")
+                    self.events.note(
+                        f"{action.name} no longer applies ({', '.join(unmet)}); replanning"
+                    )
                     break
                 expected = simulate([action], world)
                 outcome, world = self._perform(state, action, world)
-                result.executed.append({"action": action.name, "id": action.id,
-                                        "ok": outcome.ok, "seconds": round(outcome.seconds, 3),
-                                        "error": outcome.error or None})
+                result.executed.append(
+                    {
+                        "action": action.name,
+                        "id": action.id,
+                        "ok": outcome.ok,
+                        "seconds": round(outcome.seconds, 3),
+                        "error": outcome.error or None,
+                    }
+                )
                 if outcome.interrupted or self.stop_requested:
                     return self._finish(state, result, "interrupted", "interrupted")
                 if not outcome.ok:
@@ -199,12 +221,15 @@ class Runner:
                     break
                 if world != expected:
                     changed = [k for k in world if world[k] != expected.get(k)]
-                    self.events.note(f"the world differs from the plan after {action.name} "
-                                     f"({', '.join(changed)}); replanning")
+                    self.events.note(
+                        f"the world differs from the plan after {action.name} "
+                        f"({', '.join(changed)}); replanning"
+                    )
                     break
 
-    def _perform(self, state: StateFile, action: Action, world: dict[str, Any]
-                 ) -> tuple[Outcome, dict[str, Any]]:
+    def _perform(
+        self, state: StateFile, action: Action, world: dict[str, Any]
+    ) -> tuple[Outcome, dict[str, Any]]:
         """Run one action with its retry policy; persist every attempt. Returns the new world."""
         assert action.executor is not None
         outcome = Outcome(False)
@@ -217,15 +242,18 @@ class Runner:
             entry = self._journal_start(state, action, attempt)
             self.events.started(action, attempt)
             outcome = run_executor(
-                action.executor, where=f"action {action.name}", workdir=self.workdir,
+                action.executor,
+                where=f"action {action.name}",
+                workdir=self.workdir,
                 log=self.logs / f"{entry.seq:05d}-{action.name}.log",
                 stop=lambda: self.stop_requested,
             )
             new_world = world
             if outcome.ok:
                 try:
-                    new_world = self._observe(simulate([action], world), action.executor,
-                                              outcome.facts)
+                    new_world = self._observe(
+                        simulate([action], world), action.executor, outcome.facts
+                    )
                 except StateTypeError as exc:
                     outcome.ok, outcome.error, outcome.retryable = False, str(exc), False
             self._journal_end(state, entry, outcome)
@@ -252,10 +280,10 @@ class Runner:
             if not outcome.retryable:
                 break
         if not outcome.interrupted:
-            state.failures.append(Failure(action=action.name, attempts=attempt,
-                                          error=outcome.error, at=now()))
-            state.penalties[action.name] = state.penalties.get(action.name, 0.0) + \
-                self._penalty()
+            state.failures.append(
+                Failure(action=action.name, attempts=attempt, error=outcome.error, at=now())
+            )
+            state.penalties[action.name] = state.penalties.get(action.name, 0.0) + self._penalty()
             state.world_state = self.catalog.schema.nest(world)
             save_state(self.state_path, state)
         return outcome, world
@@ -269,8 +297,9 @@ class Runner:
         while not self.stop_requested and (left := end - time.monotonic()) > 0:
             self.sleep(min(left, 0.1))
 
-    def _observe(self, world: dict[str, Any], executor: Executor, facts: dict[str, Any]
-                 ) -> dict[str, Any]:
+    def _observe(
+        self, world: dict[str, Any], executor: Executor, facts: dict[str, Any]
+    ) -> dict[str, Any]:
         """Observed facts, bound by ``observe:``, override the declared effects."""
         world = dict(world)
         for var_name, fact in executor.observe.items():
@@ -280,9 +309,13 @@ class Runner:
 
     def _sense(self, world: dict[str, Any], state: StateFile | None) -> dict[str, Any]:
         for sensor in self.catalog.sensors:
-            outcome = run_executor(sensor.executor, where=f"sensor {sensor.name}",
-                                   workdir=self.workdir, log=self.logs / "sensors.log",
-                                   stop=lambda: self.stop_requested)
+            outcome = run_executor(
+                sensor.executor,
+                where=f"sensor {sensor.name}",
+                workdir=self.workdir,
+                log=self.logs / "sensors.log",
+                stop=lambda: self.stop_requested,
+            )
             if not outcome.ok:
                 self.events.note(f"sensor {sensor.name} failed: {outcome.error}")
                 continue
@@ -295,9 +328,14 @@ class Runner:
     # ------------------------------------------------------------ journal and the end
 
     def _journal_start(self, state: StateFile, action: Action, attempt: int) -> JournalEntry:
-        entry = JournalEntry(seq=len(state.history) + 1, run_id=state.run_id or "",
-                             action=action.name, id=action.id, attempt=attempt,
-                             started_at=now())
+        entry = JournalEntry(
+            seq=len(state.history) + 1,
+            run_id=state.run_id or "",
+            action=action.name,
+            id=action.id,
+            attempt=attempt,
+            started_at=now(),
+        )
         state.history.append(entry)
         state.last_action = action.label
         state.current_phase = action.skill or state.current_phase
@@ -307,22 +345,23 @@ class Runner:
     def _journal_end(self, state: StateFile, entry: JournalEntry, outcome: Outcome) -> None:
         entry.ended_at = now()
         entry.duration_s = round(outcome.seconds, 3)
-        entry.outcome = "succeeded" if outcome.ok else \
-            "interrupted" if outcome.interrupted else "failed"
+        entry.outcome = (
+            "succeeded" if outcome.ok else "interrupted" if outcome.interrupted else "failed"
+        )
         entry.error = outcome.error or None
         entry.tail = outcome.tail[-4000:] if (outcome.tail and not outcome.ok) else None
         entry.facts = outcome.facts
 
     def _report(self, state: StateFile) -> str:
-        lines = [f"escalated: {len(state.failures)} failures reached the budget of "
-                 f"{self.catalog.failure_budget}; a human needs to look:"]
+        lines = [
+            f"escalated: {len(state.failures)} failures reached the budget of "
+            f"{self.catalog.failure_budget}; a human needs to look:"
+        ]
         for failure in state.failures:
-            lines.append(f"- {failure.action} (after {failure.attempts} attempts): "
-                         f"{failure.error}")
+            lines.append(f"- {failure.action} (after {failure.attempts} attempts): {failure.error}")
         return "\n".join(lines)
 
-    def _finish(self, state: StateFile, result: RunResult, status: str, message: str
-                ) -> RunResult:
+    def _finish(self, state: StateFile, result: RunResult, status: str, message: str) -> RunResult:
         state.status = {"no_plan": "failed"}.get(status, status)  # type: ignore[assignment]
         if status == "completed":
             state.completed_at = now()

@@ -27,9 +27,15 @@ class SearchResult:
     generated: int
 
 
-def best_first(task: Task, actions: Sequence[TaskAction], h: Callable[[State], float],
-               weight: float = 1.0, greedy: bool = False, max_expansions: int = 1_000_000,
-               deadline: float = INF) -> SearchResult:
+def best_first(
+    task: Task,
+    actions: Sequence[TaskAction],
+    h: Callable[[State], float],
+    weight: float = 1.0,
+    greedy: bool = False,
+    max_expansions: int = 1_000_000,
+    deadline: float = INF,
+) -> SearchResult:
     """Search from ``task.init`` to a goal state using ``actions`` (already pruned)."""
     start = task.init
     h0 = h(start)
@@ -72,8 +78,9 @@ def best_first(task: Task, actions: Sequence[TaskAction], h: Callable[[State], f
     return SearchResult("exhausted", (), INF, expanded, generated)
 
 
-def _path(parent: dict[State, tuple[State, TaskAction] | None], state: State
-          ) -> tuple[TaskAction, ...]:
+def _path(
+    parent: dict[State, tuple[State, TaskAction] | None], state: State
+) -> tuple[TaskAction, ...]:
     steps = []
     while (link := parent[state]) is not None:
         state, action = link

@@ -23,14 +23,17 @@ class MissingVariable(KeyError):
         super().__init__(name)
 
     def __str__(self) -> str:
-        return (f"environment variable {self.name} is not set (needed by {self.where}); "
-                f"export {self.name}=... before running")
+        return (
+            f"environment variable {self.name} is not set (needed by {self.where}); "
+            f"export {self.name}=... before running"
+        )
 
 
 def interpolate(value: Any, where: str, env: Mapping[str, str] | None = None) -> Any:
     """Resolve ``${NAME}`` in every string of ``value`` (``$$`` is a literal ``$``)."""
     env = os.environ if env is None else env
     if isinstance(value, str):
+
         def sub(match: re.Match[str]) -> str:
             if match.group(0) == "$$":
                 return "$"
@@ -38,6 +41,7 @@ def interpolate(value: Any, where: str, env: Mapping[str, str] | None = None) ->
             if name not in env:
                 raise MissingVariable(name, where)
             return env[name]
+
         return _REF.sub(sub, value)
     if isinstance(value, dict):
         return {k: interpolate(v, where, env) for k, v in value.items()}
@@ -57,8 +61,7 @@ def referenced(value: Any) -> set[str]:
     return set()
 
 
-def secret_values(names: set[str] = frozenset(), env: Mapping[str, str] | None = None
-                  ) -> list[str]:
+def secret_values(names: set[str] = frozenset(), env: Mapping[str, str] | None = None) -> list[str]:
     """Values to scrub: those interpolated into this action, and secret-looking variables."""
     env = os.environ if env is None else env
     values = {env[n] for n in names if n in env}

@@ -71,16 +71,20 @@ class Task:
         return True
 
 
-def compile_task(catalog: Catalog, world: Mapping[str, Any],
-                 goal: tuple[Condition, ...] | None = None,
-                 penalties: Mapping[str, float] | None = None) -> Task:
+def compile_task(
+    catalog: Catalog,
+    world: Mapping[str, Any],
+    goal: tuple[Condition, ...] | None = None,
+    penalties: Mapping[str, float] | None = None,
+) -> Task:
     """The search form of ``catalog`` from ``world`` towards ``goal`` (default: the catalog's)."""
     index = catalog.schema.index
     names = tuple(v.name for v in catalog.schema.variables)
     goal = catalog.goal if goal is None else goal
     penalties = penalties or {}
-    actions = tuple(_task_action(i, a, index, penalties.get(a.name, 0.0))
-                    for i, a in enumerate(catalog.actions))
+    actions = tuple(
+        _task_action(i, a, index, penalties.get(a.name, 0.0)) for i, a in enumerate(catalog.actions)
+    )
     clamps = _clamps(catalog, goal)
     task = Task(names, tuple(world[n] for n in names), _tests(goal, index), actions, clamps, goal)
     return Task(names, task.clamp(list(task.init)), task.goal, actions, clamps, goal)
@@ -101,14 +105,22 @@ def _clamps(catalog: Catalog, goal: tuple[Condition, ...]) -> tuple[tuple[int, A
     for i, var in enumerate(catalog.schema.variables):
         if not var.numeric:
             continue
-        deltas = [e.value for a in catalog.actions for e in a.effects
-                  if e.var == var.name and e.kind == "add"]
+        deltas = [
+            e.value
+            for a in catalog.actions
+            for e in a.effects
+            if e.var == var.name and e.kind == "add"
+        ]
         if not deltas:
             continue
         constants = [c.value for a in catalog.actions for c in a.pre if c.var == var.name]
         constants += [c.value for c in goal if c.var == var.name]
-        constants += [e.value for a in catalog.actions for e in a.effects
-                      if e.var == var.name and e.kind == "set"]
+        constants += [
+            e.value
+            for a in catalog.actions
+            for e in a.effects
+            if e.var == var.name and e.kind == "set"
+        ]
         if not constants:
             constants = [var.default]
         if all(d > 0 for d in deltas):

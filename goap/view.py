@@ -22,7 +22,11 @@ def plan_table(result: PlanResult, title: str = "") -> Table:
         table.add_column(column, justify="right" if column in ("step", "cost") else "left")
     for step, action in enumerate(result.actions, 1):
         table.add_row(
-            str(step), action.id or "", action.name, action.skill or "", f"{action.cost:g}",
+            str(step),
+            action.id or "",
+            action.name,
+            action.skill or "",
+            f"{action.cost:g}",
             "\n".join(str(c) for c in action.pre) or "-",
             "\n".join(str(e) for e in action.effects),
         )
@@ -31,9 +35,11 @@ def plan_table(result: PlanResult, title: str = "") -> Table:
 
 def plan_summary(result: PlanResult) -> str:
     optimal = "optimal" if result.optimal else "not guaranteed optimal"
-    return (f"total cost {result.cost:g} ({optimal}) | {len(result.actions)} steps | "
-            f"{result.expanded} nodes expanded | {result.relevant} relevant actions | "
-            f"{result.seconds * 1000:.2f} ms")
+    return (
+        f"total cost {result.cost:g} ({optimal}) | {len(result.actions)} steps | "
+        f"{result.expanded} nodes expanded | {result.relevant} relevant actions | "
+        f"{result.seconds * 1000:.2f} ms"
+    )
 
 
 ICONS = {"done": "[green]✓[/]", "failed": "[red]✗[/]", "pending": "[dim]·[/]"}
@@ -67,8 +73,15 @@ class RunView:
             else:
                 icon = Text.from_markup(ICONS.get(row["state"], ""))
                 elapsed = row.get("time", "")
-            table.add_row(icon, row["id"], row["name"], row["skill"], row.get("attempt", ""),
-                          elapsed, row.get("result", ""))
+            table.add_row(
+                icon,
+                row["id"],
+                row["name"],
+                row["skill"],
+                row.get("attempt", ""),
+                elapsed,
+                row.get("result", ""),
+            )
         notes = [Text.from_markup(f"[yellow]•[/] {n}") for n in self.notes[-6:]]
         return Group(table, *notes)
 
@@ -78,8 +91,15 @@ class RunView:
     def planned(self, result: PlanResult, done: list[str]) -> None:
         self.rows = [r for r in self.rows if r["state"] in ("done", "failed")]
         for action in result.actions:
-            self.rows.append({"key": action.name, "id": action.id or "", "name": action.name,
-                              "skill": action.skill or "", "state": "pending"})
+            self.rows.append(
+                {
+                    "key": action.name,
+                    "id": action.id or "",
+                    "name": action.name,
+                    "skill": action.skill or "",
+                    "state": "pending",
+                }
+            )
         self.notes.append(f"plan: {len(result.actions)} steps, cost {result.cost:g}")
         self._refresh()
 
@@ -87,8 +107,13 @@ class RunView:
         for row in self.rows:
             if row["key"] == action.name and row["state"] in ("pending", "running"):
                 return row
-        row = {"key": action.name, "id": action.id or "", "name": action.name,
-               "skill": action.skill or "", "state": "pending"}
+        row = {
+            "key": action.name,
+            "id": action.id or "",
+            "name": action.name,
+            "skill": action.skill or "",
+            "state": "pending",
+        }
         self.rows.append(row)
         return row
 
@@ -129,8 +154,7 @@ class LineView:
 
     def finished(self, action: Action, outcome: Outcome, attempt: int) -> None:
         result = "ok" if outcome.ok else f"failed: {outcome.error}"
-        self.console.print(f"  {action.label} {result} ({outcome.seconds:.1f}s)",
-                           highlight=False)
+        self.console.print(f"  {action.label} {result} ({outcome.seconds:.1f}s)", highlight=False)
 
     def note(self, text: str) -> None:
         self.console.print(f"• {text}", highlight=False)

@@ -37,26 +37,33 @@ def resolve(target: str) -> Any:
     try:
         module = importlib.import_module(module_name)
     except Exception as exc:  # noqa: BLE001 - any import failure is reported, not raised
-        raise TargetError(f"cannot import {module_name!r} for {target}: "
-                          f"{type(exc).__name__}: {exc}") from None
+        raise TargetError(
+            f"cannot import {module_name!r} for {target}: {type(exc).__name__}: {exc}"
+        ) from None
     fn = getattr(module, attr, None)
     if fn is None or not callable(fn):
-        raise TargetError(f"{module_name} has no function {attr!r} (run: {target}); "
-                          f"check the name after the colon")
+        raise TargetError(
+            f"{module_name} has no function {attr!r} (run: {target}); "
+            f"check the name after the colon"
+        )
     return fn
 
 
 def args_model(fn: Any) -> tuple[type[BaseModel], bool]:
     """The pydantic model of ``fn``'s arguments, and whether fn takes it as one parameter."""
     hints = typing.get_type_hints(fn)
-    params = [p for p in inspect.signature(fn).parameters.values()
-              if p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)]
+    params = [
+        p
+        for p in inspect.signature(fn).parameters.values()
+        if p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)
+    ]
     if len(params) == 1:
         hint = hints.get(params[0].name)
         if isinstance(hint, type) and issubclass(hint, BaseModel):
             return hint, True
-    fields = {p.name: (hints.get(p.name, Any), ... if p.default is p.empty else p.default)
-              for p in params}
+    fields = {
+        p.name: (hints.get(p.name, Any), ... if p.default is p.empty else p.default) for p in params
+    }
     return create_model(f"{fn.__name__}_args", **fields), False
 
 
@@ -69,15 +76,18 @@ def call(target: str, args: dict[str, Any], workdir: str, where: str) -> dict[st
     try:
         parsed = model.model_validate(args)
     except ValidationError as exc:
-        problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'arguments'}: {e['msg']}"
-                             for e in exc.errors())
+        problems = "; ".join(
+            f"{'.'.join(map(str, e['loc'])) or 'arguments'}: {e['msg']}" for e in exc.errors()
+        )
         raise TargetError(f"invalid arguments for {target} ({where}): {problems}") from None
     result = fn(parsed) if single else fn(**{k: getattr(parsed, k) for k in model.model_fields})
     if result is None:
         return {}
     if not isinstance(result, dict):
-        raise TargetError(f"{target} returned {type(result).__name__}; an executor returns a "
-                          f"dict of observed facts (or None)")
+        raise TargetError(
+            f"{target} returned {type(result).__name__}; an executor returns a "
+            f"dict of observed facts (or None)"
+        )
     return result
 
 
@@ -85,19 +95,28 @@ def handle(request: dict[str, Any]) -> dict[str, Any]:
     op = request["op"]
     if op == "call":
         try:
-            facts = call(request["target"], request.get("args", {}), request["workdir"],
-                         request["where"])
+            facts = call(
+                request["target"], request.get("args", {}), request["workdir"], request["where"]
+            )
             json.dumps(facts)
             return {"ok": True, "facts": facts}
         except ActionFailed as exc:
-            return {"ok": False, "error": exc.message, "tail": exc.tail, "facts": exc.facts,
-                    "retryable": True}
+            return {
+                "ok": False,
+                "error": exc.message,
+                "tail": exc.tail,
+                "facts": exc.facts,
+                "retryable": True,
+            }
         except (TargetError, MissingVariable) as exc:
             return {"ok": False, "error": str(exc), "retryable": False}
         except TypeError as exc:
             if "JSON serializable" in str(exc):
-                return {"ok": False, "error": f"{request['target']} returned facts that are "
-                        f"not JSON: {exc}", "retryable": False}
+                return {
+                    "ok": False,
+                    "error": f"{request['target']} returned facts that are not JSON: {exc}",
+                    "retryable": False,
+                }
             return _crash(exc)
         except Exception as exc:  # noqa: BLE001 - the executor's own failure
             return _crash(exc)

@@ -64,7 +64,9 @@ def load(file: str | Path, text: str | None = None) -> Source:
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark
         line = mark.line + 1 if mark else None
-        raise SourceError(path, line, "", f"invalid YAML: {exc.problem}", "fix the syntax") from None
+        raise SourceError(
+            path, line, "", f"invalid YAML: {exc.problem}", "fix the syntax"
+        ) from None
     lines: dict[Loc, int] = {(): 1}
     data = _convert(node, (), lines, path) if node is not None else None
     return Source(path, data, lines)
@@ -76,16 +78,28 @@ def _convert(node: yaml.Node, loc: Loc, lines: dict[Loc, int], path: Path) -> An
         out: dict[Any, Any] = {}
         for key_node, value_node in node.value:
             if key_node.tag == "tag:yaml.org,2002:merge":
-                raise SourceError(path, key_node.start_mark.line + 1, dotted(loc),
-                                  "YAML merge keys (<<) are not supported", "write the keys out")
+                raise SourceError(
+                    path,
+                    key_node.start_mark.line + 1,
+                    dotted(loc),
+                    "YAML merge keys (<<) are not supported",
+                    "write the keys out",
+                )
             if not isinstance(key_node, yaml.ScalarNode):
-                raise SourceError(path, key_node.start_mark.line + 1, dotted(loc),
-                                  "mapping keys must be plain scalars", "use a name as key")
+                raise SourceError(
+                    path,
+                    key_node.start_mark.line + 1,
+                    dotted(loc),
+                    "mapping keys must be plain scalars",
+                    "use a name as key",
+                )
             key = _scalar(key_node)
             key_loc = (*loc, key)
             if key in out:
                 raise SourceError(
-                    path, key_node.start_mark.line + 1, dotted(key_loc),
+                    path,
+                    key_node.start_mark.line + 1,
+                    dotted(key_loc),
                     f"duplicate key (first defined on line {lines[key_loc]})",
                     "remove one of the two; YAML would silently keep only the last",
                 )

@@ -137,8 +137,13 @@ class WorldSchema:
 
 
 def _object(title: str) -> dict[str, Any]:
-    return {"title": title, "type": "object", "properties": {}, "required": [],
-            "additionalProperties": False}
+    return {
+        "title": title,
+        "type": "object",
+        "properties": {},
+        "required": [],
+        "additionalProperties": False,
+    }
 
 
 def _walk(node: Mapping[str, Any], prefix: str, out: dict[str, Any]) -> None:

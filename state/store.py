@@ -82,12 +82,15 @@ class StateFile(BaseModel):
         return schema.flatten(self.world_state)
 
 
-def new_state(catalog_name: str, schema: WorldSchema, world: dict[str, Any] | None = None
-              ) -> StateFile:
+def new_state(
+    catalog_name: str, schema: WorldSchema, world: dict[str, Any] | None = None
+) -> StateFile:
     stamp = datetime.now(UTC).strftime("%Y-%m-%d-%H%M%S")
     return StateFile(
-        catalog=catalog_name, catalog_fingerprint=schema.fingerprint(),
-        deployment_id=f"deploy-{stamp}", world_state=schema.nest(world or schema.defaults()),
+        catalog=catalog_name,
+        catalog_fingerprint=schema.fingerprint(),
+        deployment_id=f"deploy-{stamp}",
+        world_state=schema.nest(world or schema.defaults()),
         updated_at=now(),
     )
 
@@ -101,24 +104,32 @@ def load_state(path: Path, schema: WorldSchema, catalog_name: str) -> StateFile:
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
-        raise StateError(f"{path}:{exc.lineno}: not valid JSON ({exc.msg}); restore it or "
-                         f"start over with `goap state reset`") from None
+        raise StateError(
+            f"{path}:{exc.lineno}: not valid JSON ({exc.msg}); restore it or "
+            f"start over with `goap state reset`"
+        ) from None
     if not isinstance(data, dict):
         raise StateError(f"{path}: not a goap state file (expected a JSON object)")
     version = data.get("schema_version")
     if version != SCHEMA_VERSION:
-        raise StateError(f"{path}: state schema version {version!r} is not supported (this goap "
-                         f"reads version {SCHEMA_VERSION}); use --state for a new file")
+        raise StateError(
+            f"{path}: state schema version {version!r} is not supported (this goap "
+            f"reads version {SCHEMA_VERSION}); use --state for a new file"
+        )
     try:
         state = StateFile.model_validate(data)
     except ValidationError as exc:
         first = exc.errors()[0]
-        raise StateError(f"{path}: {'.'.join(map(str, first['loc']))}: {first['msg']}; fix the "
-                         f"file or start over with `goap state reset`") from None
+        raise StateError(
+            f"{path}: {'.'.join(map(str, first['loc']))}: {first['msg']}; fix the "
+            f"file or start over with `goap state reset`"
+        ) from None
     if state.catalog_fingerprint != schema.fingerprint():
-        raise StateError(f"{path} belongs to catalog {state.catalog!r} with a different set of "
-                         f"variables than {catalog_name!r}; pass --state with another path, or "
-                         f"`goap state reset` to start over")
+        raise StateError(
+            f"{path} belongs to catalog {state.catalog!r} with a different set of "
+            f"variables than {catalog_name!r}; pass --state with another path, or "
+            f"`goap state reset` to start over"
+        )
     try:
         state.world(schema)
     except StateTypeError as exc:
@@ -162,8 +173,10 @@ class StateLock:
         except BlockingIOError:
             holder = os.read(fd, 64).decode(errors="replace").strip() or "unknown"
             os.close(fd)
-            raise StateError(f"{self.path.with_suffix('')} is in use by another goap process "
-                             f"(pid {holder}); wait for it to finish or stop it") from None
+            raise StateError(
+                f"{self.path.with_suffix('')} is in use by another goap process "
+                f"(pid {holder}); wait for it to finish or stop it"
+            ) from None
         os.ftruncate(fd, 0)
         os.write(fd, str(os.getpid()).encode())
         self.fd = fd

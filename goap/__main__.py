@@ -1,0 +1,3 @@
+from goap.cli import main
+
+main()
