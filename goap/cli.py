@@ -141,9 +141,9 @@ def plan_cmd(
     heuristic: Annotated[
         str,
         typer.Option(
-            help="hmax (admissible), blind (admissible), hadd, hff, goal-count (inadmissible)."
+            help="lmcut, hmax, blind (admissible); hadd, hff, goal-count (inadmissible)."
         ),
-    ] = "hmax",
+    ] = "lmcut",
     search: Annotated[str, typer.Option(help="astar (optimal), wastar, greedy.")] = "astar",
     max_expansions: Annotated[int, typer.Option(help="Give up after this many.")] = 1_000_000,
     timeout: Annotated[float, typer.Option(help="Give up after this many seconds.")] = 60.0,

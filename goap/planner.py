@@ -1,7 +1,7 @@
 """Plan: from a catalog and a world state to the cheapest sequence of actions.
 
 The steps: compile the search task, name goal conditions the relaxation cannot reach,
-prune actions that cannot contribute, then search (A* with h_max by default, which is
+prune actions that cannot contribute, then search (A* with LM-cut by default, which is
 admissible, so the plan is cost-optimal).
 """
 
@@ -23,7 +23,7 @@ SEARCHES = ("astar", "wastar", "greedy")
 
 @dataclass(frozen=True)
 class PlanOptions:
-    heuristic: str = "hmax"
+    heuristic: str = "lmcut"
     search: str = "astar"
     weight: float = 2.0  # for wastar
     max_expansions: int = 1_000_000

@@ -65,6 +65,7 @@ class Relaxation:
             for e in adds:
                 self.achievers[e].append(k)
         self.costs = [a.cost for a in self.actions]
+        self.no_pre = [k for k, pre in enumerate(self.pre) if not pre]
 
     def _achieved(self, action: TaskAction) -> tuple[int, ...]:
         out = set()
@@ -93,11 +94,13 @@ class Relaxation:
         state: State,
         combine: str = "max",
         costs: Sequence[float] | None = None,
+        complete: bool = False,
     ) -> tuple[list[float], list[int]]:
         """Generalized Dijkstra over atoms: cost of each atom and its cheapest achiever.
 
         ``combine`` is how an action's precondition costs add up: "max" (h_max) or "sum"
-        (h_add). Atoms true in ``state`` cost 0; unreachable ones cost INF.
+        (h_add). Atoms true in ``state`` cost 0; unreachable ones cost INF. Unless
+        ``complete``, h_max stops as soon as every goal atom is settled.
         """
         costs = self.costs if costs is None else costs
         cost = [INF] * len(self.atoms)
@@ -132,7 +135,7 @@ class Relaxation:
             done[atom] = True
             if atom in goal_set:
                 goals_left -= 1
-                if goals_left == 0 and combine == "max":
+                if goals_left == 0 and combine == "max" and not complete:
                     break
             for k in self.users[atom]:
                 unsat[k] -= 1
@@ -166,6 +169,61 @@ class Relaxation:
                 chosen.add(k)
                 stack.extend(p for p in self.pre[k] if cost[p] > 0)
         return sum(self.costs[k] for k in chosen)
+
+    def h_lmcut(self, state: State) -> float:
+        """LM-cut (Helmert & Domshlak 2009): admissible, and exact on independent goals.
+
+        Repeatedly: compute h_max, find a cut of actions that every relaxed plan must use
+        (a disjunctive action landmark), add its cheapest cost, and discount those actions.
+        """
+        costs = list(self.costs)
+        holds = self.holding(state)
+        total = 0.0
+        while True:
+            cost, _ = self.propagate(state, "max", costs, complete=True)
+            goal_cost = max((cost[g] for g in self.goal), default=0.0)
+            if goal_cost == INF:
+                return INF
+            if goal_cost == 0:
+                return total
+            # precondition choice: the most expensive precondition (-1 stands for "init")
+            pcf = [max(pre, key=cost.__getitem__) if pre else -1 for pre in self.pre]
+            live = [all(cost[p] < INF for p in pre) for pre in self.pre]
+            # goal zone: atoms from which the goal is reached by zero-cost edges
+            zone = {max(self.goal, key=cost.__getitem__)}
+            stack = list(zone)
+            while stack:
+                atom = stack.pop()
+                for k in self.achievers[atom]:
+                    if live[k] and costs[k] == 0 and pcf[k] != -1 and pcf[k] not in zone:
+                        zone.add(pcf[k])
+                        stack.append(pcf[k])
+            # before-goal zone: reached from the state without entering the goal zone
+            seen = {-1} | {k for k, h in enumerate(holds) if h and k not in zone}
+            stack = list(seen)
+            cut = []
+            while stack:
+                node = stack.pop()
+                for k in self.by_pcf(pcf, node):
+                    if not live[k]:
+                        continue
+                    if any(e in zone for e in self.adds[k]):
+                        cut.append(k)
+                    for e in self.adds[k]:
+                        if e not in zone and e not in seen:
+                            seen.add(e)
+                            stack.append(e)
+            cut = sorted(set(cut))
+            step = min(costs[k] for k in cut)
+            total += step
+            for k in cut:
+                costs[k] -= step
+
+    def by_pcf(self, pcf: list[int], node: int) -> list[int]:
+        """Actions whose chosen precondition is ``node`` (-1: actions with none)."""
+        if node == -1:
+            return self.no_pre
+        return [k for k in self.users[node] if pcf[k] == node]
 
     def goal_count(self, state: State) -> float:
         return float(sum(1 for i, op, value in self.task.goal if not op(state[i], value)))
@@ -219,6 +277,7 @@ class Relaxation:
 
 HEURISTICS: dict[str, tuple[str, bool]] = {
     # name: (Relaxation method, admissible)
+    "lmcut": ("h_lmcut", True),
     "hmax": ("h_max", True),
     "hadd": ("h_add", False),
     "hff": ("h_ff", False),

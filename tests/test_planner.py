@@ -88,7 +88,7 @@ def catalogs(draw) -> dict:
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(catalogs(), st.sampled_from(["hmax", "blind"]))
+@given(catalogs(), st.sampled_from(["lmcut", "hmax", "blind"]))
 def test_astar_is_optimal_against_brute_force(spec, heuristic):
     catalog = load_catalog("random.yaml", yaml.safe_dump(spec, sort_keys=False))
     try:
