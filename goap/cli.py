@@ -140,9 +140,7 @@ def plan_cmd(
     state: StateOpt = None,
     heuristic: Annotated[
         str,
-        typer.Option(
-            help="lmcut, hmax, blind (admissible); hadd, hff, goal-count (inadmissible)."
-        ),
+        typer.Option(help="lmcut, hmax, blind (admissible); hadd, hff, goal-count (inadmissible)."),
     ] = "lmcut",
     search: Annotated[str, typer.Option(help="astar (optimal), wastar, greedy.")] = "astar",
     max_expansions: Annotated[int, typer.Option(help="Give up after this many.")] = 1_000_000,

@@ -9,26 +9,27 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from goap.catalog import Action, Catalog
 from goap.logic import Condition
 from goap.relaxed import HEURISTICS, Relaxation, heuristic
 from goap.search import best_first
-from goap.task import Task, TaskAction, compile_task
+from goap.task import Task, TaskAction, Test, compile_task
 
 SEARCHES = ("astar", "wastar", "greedy")
 
 
 @dataclass(frozen=True)
 class PlanOptions:
-    heuristic: str = "lmcut"
+    heuristic: str = "hmax"
     search: str = "astar"
     weight: float = 2.0  # for wastar
     max_expansions: int = 1_000_000
     timeout: float = 60.0  # seconds
     prune: bool = True
+    decompose: bool = True  # plan independent parts of the goal separately
 
     @property
     def optimal(self) -> bool:
@@ -103,30 +104,71 @@ def plan(
             options.optimal,
         )
     actions = full.relevant() if options.prune else list(task.actions)
-    relaxation = Relaxation(task, actions) if options.prune else full
-    result = best_first(
-        task,
-        actions,
-        heuristic(relaxation, options.heuristic),
-        weight=options.weight if options.search == "wastar" else 1.0,
-        greedy=options.search == "greedy",
-        max_expansions=options.max_expansions,
-        deadline=time.monotonic() + options.timeout,
-    )
-    status = {"found": "found", "exhausted": "no_plan", "limit": "limit"}[result.status]
-    steps = tuple(catalog.actions[a.index] for a in canonical_order(task, result.plan))
-    cost = sum(a.cost for a in steps) if result.status == "found" else float("inf")
+    deadline = time.monotonic() + options.timeout
+    steps: list[TaskAction] = []
+    expanded = generated = 0
+    status = "found"
+    parts = independent_parts(task, actions) if options.decompose else [(task.goal, actions)]
+    for part_goal, part_actions in parts:
+        part = replace(task, goal=part_goal)
+        result = best_first(
+            part,
+            part_actions,
+            heuristic(Relaxation(part, part_actions), options.heuristic),
+            weight=options.weight if options.search == "wastar" else 1.0,
+            greedy=options.search == "greedy",
+            max_expansions=options.max_expansions - expanded,
+            deadline=deadline,
+        )
+        expanded, generated = expanded + result.expanded, generated + result.generated
+        if result.status != "found":
+            status = {"exhausted": "no_plan", "limit": "limit"}[result.status]
+            break
+        steps.extend(result.plan)
+    found = status == "found"
+    plan_steps = tuple(catalog.actions[a.index] for a in canonical_order(task, tuple(steps)))
     return PlanResult(
         status,
-        steps,
-        cost,
-        result.expanded,
-        result.generated,
+        plan_steps if found else (),
+        sum(a.cost for a in plan_steps) if found else float("inf"),
+        expanded,
+        generated,
         time.perf_counter() - started,
         len(actions),
         (),
         options.optimal,
     )
+
+
+def independent_parts(
+    task: Task, actions: list[TaskAction]
+) -> list[tuple[tuple[Test, ...], list[TaskAction]]]:
+    """Split the goal into parts whose actions share no variable, to plan each on its own.
+
+    Plans of such parts interleave freely and their costs add up, so concatenating optimal
+    part plans is optimal; independent goals no longer multiply the state space.
+    """
+    root = list(range(len(task.names)))
+
+    def find(i: int) -> int:
+        while root[i] != i:
+            root[i] = root[root[i]]
+            i = root[i]
+        return i
+
+    touched: list[list[int]] = []
+    for action in actions:
+        variables = [t[0] for t in action.pre] + [i for i, _ in action.sets + action.adds]
+        touched.append(variables)
+        for i in variables[1:]:
+            root[find(i)] = find(variables[0])
+    parts: dict[int, tuple[list[Test], list[TaskAction]]] = {}
+    for test in task.goal:
+        parts.setdefault(find(test[0]), ([], []))[0].append(test)
+    for action, variables in zip(actions, touched, strict=True):
+        if variables and find(variables[0]) in parts:
+            parts[find(variables[0])][1].append(action)
+    return [(tuple(goal), part_actions) for goal, part_actions in parts.values()]
 
 
 def canonical_order(task: Task, steps: tuple[TaskAction, ...]) -> tuple[TaskAction, ...]:

@@ -1,0 +1,58 @@
+"""models.export: ONNX (checked against onnxruntime) and safetensors."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import onnxruntime as ort
+import torch
+from safetensors import safe_open
+
+from models.checkpoint import load_classifier, load_dit, save_checkpoint
+from models.classifier import build_classifier
+from models.dit import build
+from models.export import export_onnx, export_safetensors
+
+
+def _checkpoint(tmp_path: Path, kind: str) -> Path:
+    torch.manual_seed(0)
+    model = build_classifier(image_size=32) if kind == "classifier" else build("tiny", depth=2)
+    for p in model.parameters():  # leave the zero start so the output is not trivially 0
+        p.data.add_(torch.randn_like(p) * 0.02)
+    state = model.state_dict()
+    return save_checkpoint(
+        tmp_path / f"{kind}.pt", {"kind": kind, "arch": model.arch(), "model": state, "ema": state}
+    )
+
+
+def test_classifier_onnx_matches_torch_with_a_dynamic_batch(tmp_path: Path):
+    ckpt = _checkpoint(tmp_path, "classifier")
+    path = export_onnx(ckpt, tmp_path / "clf.onnx")
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    x = torch.rand(5, 3, 32, 32) * 2 - 1
+    (logits,) = session.run(None, {"image": x.numpy()})
+    with torch.no_grad():
+        expected = load_classifier(ckpt)(x).numpy()
+    assert logits.shape == (5, 13)
+    np.testing.assert_allclose(logits, expected, atol=1e-4)
+
+
+def test_dit_onnx_matches_torch(tmp_path: Path):
+    ckpt = _checkpoint(tmp_path, "dit")
+    path = export_onnx(ckpt, tmp_path / "dit.onnx")
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    x, t, y = torch.randn(3, 3, 32, 32), torch.rand(3), torch.tensor([0, 4, 13])
+    (v,) = session.run(None, {"x": x.numpy(), "t": t.numpy(), "y": y.numpy()})
+    with torch.no_grad():
+        expected = load_dit(ckpt)(x, t, y).numpy()
+    np.testing.assert_allclose(v, expected, atol=1e-4)
+
+
+def test_safetensors_holds_the_ema_weights_and_arch(tmp_path: Path):
+    ckpt = _checkpoint(tmp_path, "dit")
+    path = export_safetensors(ckpt, tmp_path / "dit.safetensors")
+    with safe_open(str(path), "pt") as f:
+        assert f.metadata()["kind"] == "dit" and '"depth": 2' in f.metadata()["arch"]
+        assert torch.equal(f.get_tensor("final_layer.linear.weight"),
+                           load_dit(ckpt).final_layer.linear.weight)  # fmt: skip
