@@ -1,0 +1,243 @@
+"""Code validation executors (A02, A03 and the test suite): ruff, pytest, TypeScript build.
+
+Each executor runs the real tool in a subprocess with a timeout, returns counts and the first
+lines of output as facts, and raises ActionFailed (with the same facts) when the check fails.
+The ruff sensor reports the same facts without raising. A TypeScript check in a directory
+without package.json is "not applicable" ({"applicable": False}), which is not a pass.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+from pathlib import Path
+from typing import Any
+
+from pydantic import Field
+
+from actions.contract import WorkdirArgs, known
+from actions.process import ProcessResult, head, require_tool, run_process, tail
+from goap.executor import ActionFailed
+
+RUFF_HINT = "install ruff (pip install ruff)"
+
+
+class RuffArgs(WorkdirArgs):
+    paths: list[str] = Field(
+        default_factory=lambda: ["."], description="Files or directories to check, from workdir."
+    )
+    timeout_s: float = Field(300, gt=0, description="Time allowed for each ruff command.")
+
+
+class PytestArgs(WorkdirArgs):
+    paths: list[str] = Field(
+        default_factory=list,
+        description="Test files or directories; default: pytest's own discovery (testpaths).",
+    )
+    extra_args: list[str] = Field(
+        default_factory=list, description="Further pytest arguments, e.g. ['-m', 'not slow']."
+    )
+    python: str | None = Field(
+        None,
+        description="Interpreter that runs pytest; default: workdir/.venv/bin/python if present, "
+        "else the engine's own Python.",
+    )
+    timeout_s: float = Field(900, gt=0, description="Time allowed for the whole test run.")
+
+
+class TypeScriptArgs(WorkdirArgs):
+    project_dir: str = Field(
+        ".", description="Directory (from workdir) holding package.json, e.g. 'frontend'."
+    )
+    timeout_s: float = Field(600, gt=0, description="Time allowed for the build.")
+
+
+# --------------------------------------------------------------------------------------- ruff
+
+
+def ruff_status(args: RuffArgs) -> dict[str, Any]:
+    """Sensor: lint errors and unformatted files under ``paths``; never raises for findings."""
+    ruff = require_tool("ruff", RUFF_HINT)
+    lint = run_process(
+        [ruff, "check", "--output-format=concise", "--", *args.paths], args.workdir, args.timeout_s
+    )
+    fmt = run_process([ruff, "format", "--check", "--", *args.paths], args.workdir, args.timeout_s)
+    for result in (lint, fmt):
+        _fail_if_broken(result, "ruff", ok_codes=(0, 1))
+    found = _RUFF_FOUND.search(lint.output)
+    diagnostics = [line for line in lint.output.splitlines() if _RUFF_DIAGNOSTIC.match(line)]
+    unformatted = [m.group(1) or m.group(2) for m in _RUFF_UNFORMATTED.finditer(fmt.output)]
+    would_reformat = _RUFF_WOULD_REFORMAT.search(fmt.output)
+    return {
+        "passed": lint.ok and fmt.ok,
+        "lint_errors": int(found.group(1)) if found else len(diagnostics),
+        "unformatted_files": int(would_reformat.group(1)) if would_reformat else len(unformatted),
+        "lint_output": head("\n".join(diagnostics)),
+        "format_output": head("\n".join(unformatted)),
+        "duration_s": round(lint.duration_s + fmt.duration_s, 3),
+    }
+
+
+def validate_ruff(args: RuffArgs) -> dict[str, Any]:
+    """A02: ruff check and ruff format --check must both be clean."""
+    facts = ruff_status(args)
+    if not facts["passed"]:
+        raise ActionFailed(
+            f"ruff: {facts['lint_errors']} lint error(s), {facts['unformatted_files']} file(s) "
+            "need formatting; run `ruff check --fix` and `ruff format` (actions.ci:"
+            "resolve_ci_failure does) and fix the rest by hand",
+            tail=f"{facts['lint_output']}\n{facts['format_output']}".strip(),
+            facts=facts,
+        )
+    return facts
+
+
+_RUFF_FOUND = re.compile(r"^Found (\d+) errors?", re.MULTILINE)
+_RUFF_DIAGNOSTIC = re.compile(r"^\S.*:\d+:\d+: ")
+# "Would reformat: path" (ruff < 0.9) or " --> path:row:col" under "unformatted:" (newer).
+_RUFF_UNFORMATTED = re.compile(r"^(?:Would reformat: (.+)|\s*--> (.+?):\d+:\d+)$", re.MULTILINE)
+_RUFF_WOULD_REFORMAT = re.compile(r"^(\d+) files? would be reformatted", re.MULTILINE)
+
+
+# ------------------------------------------------------------------------------------- pytest
+
+_PYTEST_COUNT = re.compile(r"(\d+) (passed|failed|errors?|skipped|xfailed|xpassed|deselected)")
+_PYTEST_NO_TESTS = 5
+
+
+def validate_tests(args: PytestArgs) -> dict[str, Any]:
+    """Run the workspace's pytest suite in a subprocess; fails when a test fails or none ran."""
+    python = args.python or _workspace_python(args.workdir)
+    argv = [python, "-m", "pytest", "-q", *args.extra_args, *args.paths]
+    result = run_process(argv, args.workdir, args.timeout_s)
+    counts = _pytest_counts(result.output)
+    facts = known(
+        {
+            "passed": result.ok,
+            "tests_passed": counts.get("passed", 0),
+            "tests_failed": counts.get("failed", 0),
+            "errors": counts.get("error", 0) + counts.get("errors", 0),
+            "skipped": counts.get("skipped", 0),
+            "exit_code": result.returncode,
+            "timed_out": result.timed_out,
+            "duration_s": result.duration_s,
+            "summary": _last_line(result.output),
+        }
+    )
+    if result.timed_out:
+        raise ActionFailed(
+            f"pytest timed out after {args.timeout_s:g}s; raise timeout_s or speed the tests up",
+            tail=tail(result.output),
+            facts=facts,
+        )
+    if result.returncode == _PYTEST_NO_TESTS:
+        raise ActionFailed(
+            f"pytest collected no tests in {args.workdir}; point `paths` at the tests",
+            tail=tail(result.output),
+            facts=facts,
+        )
+    if not result.ok:
+        raise ActionFailed(
+            f"pytest: {facts['tests_failed']} failed, {facts['errors']} error(s) "
+            f"(exit {result.returncode}); fix the failing tests (see the log tail)",
+            tail=tail(result.output),
+            facts=facts,
+        )
+    return facts
+
+
+def _workspace_python(workdir: Path) -> str:
+    venv_python = workdir / ".venv" / "bin" / "python"
+    return str(venv_python) if venv_python.is_file() else sys.executable
+
+
+def _pytest_counts(output: str) -> dict[str, int]:
+    for line in reversed(output.splitlines()):
+        found = _PYTEST_COUNT.findall(line)
+        if found:
+            return {word: int(number) for number, word in found}
+    return {}
+
+
+def _last_line(output: str) -> str:
+    lines = [line.strip("= ") for line in output.splitlines() if line.strip()]
+    return lines[-1] if lines else ""
+
+
+# --------------------------------------------------------------------------------- TypeScript
+
+
+def validate_typescript(args: TypeScriptArgs) -> dict[str, Any]:
+    """A03: ``npm run build`` if package.json has a build script, else ``tsc --noEmit``."""
+    project = args.workdir / args.project_dir
+    package_json = project / "package.json"
+    if not package_json.is_file():
+        return _not_applicable(args, f"no package.json in {args.project_dir}")
+    try:
+        scripts = json.loads(package_json.read_text(encoding="utf-8")).get("scripts") or {}
+    except (json.JSONDecodeError, AttributeError) as exc:
+        raise ActionFailed(f"{package_json} is not a valid JSON object; fix it") from exc
+    if "build" in scripts:
+        argv = [require_tool("npm", "install Node.js and npm"), "run", "build"]
+    elif (project / "tsconfig.json").is_file():
+        argv = [_typescript_compiler(project), "--noEmit"]
+    else:
+        return _not_applicable(
+            args,
+            f"{args.project_dir}/package.json has no build script and there is no tsconfig.json",
+        )
+    result = run_process(argv, project, args.timeout_s)
+    facts = known(
+        {
+            "applicable": True,
+            "passed": result.ok,
+            "command": " ".join([Path(argv[0]).name, *argv[1:]]),
+            "project_dir": args.project_dir,
+            "exit_code": result.returncode,
+            "timed_out": result.timed_out,
+            "duration_s": result.duration_s,
+            "output_head": head(result.output),
+        }
+    )
+    if result.timed_out:
+        raise ActionFailed(
+            f"TypeScript build timed out after {args.timeout_s:g}s; raise timeout_s",
+            tail=tail(result.output),
+            facts=facts,
+        )
+    if not result.ok:
+        raise ActionFailed(
+            f"TypeScript build `{facts['command']}` failed in {args.project_dir} "
+            f"(exit {result.returncode}); fix the errors in the log tail",
+            tail=tail(result.output),
+            facts=facts,
+        )
+    return facts
+
+
+def _typescript_compiler(project: Path) -> str:
+    local = project / "node_modules" / ".bin" / "tsc"
+    if local.is_file():
+        return str(local)
+    return require_tool("tsc", f"run `npm install --save-dev typescript` in {project}")
+
+
+def _not_applicable(args: TypeScriptArgs, reason: str) -> dict[str, Any]:
+    return {"applicable": False, "project_dir": args.project_dir, "reason": reason}
+
+
+def _fail_if_broken(result: ProcessResult, tool: str, ok_codes: tuple[int, ...]) -> None:
+    """ActionFailed when a checker itself did not work (timeout, crash, bad config)."""
+    if result.timed_out:
+        raise ActionFailed(
+            f"{tool} timed out after {result.duration_s:g}s; raise timeout_s",
+            tail=tail(result.output),
+            facts={"timed_out": True},
+        )
+    if result.returncode not in ok_codes:
+        raise ActionFailed(
+            f"`{result.command}` could not run (exit {result.returncode}); fix the tool or its "
+            "configuration (see the log tail)",
+            tail=tail(result.output),
+        )
