@@ -351,6 +351,140 @@ def state_schema(file: FileArg) -> None:
     print(json.dumps(catalog.schema.json_schema(f"{catalog.name} world_state"), indent=2))
 
 
+# ------------------------------------------------------------------ agents: skills, next, mcp
+
+skill_app = typer.Typer(no_args_is_help=True, help="Drive single actions, as an agent would.")
+app.add_typer(skill_app, name="skill")
+WorkdirOpt = Annotated[Path, typer.Option(help="Where actions run (default: here).")]
+
+
+def _print_json(document: Any) -> None:
+    print(json.dumps(document, default=str))
+
+
+@skill_app.command("list")
+@handles_errors
+def skill_list(
+    file: FileArg,
+    state: StateOpt = None,
+    workdir: WorkdirOpt = Path("."),
+    json_out: JsonOpt = False,
+) -> None:
+    """Every action with its skill group, cost, needs, effects, arguments, and if it applies."""
+    from goap.skills import list_actions
+
+    catalog = _catalog(file)
+    listing = list_actions(catalog, _state_path(catalog, state), workdir)
+    if json_out:
+        _print_json(listing)
+        return
+    from rich.table import Table
+
+    table = Table(
+        "id", "action", "skill", "cost", "applies", "needs", "changes", header_style="bold"
+    )
+    for item in listing["actions"]:
+        table.add_row(
+            item["id"] or "",
+            item["name"],
+            item["skill"] or "",
+            f"{item['cost']:g}",
+            "[green]yes[/]" if item["applies"] else "[dim]no[/]",
+            "\n".join(item["pre"]) or "-",
+            "\n".join(item["effects"]),
+        )
+    out.print(table)
+
+
+@skill_app.command("run")
+@handles_errors
+def skill_run(
+    file: FileArg,
+    action: Annotated[str, typer.Argument(help="The action's name.")],
+    arg: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--arg", help="Override an argument of `with:`: KEY=VALUE (YAML value; repeatable)."
+        ),
+    ] = None,
+    force: Annotated[
+        bool,
+        typer.Option(help="Run even if its preconditions do not hold (recorded in the journal)."),
+    ] = False,
+    state: StateOpt = None,
+    workdir: WorkdirOpt = Path("."),
+    json_out: JsonOpt = False,
+) -> None:
+    """Run exactly one action against the persisted state (exit codes as `goap run`)."""
+    from goap.skills import parse_args, run_action
+
+    catalog = _catalog(file)
+    if not workdir.is_dir():
+        raise Usage(f"--workdir {workdir}: no such directory")
+    result = run_action(
+        catalog, _state_path(catalog, state), workdir, action, parse_args(arg or []), force
+    )
+    if json_out:
+        _print_json(result)
+    else:
+        color = "green" if result["ok"] else "red"
+        err.print(
+            f"[{color}]{result['action']} {result['outcome']}[/] "
+            f"({result['seconds']:.1f}s){': ' + result['error'] if result['error'] else ''}"
+        )
+        if result["tail"]:
+            err.print(result["tail"], markup=False)
+    raise typer.Exit(result["exit_code"])
+
+
+@skill_app.command("export")
+@handles_errors
+def skill_export(
+    file: FileArg,
+    dir: Annotated[Path, typer.Option("--dir", help="Where to write <skill>/SKILL.md.")],
+    workdir: WorkdirOpt = Path("."),
+) -> None:
+    """Write one SKILL.md per skill group, for agent harnesses that load skill folders."""
+    from goap.skills import export_skills, list_actions
+
+    catalog = _catalog(file)
+    listing = list_actions(catalog, _state_path(catalog, None), workdir)
+    for path in export_skills(catalog, listing, dir):
+        print(path)
+
+
+@app.command("next")
+@handles_errors
+def next_cmd(file: FileArg, state: StateOpt = None, json_out: JsonOpt = False) -> None:
+    """The next action of the current optimal plan from the persisted state."""
+    from goap.skills import next_action
+
+    catalog = _catalog(file)
+    result = next_action(catalog, _state_path(catalog, state))
+    if json_out:
+        _print_json(result)
+    elif result["next"]:
+        step = result["next"]
+        out.print(
+            f"next: {step['id'] or ''} {step['name']} (skill {step['skill'] or '-'}, "
+            f"cost {step['cost']:g})"
+        )
+        out.print(f"then: {' -> '.join(result['ids'][1:]) or 'goal'}")
+    else:
+        out.print(result["message"])
+    raise typer.Exit(3 if result["status"] not in ("found", "goal_reached") else 0)
+
+
+@app.command("mcp")
+@handles_errors
+def mcp_cmd(file: FileArg, state: StateOpt = None, workdir: WorkdirOpt = Path(".")) -> None:
+    """Serve the catalog's actions as MCP tools over stdio."""
+    from goap.mcp_server import serve
+
+    catalog = _catalog(file)
+    serve(catalog.path, _state_path(catalog, state), workdir.resolve())
+
+
 def main() -> None:
     try:
         app()

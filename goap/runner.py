@@ -13,7 +13,7 @@ import signal
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -71,6 +71,35 @@ class RunResult:
         return EXIT[self.status]
 
 
+@dataclass
+class StepResult:
+    """What one action driven by ``run_one`` did."""
+
+    action: str
+    outcome: Outcome
+    world: dict[str, Any]
+    forced_over: list[str]  # preconditions that did not hold when --force ran it
+
+    @property
+    def exit_code(self) -> int:
+        return 0 if self.outcome.ok else 130 if self.outcome.interrupted else 1
+
+
+def with_args(catalog: Catalog, name: str, args: dict[str, Any]) -> Action:
+    """The action ``name`` with ``args`` laid over its ``with:``; RunError for bad names."""
+    try:
+        action = catalog.action(name)
+    except KeyError:
+        names = ", ".join(a.name for a in catalog.actions)
+        raise RunError(f"unknown action {name!r} in {catalog.path}; actions: {names}") from None
+    if not args:
+        return action
+    if action.executor is None or action.executor.run is None:
+        raise RunError(f"action {name} runs a command; it takes no --arg")
+    executor = replace(action.executor, args={**action.executor.args, **args})
+    return replace(action, executor=executor)
+
+
 def default_state_path(catalog_path: Path) -> Path:
     """plans/deployment.yaml -> plans/deployment_state.json (the seed's file name)."""
     return catalog_path.with_name(f"{catalog_path.stem}_state.json")
@@ -91,6 +120,7 @@ class Runner:
         self.options = options or PlanOptions()
         self.sleep = sleep
         self.stop_requested = False
+        self.via, self.forced = "run", False  # how journal entries are marked
         self.logs = state_path.parent / ".goap" / "logs"
 
     # ------------------------------------------------------------ entry points
@@ -98,9 +128,43 @@ class Runner:
     def run(self, resume: bool = False) -> RunResult:
         """Run to the goal; raise RunError/StateError for bad input (nothing is written)."""
         with StateLock(self.state_path), self._signals():
-            state = self._open(resume)
+            if self.state_path.exists():  # a bad state file is refused before anything else
+                load_state(self.state_path, self.catalog.schema, self.catalog.name)
             self._preflight()
-            return self._loop(state)
+            return self._loop(self._open(resume))
+
+    def run_one(
+        self, name: str, args: dict[str, Any] | None = None, force: bool = False
+    ) -> StepResult:
+        """Run exactly one action against the persisted state (agents drive goap this way).
+
+        Same guarantees as ``run``: the lock, preconditions checked against the sensed state
+        (``force`` runs it anyway and says so in the journal), retries, atomic persistence.
+        Bad input raises RunError/StateError and writes nothing.
+        """
+        action = with_args(self.catalog, name, args or {})
+        with StateLock(self.state_path), self._signals():
+            if action.executor is None:
+                raise RunError(f"action {name} has nothing to execute (no cmd or run)")
+            state = (
+                load_state(self.state_path, self.catalog.schema, self.catalog.name)
+                if self.state_path.exists()
+                else new_state(self.catalog.name, self.catalog.schema)
+            )
+            check_executors(self._calls([action]), self.workdir)
+            world = self._sense(state.world(self.catalog.schema), state)
+            unmet = [str(c) for c in action.pre if not c.holds(world)]
+            if unmet and not force:
+                raise RunError(
+                    f"{name} does not apply: unmet preconditions: {'; '.join(unmet)} "
+                    f"(run `goap next` for what applies, or --force to run it anyway)"
+                )
+            self.via, self.forced = "skill", bool(unmet)
+            state.run_id = state.run_id or now()
+            outcome, world = self._perform(state, action, world)
+            state.world_state = self.catalog.schema.nest(world)
+            save_state(self.state_path, state)
+            return StepResult(action.name, outcome, world, unmet if force else [])
 
     def dry_run(self) -> PlanResult:
         world = self._sense(open_world(self.catalog, self.state_path), None)
@@ -148,15 +212,18 @@ class Runner:
                 f"{self.catalog.path}: actions with nothing to execute: "
                 f"{', '.join(missing)}; give each a `cmd:` or a `run:`"
             )
-        targets = sorted({e.run for e in self._executors() if e.run})
-        if targets:
-            answer = worker_query({"op": "check", "targets": targets, "workdir": str(self.workdir)})
-            if not answer["ok"]:
-                raise RunError("; ".join(answer["problems"].values()))
+        check_executors(self._calls(self.catalog.actions), self.workdir)
 
-    def _executors(self) -> list[Executor]:
-        return [a.executor for a in self.catalog.actions if a.executor] + [
-            s.executor for s in self.catalog.sensors
+    def _calls(self, actions: tuple[Action, ...] | list[Action]) -> list[dict[str, Any]]:
+        """The Python calls these actions (and the sensors) will make, for checking."""
+        calls = [
+            {"target": a.executor.run, "args": a.executor.args, "where": f"action {a.name}"}
+            for a in actions
+            if a.executor and a.executor.run
+        ]
+        return calls + [
+            {"target": s.executor.run, "args": s.executor.args, "where": f"sensor {s.name}"}
+            for s in self.catalog.sensors
         ]
 
     @contextmanager
@@ -335,6 +402,8 @@ class Runner:
             id=action.id,
             attempt=attempt,
             started_at=now(),
+            forced=self.forced,
+            via=self.via,
         )
         state.history.append(entry)
         state.last_action = action.label
@@ -374,6 +443,18 @@ class Runner:
         result.failures = [f.model_dump() for f in state.failures]
         self.events.note(message)
         return result
+
+
+def check_executors(calls: list[dict[str, Any]], workdir: Path) -> dict[str, Any]:
+    """Import every target and validate every call's arguments in a child; RunError if bad."""
+    if not calls:
+        return {}
+    targets = sorted({c["target"] for c in calls})
+    request = {"op": "check", "targets": targets, "calls": calls, "workdir": str(workdir)}
+    answer = worker_query(request)
+    if not answer["ok"]:
+        raise RunError("; ".join(answer["problems"].values()))
+    return answer["schemas"]
 
 
 def open_world(catalog: Catalog, state_path: Path) -> dict[str, Any]:

@@ -6,8 +6,9 @@ each action. The request is JSON; the result is written atomically as JSON.
 
 Requests:
 - ``{"op": "call", "target": "m:f", "args": {...}, "workdir": "...", "where": "..."}``
-- ``{"op": "check", "targets": ["m:f", ...]}``: import each, report problems
-- ``{"op": "schema", "targets": [...]}``: JSON Schema of each executor's arguments
+- ``{"op": "check", "targets": [...], "calls": [{"target", "args", "where"}]}``: import
+  each target, validate each call's arguments, and return problems and the JSON Schema of
+  each executor's arguments
 """
 
 from __future__ import annotations
@@ -67,9 +68,16 @@ def args_model(fn: Any) -> tuple[type[BaseModel], bool]:
     return create_model(f"{fn.__name__}_args", **fields), False
 
 
-def call(target: str, args: dict[str, Any], workdir: str, where: str) -> dict[str, Any]:
+def bind(target: str, args: dict[str, Any], workdir: str, where: str) -> tuple[Any, Any, bool]:
+    """Import the executor and build its validated arguments (``${VAR}`` resolved)."""
     fn = resolve(target)
     model, single = args_model(fn)
+    unknown = sorted(set(args) - set(model.model_fields))
+    if unknown:
+        raise TargetError(
+            f"invalid arguments for {target} ({where}): unknown argument(s) "
+            f"{', '.join(unknown)}; it takes {', '.join(model.model_fields) or 'none'}"
+        )
     args = interpolate(args, where)
     if "workdir" in model.model_fields and "workdir" not in args:
         args["workdir"] = workdir
@@ -80,7 +88,14 @@ def call(target: str, args: dict[str, Any], workdir: str, where: str) -> dict[st
             f"{'.'.join(map(str, e['loc'])) or 'arguments'}: {e['msg']}" for e in exc.errors()
         )
         raise TargetError(f"invalid arguments for {target} ({where}): {problems}") from None
-    result = fn(parsed) if single else fn(**{k: getattr(parsed, k) for k in model.model_fields})
+    return fn, parsed, single
+
+
+def call(target: str, args: dict[str, Any], workdir: str, where: str) -> dict[str, Any]:
+    fn, parsed, single = bind(target, args, workdir, where)
+    result = (
+        fn(parsed) if single else fn(**{k: getattr(parsed, k) for k in type(parsed).model_fields})
+    )
     if result is None:
         return {}
     if not isinstance(result, dict):
@@ -122,12 +137,21 @@ def handle(request: dict[str, Any]) -> dict[str, Any]:
             return _crash(exc)
     problems: dict[str, str] = {}
     schemas: dict[str, Any] = {}
-    for target in request["targets"]:
+    for target in request.get("targets", []):
         try:
             model, _ = args_model(resolve(target))
             schemas[target] = model.model_json_schema()
         except TargetError as exc:
             problems[target] = str(exc)
+    for item in request.get("calls", []):  # arguments checked before anything runs
+        if item["target"] in problems:
+            continue
+        try:
+            bind(item["target"], item["args"], request.get("workdir") or ".", item["where"])
+        except TargetError as exc:
+            problems[item["where"]] = str(exc)
+        except MissingVariable:
+            pass  # reported when the action runs, naming the variable
     return {"ok": not problems, "problems": problems, "schemas": schemas}
 
 

@@ -1,0 +1,203 @@
+"""Agents drive goap one action at a time: list what exists, ask what is next, run one.
+
+The functions here return the plain-JSON documents that ``goap skill ... --json``, ``goap
+next --json`` and the MCP server's tools return, so every interface says the same thing.
+Bad input raises RunError / StateError / CatalogError with the CLI's messages.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from goap.catalog import Action, Catalog
+from goap.execute import worker_query
+from goap.planner import plan
+from goap.runner import RunError, Runner, StepResult, open_world
+
+
+def step_json(action: Action) -> dict[str, Any]:
+    executor: dict[str, Any] | None = None
+    if action.executor and action.executor.cmd:
+        executor = {"kind": "cmd", "cmd": list(action.executor.cmd)}
+    elif action.executor and action.executor.run:
+        executor = {"kind": "run", "target": action.executor.run, "with": action.executor.args}
+    return {
+        "name": action.name,
+        "id": action.id,
+        "skill": action.skill,
+        "description": action.description,
+        "cost": action.cost,
+        "pre": [str(c) for c in action.pre],
+        "effects": [str(e) for e in action.effects],
+        "executor": executor,
+    }
+
+
+def list_actions(
+    catalog: Catalog, state_path: Path, workdir: Path, schemas: bool = True
+) -> dict[str, Any]:
+    """Every action, whether it applies to the persisted state, and its argument schema."""
+    world = open_world(catalog, state_path)
+    targets = sorted({a.executor.run for a in catalog.actions if a.executor and a.executor.run})
+    found = argument_schemas(targets, workdir) if schemas else {}
+    actions = []
+    for action in catalog.actions:
+        item = step_json(action)
+        unmet = [str(c) for c in action.pre if not c.holds(world)]
+        item["applies"], item["unmet"] = not unmet, unmet
+        if item["executor"] and item["executor"]["kind"] == "run":
+            item["executor"]["args_schema"] = found.get(action.executor.run)
+        actions.append(item)
+    return {"catalog": catalog.name, "state": str(state_path), "actions": actions}
+
+
+def argument_schemas(targets: list[str], workdir: Path) -> dict[str, Any]:
+    """JSON Schema of each target's arguments (None for a target that does not import)."""
+    if not targets:
+        return {}
+    answer = worker_query({"op": "check", "targets": targets, "workdir": str(workdir)})
+    return {t: answer["schemas"].get(t) for t in targets}
+
+
+def next_action(catalog: Catalog, state_path: Path) -> dict[str, Any]:
+    """The next action of the current optimal plan from the persisted state, and the rest."""
+    world = open_world(catalog, state_path)
+    result = plan(catalog, world)
+    status = result.status
+    if result.found and not result.actions:
+        status = "goal_reached"
+    return {
+        "status": status,
+        "next": step_json(result.actions[0]) if result.actions else None,
+        "plan": [a.name for a in result.actions],
+        "ids": [a.label for a in result.actions],
+        "cost": result.cost if result.found else None,
+        "message": result.message,
+    }
+
+
+def run_action(
+    catalog: Catalog,
+    state_path: Path,
+    workdir: Path,
+    name: str,
+    args: dict[str, Any] | None = None,
+    force: bool = False,
+) -> dict[str, Any]:
+    """Run one action with goap run's guarantees; returns what happened and the new state."""
+    step: StepResult = Runner(catalog, state_path, workdir).run_one(name, args, force)
+    outcome = step.outcome
+    return {
+        "action": step.action,
+        "ok": outcome.ok,
+        "outcome": "succeeded"
+        if outcome.ok
+        else "interrupted"
+        if outcome.interrupted
+        else "failed",
+        "exit_code": step.exit_code,
+        "error": outcome.error or None,
+        "tail": None if outcome.ok else outcome.tail[-4000:],
+        "facts": outcome.facts,
+        "seconds": round(outcome.seconds, 3),
+        "forced": bool(step.forced_over),
+        "forced_over": step.forced_over,
+        "state": str(state_path),
+        "world_state": catalog.schema.nest(step.world),
+    }
+
+
+def parse_args(pairs: list[str]) -> dict[str, Any]:
+    """``--arg key=value`` pairs; values are read as YAML (numbers, booleans, lists, maps)."""
+    args: dict[str, Any] = {}
+    for pair in pairs:
+        key, sep, text = pair.partition("=")
+        if not sep or not key.strip():
+            raise RunError(f"--arg {pair!r}: write KEY=VALUE")
+        try:
+            args[key.strip()] = yaml.safe_load(text) if text.strip() else ""
+        except yaml.YAMLError:
+            args[key.strip()] = text
+    return args
+
+
+SKILL_TEXT = {
+    "model-training": "Train, validate and publish the models (Modal or local GPU functions).",
+    "code-quality": "Lint and format-check the code.",
+    "testing-workflow": "Run builds and test suites.",
+    "git-workflow": "Branch, commit in atomic groups, and push.",
+    "ci-monitor": "Watch CI for the pushed commit and resolve failures.",
+    "agents-md": "Keep progress documents and decision records current.",
+}
+
+
+def export_skills(catalog: Catalog, listing: dict[str, Any], out: Path) -> list[Path]:
+    """One ``<skill>/SKILL.md`` per skill group, for agent harnesses that load skill folders."""
+    groups: dict[str, list[dict[str, Any]]] = {}
+    for item in listing["actions"]:
+        groups.setdefault(item["skill"] or "general", []).append(item)
+    written = []
+    for skill, items in groups.items():
+        folder = out / skill
+        folder.mkdir(parents=True, exist_ok=True)
+        path = folder / "SKILL.md"
+        path.write_text(_skill_md(catalog, skill, items), encoding="utf-8")
+        written.append(path)
+    return written
+
+
+def _skill_md(catalog: Catalog, skill: str, items: list[dict[str, Any]]) -> str:
+    summary = SKILL_TEXT.get(skill, f"Actions of the {skill} group.")
+    names = ", ".join(i["name"] for i in items)
+    file = catalog.path
+    lines = [
+        "---",
+        f"name: {skill}",
+        f"description: {summary} goap actions of catalog {catalog.name}: {names}.",
+        "---",
+        "",
+        f"# {skill}",
+        "",
+        summary,
+        "",
+        "## When to use",
+        "",
+        f"Use these actions while driving the `{catalog.name}` catalog (`{file}`). Ask goap",
+        f"what to do next with `goap next {file} --json`; run an action only when it applies",
+        f"(`goap skill list {file} --json` shows `applies` and the unmet preconditions).",
+        "Each run takes the state file's lock, checks preconditions, retries per the",
+        "action's policy and persists the state and a journal entry.",
+        "",
+        "## Actions",
+    ]
+    for item in items:
+        title = f"{item['id']} {item['name']}" if item["id"] else item["name"]
+        lines += ["", f"### {title}", ""]
+        if item["description"]:
+            lines += [item["description"], ""]
+        lines += [
+            f"- cost: {item['cost']:g}",
+            f"- needs: {'; '.join(item['pre']) or 'nothing'}",
+            f"- changes: {'; '.join(item['effects'])}",
+            f"- run: `goap skill run {file} {item['name']} --json`",
+        ]
+        executor = item["executor"] or {}
+        if executor.get("kind") == "cmd":
+            lines.append(f"- executes: `{' '.join(executor['cmd'])}`")
+        schema = executor.get("args_schema") or {}
+        properties = schema.get("properties", {})
+        if properties:
+            lines += ["", "| argument | type | default | description |", "|---|---|---|---|"]
+            for key, prop in properties.items():
+                kind = prop.get("type") or " | ".join(
+                    p.get("type", "?") for p in prop.get("anyOf", [])
+                )
+                default = executor["with"].get(key, prop.get("default", "(required)"))
+                text = (prop.get("description") or "").replace("|", "\\|")
+                lines.append(f"| {key} | {kind} | `{default}` | {text} |")
+            lines.append("")
+            lines.append("Override an argument with `--arg KEY=VALUE` (YAML value).")
+    return "\n".join(lines) + "\n"
