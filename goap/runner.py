@@ -33,6 +33,7 @@ from state.store import (
     save_state,
 )
 
+CIRCLE_LIMIT = 3  # the same action from the same world this often means no progress
 EXIT = {"completed": 0, "failed": 1, "escalated": 1, "no_plan": 3, "interrupted": 130}
 
 
@@ -247,6 +248,7 @@ class Runner:
         schema = self.catalog.schema
         world = self._sense(state.world(schema), state)
         result = RunResult("running", "", self.state_path)
+        visits: dict[tuple[str, frozenset[tuple[str, Any]]], int] = {}
         while True:
             if all(c.holds(world) for c in self.catalog.goal):
                 return self._finish(state, result, "completed", "goal reached")
@@ -259,6 +261,7 @@ class Runner:
             result.plan = [a.name for a in planned.actions]
             state.plan = result.plan
             state.actions_pending = [a.label for a in planned.actions]
+            state.world_state = schema.nest(world)  # what the sensors saw
             save_state(self.state_path, state)
             self.events.planned(planned, list(state.actions_completed))
             for action in planned.actions:
@@ -268,6 +271,16 @@ class Runner:
                         f"{action.name} no longer applies ({', '.join(unmet)}); replanning"
                     )
                     break
+                key = (action.name, frozenset(world.items()))
+                visits[key] = visits.get(key, 0) + 1
+                if visits[key] > CIRCLE_LIMIT:
+                    return self._finish(
+                        state,
+                        result,
+                        "escalated",
+                        f"escalated: the run is going in circles: {action.name} was about to "
+                        f"run a {visits[key]}th time from the same world state",
+                    )
                 expected = simulate([action], world)
                 outcome, world = self._perform(state, action, world)
                 result.executed.append(

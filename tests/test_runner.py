@@ -443,3 +443,33 @@ def test_bad_state_file_is_refused_untouched(tmp_path, content, words):
             assert word in " ".join(proc.stderr.split())
         assert "Traceback" not in proc.stderr
     assert state_path.read_text() == content
+
+
+def test_a_run_going_in_circles_escalates(tmp_path, monkeypatch):
+    """Every action succeeds but the world never changes: goap stops instead of looping."""
+    monkeypatch.syspath_prepend(str(tmp_path))
+    (tmp_path / "fake_exec.py").write_text(EXECUTORS)
+    (tmp_path / "ci.txt").write_text("fail")
+    cat = catalog(
+        tmp_path / "loop.yaml",
+        {
+            "monitor": {
+                "pre": {"ci.known": False},
+                "effects": {"ci.known": True, "ci.passed": True},
+                "run": "fake_exec:monitor",
+                "observe": {"ci.passed": "passed"},
+            },
+            "retry": {
+                "pre": {"ci.known": True, "ci.passed": False},
+                "effects": {"ci.known": False},
+                "cmd": ["true"],
+            },
+        },
+        {"ci.passed": True},
+        {"ci.known": False, "ci.passed": False},
+    )
+    proc = goap_cmd("run", str(cat), "--workdir", str(tmp_path), "--json", cwd=tmp_path)
+    assert proc.returncode == 1
+    summary = json.loads(proc.stdout)
+    assert summary["status"] == "escalated" and "going in circles" in summary["message"]
+    assert len(summary["executed"]) == 6  # monitor and retry, three times each
