@@ -473,3 +473,24 @@ def test_a_run_going_in_circles_escalates(tmp_path, monkeypatch):
     summary = json.loads(proc.stdout)
     assert summary["status"] == "escalated" and "going in circles" in summary["message"]
     assert len(summary["executed"]) == 6  # monitor and retry, three times each
+
+
+def test_live_progress_view_in_a_terminal(tmp_path):
+    """The rich live table (what a terminal shows) renders every step with its outcome."""
+    import io
+
+    from rich.console import Console
+
+    from goap.catalog import load_catalog
+    from goap.runner import Runner
+    from goap.view import RunView
+
+    cat = load_catalog(chain(tmp_path))
+    screen = io.StringIO()
+    console = Console(file=screen, force_terminal=True, width=120)
+    with RunView(console) as view:
+        result = Runner(cat, tmp_path / "s.json", tmp_path, events=view).run()
+    assert result.status == "completed"
+    text = screen.getvalue()
+    for name in ("one", "two", "three", "four", "goal reached", "✓"):
+        assert name in text
