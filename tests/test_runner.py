@@ -494,3 +494,42 @@ def test_live_progress_view_in_a_terminal(tmp_path):
     text = screen.getvalue()
     for name in ("one", "two", "three", "four", "goal reached", "✓"):
         assert name in text
+
+
+SENSOR = '''
+import pathlib
+
+def look(workdir: str = "."):
+    """What is really on disk."""
+    return {"built": pathlib.Path(workdir, "app.built").exists()}
+'''
+
+
+def test_sensors_make_the_plan_start_from_the_truth(tmp_path, monkeypatch):
+    monkeypatch.syspath_prepend(str(tmp_path))
+    (tmp_path / "sense_exec.py").write_text(SENSOR)
+    (tmp_path / "app.built").write_text("already here")
+    doc = {
+        "version": 1,
+        "name": "sensed",
+        "state": {"w.built": False, "w.shipped": False},
+        "goal": {"w.shipped": True},
+        "sensors": [{"run": "sense_exec:look", "observe": {"w.built": "built"}}],
+        "actions": {
+            "build": {"effects": {"w.built": True}, "cmd": counter("build")},
+            "ship": {
+                "pre": {"w.built": True},
+                "effects": {"w.shipped": True},
+                "cmd": [SH, "-c", "rm app.built && mkdir -p counts && echo ran >> counts/ship"],
+            },
+        },
+    }
+    cat = tmp_path / "sensed.yaml"
+    cat.write_text(json.dumps(doc))
+    proc = goap_cmd("run", str(cat), "--workdir", str(tmp_path), "--json", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    summary = json.loads(proc.stdout)
+    assert [e["action"] for e in summary["executed"]] == ["ship"]  # build was sensed as done
+    # ship deleted the artifact: the sensor after it reports the truth, not the hope
+    assert summary["world_state"]["w"] == {"built": False, "shipped": True}
+    assert lines(tmp_path / "counts" / "build") == 0
