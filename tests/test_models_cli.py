@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 from PIL import Image
+
+from models.__main__ import main
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -17,9 +20,11 @@ def run(*args: str) -> subprocess.CompletedProcess:
     return subprocess.run(
         [sys.executable, "-m", "models", *args],
         cwd=ROOT, capture_output=True, text=True, timeout=300,
+        env={**os.environ, "OMP_NUM_THREADS": "1"},  # see conftest_models.THREADS
     )  # fmt: skip
 
 
+@pytest.mark.slow
 def test_make_data_train_sample_evaluate_export(tmp_path: Path):
     data, out = tmp_path / "pets", tmp_path / "runs"
     made = run("make-data", str(data), "--per-class", "4", "--size", "32", "--json")
@@ -72,16 +77,24 @@ def test_make_data_train_sample_evaluate_export(tmp_path: Path):
         (["evaluate", "generator", "x.pt", "--data", "."], "needs --classifier"),
     ],
 )
-def test_bad_input_is_a_one_line_error(args: list[str], message: str):
-    result = run(*args)
-    assert result.returncode == 2
-    assert "Traceback" not in result.stderr
-    assert result.stderr.startswith("error: ") and message in result.stderr
+def test_bad_input_is_a_one_line_error(args: list[str], message: str, capsys, tmp_path: Path):
+    """In-process (fast); the subprocess test below checks the same path end to end."""
+    args = [a.replace("/tmp/x", str(tmp_path / "x")) for a in args]
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and message in err and "Traceback" not in err
 
 
-def test_json_error_and_presets():
-    bad = run("sample", "/nonexistent.pt", "--out", "/tmp/x.png", "--json")
-    assert json.loads(bad.stdout)["ok"] is False
-    presets = json.loads(run("presets", "--json").stdout)["presets"]
+def test_bad_input_in_a_real_process_has_no_traceback_and_json_says_why(tmp_path: Path):
+    bad = run("train", "dit", "--data", str(tmp_path), "--out", str(tmp_path / "o"), "--json")
+    assert bad.returncode == 2 and "Traceback" not in bad.stderr
+    assert bad.stderr.startswith("error: ") and "trainval.txt not found" in bad.stderr
+    assert json.loads(bad.stdout) == {"ok": False, "error": bad.stderr[len("error: ") :].strip()}
+
+
+def test_presets_lists_parameter_counts(capsys):
+    assert main(["presets", "--json"]) == 0
+    presets = json.loads(capsys.readouterr().out)["presets"]
     assert presets["dit/cats128"]["parameters"] == 32_615_232
     assert presets["dit/cats128-single"]["parameters"] == 22_885_440
+    assert presets["dit/tiny"]["parameters"] == 732_624

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from conftest_models import small_pets  # noqa: F401  (fixture)
+from conftest_models import one_torch_thread, small_pets  # noqa: F401  (fixture)
 from PIL import Image
 
 from models.data import (

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 import torch
+from conftest_models import one_torch_thread  # noqa: F401  (autouse fixture)
 
 from models.dit import PRESETS, DiT, DiTConfig, build, count_parameters
 
@@ -18,8 +19,8 @@ def test_preset_parameter_counts():
     # shared-modulation variant of the same shape is the ~22M one.
     assert _count("cats128") == 32_615_232
     assert _count("cats128-single") == 22_885_440
-    assert _count("tiny") == 1_284_016
-    assert _count("tiny", modulation="shared") == 989_872
+    assert _count("tiny") == 732_624
+    assert _count("tiny", modulation="shared") == 567_312
     seed = PRESETS["cats128"]
     assert (seed.depth, seed.hidden_size, seed.num_heads, seed.image_size, seed.patch_size) == (
         12, 384, 6, 128, 8,

@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 import onnxruntime as ort
 import torch
+from conftest_models import one_torch_thread  # noqa: F401  (autouse fixture)
 from safetensors import safe_open
 
 from models.checkpoint import load_classifier, load_dit, save_checkpoint

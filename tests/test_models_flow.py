@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 import torch
+from conftest_models import one_torch_thread  # noqa: F401  (autouse fixture)
 from torch import nn
 
 from models import flow

@@ -11,7 +11,7 @@ import json
 from pathlib import Path
 
 import pytest
-from conftest_models import pets_root, trained_classifier, trained_dit  # noqa: F401  (fixtures)
+from conftest_models import one_torch_thread, pets_root, trained_classifier, trained_dit  # noqa: F401  (fixtures)
 
 from models.data import BREEDS
 from models.evaluate import evaluate_classifier, evaluate_generator
@@ -41,7 +41,7 @@ def test_cfg_samples_are_recognised_as_the_requested_breed(
     assert trained_dit.completed and trained_dit.samples
     report = evaluate_generator(
         trained_dit.checkpoint, trained_classifier.checkpoint, pets_root, tmp_path,
-        samples_per_class=10, steps=20, cfg_scale=3.0, seed=0,
+        samples_per_class=16, steps=20, cfg_scale=5.0, seed=0,
     )  # fmt: skip
     chance = report["chance"]
     print(

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import torch
 import torch.nn.functional as F
-from conftest_models import small_pets  # noqa: F401  (fixture)
+from conftest_models import one_torch_thread, small_pets  # noqa: F401  (fixture)
 from torch import nn
 
 from models.checkpoint import load_classifier, load_dit, read_checkpoint
@@ -178,3 +178,12 @@ def test_config_validation():
         DiTTrainConfig(data_root=".", out_dir=".", preset="tiny", image_size=64)
     with pytest.raises(ValueError, match="Extra inputs"):
         TrainConfig(data_root=".", out_dir=".", stepz=3)
+
+
+def test_unreadable_or_missing_checkpoint_is_named(tmp_path: Path):
+    bad = tmp_path / "bad.pt"
+    bad.write_bytes(b"\x00garbage")
+    with pytest.raises(CheckpointError, match=r"bad\.pt: not a readable checkpoint"):
+        load_dit(bad)
+    with pytest.raises(CheckpointError, match=r"none\.pt: checkpoint not found"):
+        load_classifier(tmp_path / "none.pt")

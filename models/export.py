@@ -1,0 +1,65 @@
+"""Export a checkpoint for the browser (ONNX) or for publishing (safetensors).
+
+ONNX uses the TorchScript-based exporter (opset 17, dynamic batch axis): it is fast, needs no
+onnxscript, and gives plain ops that onnxruntime-web runs. Inputs and outputs:
+- classifier: "image" (N, 3, S, S) in [-1, 1] -> "logits" (N, 13)
+- dit: "x" (N, 3, S, S), "t" (N,) float, "y" (N,) int64 -> "velocity" (N, 3, S, S); the sampling
+  loop and guidance stay in the caller (two rows per image for CFG, as in flow.sample).
+"""
+
+from __future__ import annotations
+
+import json
+import warnings
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors.torch import save_file
+
+from models.checkpoint import load_classifier, load_dit, read_checkpoint
+
+
+def _load(checkpoint: str | Path) -> tuple[str, torch.nn.Module]:
+    kind = read_checkpoint(checkpoint)["kind"]
+    model = load_classifier(checkpoint) if kind == "classifier" else load_dit(checkpoint)
+    return kind, model
+
+
+def export_onnx(checkpoint: str | Path, out_path: str | Path, opset: int = 17) -> Path:
+    """Write the EMA model of a checkpoint as one ONNX file with a dynamic batch axis."""
+    kind, model = _load(checkpoint)
+    out_path = Path(out_path)
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    s = model.image_size
+    if kind == "classifier":
+        args: tuple[torch.Tensor, ...] = (torch.zeros(2, 3, s, s),)
+        names, outputs = ["image"], ["logits"]
+    else:
+        args = (torch.zeros(2, 3, s, s), torch.full((2,), 0.5), torch.zeros(2, dtype=torch.long))
+        names, outputs = ["x", "t", "y"], ["velocity"]
+    dynamic = {n: {0: "batch"} for n in names + outputs}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the TorchScript exporter is deprecated but supported
+        torch.onnx.export(
+            model,
+            args,
+            str(out_path),
+            input_names=names,
+            output_names=outputs,
+            dynamic_axes=dynamic,
+            opset_version=opset,
+            dynamo=False,
+        )
+    return out_path
+
+
+def export_safetensors(checkpoint: str | Path, out_path: str | Path) -> Path:
+    """Write the EMA weights as safetensors, with kind and arch as JSON metadata."""
+    state = read_checkpoint(checkpoint)
+    out_path = Path(out_path)
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    tensors = {k: v.contiguous() for k, v in state["ema"].items()}
+    metadata: dict[str, Any] = {"kind": state["kind"], "arch": json.dumps(state["arch"])}
+    save_file(tensors, str(out_path), metadata={k: str(v) for k, v in metadata.items()})
+    return out_path
