@@ -40,7 +40,10 @@ backend = "auto"                  # "auto" (MLflow when importable) | "mlflow" |
 mlflow_uri = "sqlite:///.goap/mlflow.db"
 runs_file = ".goap/runs.jsonl"
 
-[train]                           # free-form settings owned by the training executors
+[train]                           # settings owned by the ML executors (actions.pipeline)
+threads = 1                       # CPU threads of torch and onnxruntime; default: theirs
+modal_data_dir = "datasets"       # Modal backend: volume folders for data and outputs
+modal_runs_dir = "runs"
 ```
 
 Relative paths are relative to the workdir. Local state lives in ``.goap/`` in the workdir,

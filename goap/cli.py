@@ -140,9 +140,18 @@ def plan_cmd(
     state: StateOpt = None,
     heuristic: Annotated[
         str,
-        typer.Option(help="lmcut, hmax, blind (admissible); hadd, hff, goal-count (inadmissible)."),
+        typer.Option(
+            help="Admissible (optimal with astar): hmax, lmcut (stronger, slower per node), "
+            "blind. Inadmissible (fast, plans may cost more): hadd, hff, goal-count."
+        ),
     ] = "lmcut",
-    search: Annotated[str, typer.Option(help="astar (optimal), wastar, greedy.")] = "astar",
+    search: Annotated[
+        str,
+        typer.Option(
+            help="astar (optimal with an admissible heuristic), wastar (weighted A*, weight 2: "
+            "at most twice the optimal cost), greedy (fastest, no cost guarantee)."
+        ),
+    ] = "astar",
     max_expansions: Annotated[int, typer.Option(help="Give up after this many.")] = 1_000_000,
     timeout: Annotated[float, typer.Option(help="Give up after this many seconds.")] = 60.0,
     json_out: JsonOpt = False,
@@ -349,6 +358,29 @@ def state_schema(file: FileArg) -> None:
     """JSON Schema of the catalog's world state."""
     catalog = _catalog(file)
     print(json.dumps(catalog.schema.json_schema(f"{catalog.name} world_state"), indent=2))
+
+
+# ------------------------------------------------------------------ demo
+
+
+@app.command("demo")
+@handles_errors
+def demo_cmd(
+    dir: Annotated[
+        Path, typer.Option("--dir", help="Workspace to create (or reuse if it is one).")
+    ] = Path("goap-demo"),
+    resume: Annotated[bool, typer.Option(help="Continue an interrupted demo run.")] = False,
+    json_out: JsonOpt = False,
+) -> None:
+    """Create a small ML workspace and deploy it with plans/deployment.yaml, on this machine."""
+    from goap.demo import print_summary, run_demo
+
+    result = run_demo(dir, resume, Console(stderr=True, highlight=False), json_out)
+    if json_out:
+        print(json.dumps(result.summary, default=str))
+    else:
+        print_summary(result.summary, out)
+    raise typer.Exit(result.run.exit_code)
 
 
 # ------------------------------------------------------------------ agents: skills, next, mcp

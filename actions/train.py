@@ -1,0 +1,298 @@
+"""Dataset, training and evaluation executors, over models/ (T00-T02, the retrains, evaluate).
+
+``[backends] train`` picks where training runs: ``local`` (default) calls the Modal functions
+of models.modal_app in this process (``.local()``: no token, no network); ``modal`` uploads the
+dataset to the Modal volume, runs the same function on a GPU (``.remote()``) and downloads the
+checkpoint and metrics into the same local folder, so export and the gates do not care where
+training ran. torch and models/ are imported inside the executors: a sensor or the runner's
+preflight that imports this module stays light.
+
+Every training writes ``runs/<kind>/checkpoint.pt.json`` (see actions.pipeline): the
+checkpoint's digest, the config and the final metrics.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from pydantic import Field, ValidationError
+
+from actions.config import load_config
+from actions.contract import WorkdirArgs, known
+from actions.pipeline import (
+    DATA_ROOT,
+    RUNS_DIR,
+    Kind,
+    MlSettings,
+    apply_threads,
+    checkpoint_path,
+    ml_settings,
+    relative,
+    write_record,
+)
+from goap.executor import ActionFailed
+
+MODAL_TOKEN_HINT = (
+    "the Modal training backend needs a Modal token: set MODAL_TOKEN_ID and MODAL_TOKEN_SECRET "
+    "(or run `modal token new`), or select [backends] train = 'local'"
+)
+
+
+class DatasetArgs(WorkdirArgs):
+    data_root: str = Field(DATA_ROOT, description="Dataset root (Oxford-IIIT Pet layout).")
+    generate: bool = Field(
+        True,
+        description="When no dataset is there, write a synthetic one "
+        "(models.data.make_synthetic_pets); false: fail instead.",
+    )
+    per_class: int = Field(40, ge=2, description="Synthetic: images per class.")
+    image_size: int = Field(32, ge=8, description="Synthetic: image side in pixels.")
+    seed: int = Field(0, description="Synthetic: random seed.")
+    test_fraction: float = Field(0.3, gt=0, lt=1, description="Synthetic: held-out share.")
+
+
+class TrainArgs(WorkdirArgs):
+    kind: Kind = Field(description="Which model: 'classifier' or 'dit'.")
+    data_root: str = Field(DATA_ROOT, description="Dataset root (Oxford-IIIT Pet layout).")
+    out_dir: str | None = Field(None, description="Output folder; default: runs/<kind>.")
+    preset: str | None = Field(None, description="Model preset; default: models' default.")
+    steps: int = Field(ge=1, description="Optimizer steps.")
+    batch_size: int = Field(32, ge=1, description="Effective batch of one step.")
+    lr: float | None = Field(None, gt=0, description="Peak learning rate; default: models'.")
+    warmup_steps: int = Field(10, ge=0, description="Linear warmup steps.")
+    seed: int = Field(0, description="Seed of initialisation, batches and noise.")
+    fresh: bool = Field(
+        False,
+        description="Start over instead of resuming out_dir/checkpoint.pt (what a retrain of "
+        "a rejected model needs: resuming would give back the same weights).",
+    )
+    options: dict[str, Any] = Field(
+        default_factory=dict,
+        description="Further fields of models.train.ClassifierTrainConfig / DiTTrainConfig "
+        "(e.g. image_size, ema_decay, augment, sample_steps); checked against them.",
+    )
+
+
+class EvaluateArgs(WorkdirArgs):
+    data_root: str = Field(DATA_ROOT, description="Dataset root; the test split is used.")
+    runs_dir: str = Field(RUNS_DIR, description="Where the checkpoints are: <runs_dir>/<kind>/.")
+    out_dir: str = Field("runs/eval", description="Where the reports and sample grids go.")
+    samples_per_class: int = Field(8, ge=1, description="Generator: samples per breed.")
+    sample_steps: int = Field(10, ge=1, description="Generator: Euler steps per sample.")
+    cfg_scale: float = Field(4.0, description="Generator: classifier-free guidance scale.")
+    seed: int = Field(0, description="Generator: noise seed.")
+
+
+# ---------------------------------------------------------------------------------- executors
+
+
+def prepare_dataset(args: DatasetArgs) -> dict[str, Any]:
+    """T00: check the dataset's layout and count it; generate a synthetic one if none is there."""
+    from models.data import NUM_CLASSES, make_synthetic_pets, read_annotations
+    from models.errors import DatasetError
+
+    root = args.workdir / args.data_root
+    generated = False
+    if not (root / "annotations").is_dir():
+        if not args.generate:
+            raise ActionFailed(
+                f"no dataset at {root}: put the Oxford-IIIT Pet layout there (images/, "
+                "annotations/{trainval,test}.txt) or set generate: true"
+            )
+        make_synthetic_pets(root, args.per_class, args.image_size, args.seed, args.test_fraction)
+        generated = True
+    try:
+        splits = {split: read_annotations(root, split) for split in ("trainval", "test")}
+    except DatasetError as exc:
+        raise ActionFailed(f"dataset at {root} is not usable: {exc}") from exc
+    missing = [r.path for records in splits.values() for r in records if not r.path.is_file()]
+    if missing:
+        raise ActionFailed(
+            f"{len(missing)} image(s) listed in {root}/annotations are missing (first: "
+            f"{missing[0]}); restore them or regenerate the dataset"
+        )
+    labels = {r.label for records in splits.values() for r in records}
+    return {
+        "data_root": args.data_root,
+        "generated": generated,
+        "trainval": len(splits["trainval"]),
+        "test": len(splits["test"]),
+        "classes": len(labels),
+        "all_classes_present": len(labels) == NUM_CLASSES,
+    }
+
+
+def train_model(args: TrainArgs) -> dict[str, Any]:
+    """T01/T02 and the retrains: train one model through models.modal_app's backend."""
+    settings = ml_settings(args.workdir)
+    apply_threads(settings)
+    backend = load_config(args.workdir).backends.train
+    out_dir = args.workdir / (args.out_dir or f"{RUNS_DIR}/{args.kind}")
+    config = _train_config(args, out_dir)
+    from models.errors import ModelsError
+
+    try:
+        if backend == "modal":
+            result = _train_on_modal(args, config, out_dir, settings)
+        else:
+            result = _call(args.kind, config, "local")
+    except ModelsError as exc:  # CheckpointError, DatasetError: bad input, said plainly
+        hint = "; set fresh: true to start over" if "other settings" in str(exc) else ""
+        raise ActionFailed(f"{args.kind} training failed: {exc}{hint}") from exc
+    checkpoint = out_dir / "checkpoint.pt"
+    facts = _train_facts(args, result, backend, checkpoint)
+    if not result["completed"]:
+        raise ActionFailed(
+            f"{args.kind} training stopped at step {result['step']} of {result['steps']}; "
+            "run it again to resume",
+            facts=facts,
+        )
+    write_record(
+        args.workdir,
+        checkpoint,
+        None,
+        {
+            "kind": args.kind,
+            "backend": backend,
+            "completed": True,
+            "step": result["step"],
+            "final_loss": result["final_loss"],
+            "final_metrics": result["final_metrics"],
+            "parameters": result["parameters"],
+            "train_images": result["train_images"],
+            "seconds": round(result["seconds"], 3),
+            "config": result["config"],
+        },
+    )
+    return facts
+
+
+def evaluate_models(args: EvaluateArgs) -> dict[str, Any]:
+    """Evaluate both checkpoints (models.evaluate): classifier accuracy on the test split; the
+    share of generated samples the classifier recognises as the requested breed, with and
+    without guidance; Frechet distances. Reports go to out_dir."""
+    apply_threads(ml_settings(args.workdir))
+    from models.errors import ModelsError
+    from models.evaluate import evaluate_classifier, evaluate_generator
+
+    root, out = args.workdir, args.workdir / args.out_dir
+    classifier = root / checkpoint_path("classifier", args.runs_dir)
+    dit = root / checkpoint_path("dit", args.runs_dir)
+    data = root / args.data_root
+    try:
+        clf = evaluate_classifier(classifier, data, "test", out / "classifier.json")
+        gen = evaluate_generator(
+            dit, classifier, data, out / "generator", args.samples_per_class,
+            args.sample_steps, args.cfg_scale, seed=args.seed,
+        )  # fmt: skip
+    except ModelsError as exc:
+        raise ActionFailed(f"evaluation failed: {exc}") from exc
+    return {
+        "accuracy": clf["accuracy"],
+        "test_images": clf["images"],
+        "share_cfg": gen["share_cfg"],
+        "share_no_cfg": gen["share_no_cfg"],
+        "chance": gen["chance"],
+        "fd_cfg": gen["fd_cfg"],
+        "fd_no_cfg": gen["fd_no_cfg"],
+        "classifier_report": relative(root, out / "classifier.json"),
+        "generator_report": relative(root, out / "generator" / "report.json"),
+    }
+
+
+# ----------------------------------------------------------------------------------- helpers
+
+
+def _train_config(args: TrainArgs, out_dir: Path) -> dict[str, Any]:
+    """The models.train config, validated here so a bad option names itself before training."""
+    from models.train import ClassifierTrainConfig, DiTTrainConfig
+
+    fields = {
+        "data_root": str(args.workdir / args.data_root),
+        "out_dir": str(out_dir),
+        "steps": args.steps,
+        "batch_size": args.batch_size,
+        "warmup_steps": args.warmup_steps,
+        "seed": args.seed,
+        "resume": not args.fresh,
+        "progress": False,
+        "checkpoint_every": args.steps,  # one write at the end: the run is short
+        **({"preset": args.preset} if args.preset else {}),
+        **({"lr": args.lr} if args.lr else {}),
+    }
+    clash = sorted(set(args.options) & set(fields))
+    if clash:
+        raise ActionFailed(f"`options` repeats {', '.join(clash)}; set them as arguments instead")
+    model = ClassifierTrainConfig if args.kind == "classifier" else DiTTrainConfig
+    try:
+        return model.model_validate({**fields, **args.options}).model_dump(mode="json")
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(map(str, e['loc'])) or 'config'}: {e['msg']}" for e in exc.errors()
+        )
+        raise ActionFailed(f"invalid {args.kind} training settings: {problems}") from exc
+
+
+def _call(kind: Kind, config: dict[str, Any], backend: str) -> dict[str, Any]:
+    from models.modal_app import call
+
+    result = call(f"train_{kind}", config, backend=backend)
+    return {**result, "config": config}
+
+
+def _train_on_modal(
+    args: TrainArgs, config: dict[str, Any], out_dir: Path, settings: MlSettings
+) -> dict[str, Any]:
+    """Upload the dataset, train on a Modal GPU, download checkpoint and metrics to out_dir."""
+    from models import modal_app
+
+    if not modal_app.has_token():
+        raise ActionFailed(MODAL_TOKEN_HINT)
+    project = args.workdir.name
+    remote_data = modal_app.upload_dataset(
+        args.workdir / args.data_root, f"{settings.modal_data_dir}/{project}"
+    )
+    remote_out = f"{settings.modal_runs_dir}/{project}/{args.kind}"
+    remote = {
+        **config,
+        "data_root": remote_data,
+        "out_dir": f"{modal_app.VOLUME_PATH}/{remote_out}",
+    }
+    result = _call(args.kind, remote, "modal")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    for name in ("checkpoint.pt", "metrics.jsonl"):
+        partial = out_dir / f"{name}.download"
+        with partial.open("wb") as handle:
+            for chunk in modal_app.volume.read_file(f"{remote_out}/{name}"):
+                handle.write(chunk)
+        partial.replace(out_dir / name)
+    return {**result, "config": config}
+
+
+def _train_facts(
+    args: TrainArgs, result: dict[str, Any], backend: str, checkpoint: Path
+) -> dict[str, Any]:
+    """What a training reports: where the checkpoint is, loss, time, the final metrics."""
+    root = args.workdir
+    metrics = {k: v for k, v in result["final_metrics"].items() if isinstance(v, int | float)}
+    grid = result["final_metrics"].get("sample_grid")
+    if grid and Path(grid).is_file():  # a local path (on Modal it stays on the volume)
+        metrics["sample_grid"] = relative(root, Path(grid))
+    return known(
+        {
+            "kind": args.kind,
+            "backend": backend,
+            "checkpoint": relative(root, checkpoint),
+            "metrics_file": relative(root, checkpoint.parent / "metrics.jsonl"),
+            "step": result["step"],
+            "steps": result["steps"],
+            "completed": result["completed"],
+            "final_loss": result["final_loss"],
+            "seconds": round(result["seconds"], 3),
+            "parameters": result["parameters"],
+            "train_images": result["train_images"],
+            "fresh": args.fresh,
+            **metrics,
+        }
+    )
