@@ -29,10 +29,10 @@ _LINK = re.compile(r"\[[^\]]*\]\(([^)\s]+)\)")
 
 
 class ProgressArgs(WorkdirArgs):
-    state_file: str = Field(
-        "deployment_state.json",
+    state_file: str | None = Field(
+        None,
         description="The goap state file to report on (relative to workdir, or absolute); "
-        "run goap with --state pointing there.",
+        "default: the state file of the run calling this action (GOAP_STATE_FILE).",
     )
     out: str = Field("reports/PROGRESS.md", description="Where the markdown report goes.")
     title: str = Field("Deployment Progress Report", description="Heading of the report.")
@@ -63,7 +63,10 @@ class DocsStatusArgs(AdrCheckArgs):
 
 def write_progress_report(args: ProgressArgs) -> dict[str, Any]:
     """A14: the progress report of the current run, from the state file."""
-    path = Path(args.state_file)
+    named = args.state_file or os.environ.get("GOAP_STATE_FILE")
+    if not named:
+        raise ActionFailed("no state file to report on: pass state_file, or run under goap")
+    path = Path(named)
     path = path if path.is_absolute() else args.workdir / path
     try:
         state = json.loads(path.read_text(encoding="utf-8"))

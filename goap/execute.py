@@ -40,11 +40,18 @@ class Outcome:
     seconds: float = 0.0
 
 
-def _die_with_parent() -> None:
-    try:
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
-    except (OSError, AttributeError):
-        pass
+def _die_with(parent: int) -> Callable[[], None]:
+    """preexec_fn: die with ``parent``, also if it died between fork and this call."""
+
+    def arm() -> None:
+        try:
+            ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PDEATHSIG
+        except (OSError, AttributeError):
+            pass
+        if os.getppid() != parent:  # the parent is already gone: the signal will never come
+            os._exit(1)
+
+    return arm
 
 
 class Child:
@@ -69,7 +76,7 @@ class Child:
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             start_new_session=True,
-            preexec_fn=_die_with_parent,
+            preexec_fn=_die_with(os.getpid()),
             env=env,
         )
         self.reader = threading.Thread(target=self._pump, daemon=True)
@@ -125,68 +132,109 @@ def run_executor(
     workdir: Path,
     log: Path,
     stop: Callable[[], bool] = lambda: False,
+    env: dict[str, str] | None = None,
 ) -> Outcome:
-    """Execute ``executor`` once; never raises for the executor's own failures."""
-    started = time.monotonic()
+    """Execute ``executor`` once; never raises for the executor's own failures.
+
+    ``env`` adds variables to the child's environment (the runner passes GOAP_STATE_FILE).
+    """
     secrets = secret_values(referenced(list(executor.cmd or ())) | referenced(executor.args))
-    with tempfile.TemporaryDirectory(prefix="goap-") as tmp:
-        result_path = Path(tmp) / "result.json"
-        if executor.cmd is not None:
-            try:
-                argv = interpolate(list(executor.cmd), where)
-            except MissingVariable as exc:
-                return Outcome(False, error=str(exc), retryable=False)
-        else:
-            request = {
-                "op": "call",
-                "target": executor.run,
-                "args": executor.args,
-                "workdir": str(workdir),
-                "where": where,
-            }
-            request_path = Path(tmp) / "request.json"
-            request_path.write_text(json.dumps(request))
-            argv = [sys.executable, "-m", "goap.worker", str(request_path), str(result_path)]
+    if executor.cmd is not None:
         try:
-            child = Child(argv, workdir, log, secrets, env=_child_env())
-        except OSError as exc:
-            return Outcome(
-                False,
-                error=f"cannot start {argv[0]!r}: {exc.strerror}",
-                retryable=False,
-                seconds=time.monotonic() - started,
-            )
-        code, why = child.wait(executor.timeout, stop)
-        tail = child.close()
-        seconds = time.monotonic() - started
-        if why == "interrupted":
-            return Outcome(False, error="interrupted", tail=tail, interrupted=True, seconds=seconds)
-        if why == "timeout":
-            return Outcome(
-                False, error=f"timed out after {executor.timeout:g} s", tail=tail, seconds=seconds
-            )
-        if executor.cmd is not None:
-            if code == 0:
-                return Outcome(True, tail=tail, seconds=seconds)
-            return Outcome(
-                False,
-                error=f"{executor.cmd[0]} exited with code {code}",
-                tail=tail,
-                seconds=seconds,
-            )
+            argv = interpolate(list(executor.cmd), where)
+        except MissingVariable as exc:
+            return Outcome(False, error=str(exc), retryable=False)
+        outcome, code = _run_child(argv, executor.timeout, workdir, log, secrets, stop, env)
+        if outcome.error or code == 0:
+            outcome.ok = not outcome.error
+            return outcome
+        outcome.error = f"{executor.cmd[0]} exited with code {code}"
+        return outcome
+    request = {"op": "call", "target": executor.run, "args": executor.args, "where": where}
+    outcome, result = _run_worker(request, executor.timeout, workdir, log, secrets, stop, env)
+    return outcome if result is None else _from_worker(result, secrets, outcome)
+
+
+def run_sensors(
+    sensors: list[tuple[str, Executor]],
+    *,
+    workdir: Path,
+    log: Path,
+    stop: Callable[[], bool] = lambda: False,
+    env: dict[str, str] | None = None,
+) -> list[Outcome]:
+    """Call every sensor in one child process (one interpreter start, shared imports)."""
+    if not sensors:
+        return []
+    secrets = secret_values(set().union(*(referenced(e.args) for _, e in sensors)))
+    calls = [{"target": e.run, "args": e.args, "where": f"sensor {n}"} for n, e in sensors]
+    timeout = sum(e.timeout for _, e in sensors)
+    outcome, result = _run_worker(
+        {"op": "sense", "calls": calls}, timeout, workdir, log, secrets, stop, env
+    )
+    if result is None:
+        return [outcome for _ in sensors]
+    return [_from_worker(r, secrets, outcome) for r in result["results"]]
+
+
+def _run_worker(
+    request: dict[str, Any],
+    timeout: float,
+    workdir: Path,
+    log: Path,
+    secrets: list[str],
+    stop: Callable[[], bool],
+    env: dict[str, str] | None = None,
+) -> tuple[Outcome, dict[str, Any] | None]:
+    """Run a goap.worker request in a child; the worker's JSON answer, or why there is none."""
+    with tempfile.TemporaryDirectory(prefix="goap-") as tmp:
+        request_path, result_path = Path(tmp) / "request.json", Path(tmp) / "result.json"
+        request_path.write_text(json.dumps({**request, "workdir": str(workdir)}))
+        argv = [sys.executable, "-m", "goap.worker", str(request_path), str(result_path)]
+        outcome, code = _run_child(argv, timeout, workdir, log, secrets, stop, env)
+        if outcome.error:
+            return outcome, None
         if not result_path.exists():
-            return Outcome(
-                False, error=f"executor process died (exit code {code})", tail=tail, seconds=seconds
-            )
-        result = json.loads(result_path.read_text())
+            outcome.error = f"executor process died (exit code {code})"
+            return outcome, None
+        return outcome, json.loads(result_path.read_text())
+
+
+def _run_child(
+    argv: list[str],
+    timeout: float,
+    workdir: Path,
+    log: Path,
+    secrets: list[str],
+    stop: Callable[[], bool],
+    env: dict[str, str] | None = None,
+) -> tuple[Outcome, int | None]:
+    """Start, wait, and collect the tail; the Outcome says only timeout/interrupt/start errors."""
+    started = time.monotonic()
+    try:
+        child = Child(argv, workdir, log, secrets, env={**_child_env(), **(env or {})})
+    except OSError as exc:
+        error = f"cannot start {argv[0]!r}: {exc.strerror}"
+        return Outcome(False, error=error, retryable=False), None
+    code, why = child.wait(timeout, stop)
+    outcome = Outcome(False, tail=child.close(), seconds=time.monotonic() - started)
+    if why == "interrupted":
+        outcome.error, outcome.interrupted = "interrupted", True
+    elif why == "timeout":
+        outcome.error = f"timed out after {timeout:g} s"
+    return outcome, code
+
+
+def _from_worker(result: dict[str, Any], secrets: list[str], process: Outcome) -> Outcome:
+    """The executor's own outcome, scrubbed of secrets."""
     facts = json.loads(scrub(json.dumps(result.get("facts", {})), secrets))
     return Outcome(
         result["ok"],
         facts,
         scrub(result.get("error", ""), secrets),
-        scrub(result.get("tail") or tail, secrets),
+        scrub(result.get("tail") or process.tail, secrets),
         result.get("retryable", True),
-        seconds=seconds,
+        seconds=process.seconds,
     )
 
 

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
+from typing import Any
 
 from goap.catalog import Catalog
 from goap.relaxed import INF, Relaxation
-from goap.task import compile_task
+from goap.task import TaskAction, compile_task
 
 
 @dataclass(frozen=True)
@@ -21,7 +22,17 @@ class Finding:
 
 def lint(catalog: Catalog) -> list[Finding]:
     task = compile_task(catalog, catalog.initial)
-    relaxation = Relaxation(task)
+    observed = {v for a in catalog.actions if a.executor for v in a.executor.observe}
+    observed |= {v for s in catalog.sensors for v in s.executor.observe}
+    # What executors and sensors observe can take any value at run time: model each
+    # observation as a free action that can make any condition on that variable true.
+    atoms = Relaxation(task).atoms
+    sights = [
+        TaskAction(-1, "(observed)", 0.0, (), ((atom.var, _witness(atom.op, atom.value)),), ())
+        for atom in atoms
+        if task.names[atom.var] in observed
+    ]
+    relaxation = Relaxation(task, [*task.actions, *sights])
     cost, _ = relaxation.propagate(task.init, "max")
     findings = []
     for i in relaxation.unreachable_goals(task.init):
@@ -42,7 +53,7 @@ def lint(catalog: Catalog) -> list[Finding]:
                     f"can never apply: nothing makes {', '.join(dead)} true",
                 )
             )
-    relevant = {a.name for a in relaxation.relevant()}
+    relevant = {a.name for a in Relaxation(task).relevant()}
     for action in catalog.actions:
         if action.name not in relevant:
             findings.append(
@@ -54,8 +65,6 @@ def lint(catalog: Catalog) -> list[Finding]:
             )
     conditioned = {c.var for c in catalog.goal} | {c.var for a in catalog.actions for c in a.pre}
     changed = {e.var for a in catalog.actions for e in a.effects}
-    observed = {v for a in catalog.actions if a.executor for v in a.executor.observe}
-    observed |= {v for s in catalog.sensors for v in s.executor.observe}
     for action in catalog.actions:
         for effect in action.effects:
             if effect.var not in conditioned:
@@ -76,3 +85,14 @@ def lint(catalog: Catalog) -> list[Finding]:
                 )
             )
     return findings
+
+
+def _witness(op: str, value: Any) -> Any:
+    """A value that satisfies ``x <op> value``."""
+    if op in ("==", ">=", "<="):
+        return value
+    if isinstance(value, bool):
+        return not value
+    if isinstance(value, str):
+        return value + "~"
+    return value + 1 if op in (">", "!=") else value - 1

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from goap.catalog import Action, Catalog, Executor
-from goap.execute import Outcome, run_executor, worker_query
+from goap.execute import Outcome, run_executor, run_sensors, worker_query
 from goap.planner import PlanOptions, PlanResult, plan, simulate
 from state.model import StateTypeError
 from state.store import (
@@ -123,6 +123,11 @@ class Runner:
         self.stop_requested = False
         self.via, self.forced = "run", False  # how journal entries are marked
         self.logs = state_path.parent / ".goap" / "logs"
+        # what executors may want to know about the run that calls them
+        self.child_env = {
+            "GOAP_STATE_FILE": str(state_path.resolve()),
+            "GOAP_WORKDIR": str(self.workdir),
+        }
 
     # ------------------------------------------------------------ entry points
 
@@ -327,6 +332,7 @@ class Runner:
                 workdir=self.workdir,
                 log=self.logs / f"{entry.seq:05d}-{action.name}.log",
                 stop=lambda: self.stop_requested,
+                env=self.child_env,
             )
             new_world = world
             if outcome.ok:
@@ -388,21 +394,22 @@ class Runner:
         return world
 
     def _sense(self, world: dict[str, Any], state: StateFile | None) -> dict[str, Any]:
-        for sensor in self.catalog.sensors:
-            outcome = run_executor(
-                sensor.executor,
-                where=f"sensor {sensor.name}",
-                workdir=self.workdir,
-                log=self.logs / "sensors.log",
-                stop=lambda: self.stop_requested,
-            )
+        sensors = [(s.name, s.executor) for s in self.catalog.sensors]
+        outcomes = run_sensors(
+            sensors,
+            workdir=self.workdir,
+            log=self.logs / "sensors.log",
+            stop=lambda: self.stop_requested,
+            env=self.child_env,
+        )
+        for (name, executor), outcome in zip(sensors, outcomes, strict=True):
             if not outcome.ok:
-                self.events.note(f"sensor {sensor.name} failed: {outcome.error}")
+                self.events.note(f"sensor {name} failed: {outcome.error}")
                 continue
             try:
-                world = self._observe(world, sensor.executor, outcome.facts)
+                world = self._observe(world, executor, outcome.facts)
             except StateTypeError as exc:
-                self.events.note(f"sensor {sensor.name}: {exc}")
+                self.events.note(f"sensor {name}: {exc}")
         return world
 
     # ------------------------------------------------------------ journal and the end

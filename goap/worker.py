@@ -6,6 +6,8 @@ each action. The request is JSON; the result is written atomically as JSON.
 
 Requests:
 - ``{"op": "call", "target": "m:f", "args": {...}, "workdir": "...", "where": "..."}``
+- ``{"op": "sense", "calls": [{"target", "args", "where"}, ...], "workdir": "..."}``: every
+  sensor in one process, one outcome each
 - ``{"op": "check", "targets": [...], "calls": [{"target", "args", "where"}]}``: import
   each target, validate each call's arguments, and return problems and the JSON Schema of
   each executor's arguments
@@ -106,35 +108,47 @@ def call(target: str, args: dict[str, Any], workdir: str, where: str) -> dict[st
     return result
 
 
+def outcome_of(target: str, args: dict[str, Any], workdir: str, where: str) -> dict[str, Any]:
+    """Call one executor and describe what happened as JSON (never raises)."""
+    try:
+        facts = call(target, args, workdir, where)
+        json.dumps(facts)
+        return {"ok": True, "facts": facts}
+    except ActionFailed as exc:
+        return {
+            "ok": False,
+            "error": exc.message,
+            "tail": exc.tail,
+            "facts": exc.facts,
+            "retryable": True,
+        }
+    except (TargetError, MissingVariable) as exc:
+        return {"ok": False, "error": str(exc), "retryable": False}
+    except TypeError as exc:
+        if "JSON serializable" in str(exc):
+            return {
+                "ok": False,
+                "error": f"{target} returned facts that are not JSON: {exc}",
+                "retryable": False,
+            }
+        return _crash(exc)
+    except Exception as exc:  # noqa: BLE001 - the executor's own failure
+        return _crash(exc)
+
+
 def handle(request: dict[str, Any]) -> dict[str, Any]:
     op = request["op"]
     if op == "call":
-        try:
-            facts = call(
-                request["target"], request.get("args", {}), request["workdir"], request["where"]
-            )
-            json.dumps(facts)
-            return {"ok": True, "facts": facts}
-        except ActionFailed as exc:
-            return {
-                "ok": False,
-                "error": exc.message,
-                "tail": exc.tail,
-                "facts": exc.facts,
-                "retryable": True,
-            }
-        except (TargetError, MissingVariable) as exc:
-            return {"ok": False, "error": str(exc), "retryable": False}
-        except TypeError as exc:
-            if "JSON serializable" in str(exc):
-                return {
-                    "ok": False,
-                    "error": f"{request['target']} returned facts that are not JSON: {exc}",
-                    "retryable": False,
-                }
-            return _crash(exc)
-        except Exception as exc:  # noqa: BLE001 - the executor's own failure
-            return _crash(exc)
+        return outcome_of(
+            request["target"], request.get("args", {}), request["workdir"], request["where"]
+        )
+    if op == "sense":  # all sensors in one process: one interpreter start, shared imports
+        return {
+            "results": [
+                outcome_of(c["target"], c.get("args", {}), request["workdir"], c["where"])
+                for c in request["calls"]
+            ]
+        }
     problems: dict[str, str] = {}
     schemas: dict[str, Any] = {}
     for target in request.get("targets", []):

@@ -157,7 +157,9 @@ def test_adr_check_names_missing_sections_and_broken_links(tmp_path: Path) -> No
     ]
 
 
-def test_progress_report_lists_done_running_pending_and_failures(tmp_path: Path) -> None:
+def test_progress_report_lists_done_running_pending_and_failures(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     state = {
         "deployment_id": "deploy-1",
         "run_id": "r2",
@@ -175,6 +177,8 @@ def test_progress_report_lists_done_running_pending_and_failures(tmp_path: Path)
         ],
     }  # fmt: skip
     (tmp_path / "deployment_state.json").write_text(json.dumps(state))
+    # the runner tells its executors where the state file is
+    monkeypatch.setenv("GOAP_STATE_FILE", str(tmp_path / "deployment_state.json"))
     facts = write_progress_report(ProgressArgs(workdir=tmp_path))
     assert facts == {
         "path": "reports/PROGRESS.md",

@@ -124,6 +124,16 @@ def test_validate_lints(tmp_path, cli):
     assert ("error", "goal.x") in findings and ("error", "actions.a") in findings
     assert ("warning", "actions.b.effects.z") in findings
     assert ("warning", "state.unused") in findings
+    # an observed variable can take any value at run time: what depends on it can apply
+    sensed = tmp_path / "sensed.yaml"
+    sensed.write_text(
+        bad.read_text().replace(
+            "actions:\n",
+            "sensors:\n  - {run: goap.executor:ActionFailed, observe: {y: flag}}\nactions:\n",
+        )
+    )
+    code, out, _ = cli("validate", str(sensed), "--json")
+    assert code == 0 and json.loads(out)["ok"], out
 
 
 def test_graph_formats(cli):
