@@ -1,7 +1,8 @@
 """Planner benchmark: plan time and nodes expanded, goap's default against a named baseline.
 
-Baseline: uniform-cost search (blind A*) with neither relevance pruning nor independent-part
-decomposition, measured in the same run on the same catalogs. Usage:
+Baseline: uniform-cost search (blind A*) with neither relevance pruning, independent-part
+decomposition nor lookahead, measured in the same run on the same catalogs; the default is
+also run without its lookahead, to show what that buys. Usage:
 
     python -m bench.plan [--sizes 10,100,1000] [--repeat 3] [--out bench/results/plan.json]
 """
@@ -24,7 +25,8 @@ from goap.planner import PlanOptions, plan
 
 SEED = Path(__file__).resolve().parent.parent / "tests" / "catalogs" / "seed.yaml"
 DEFAULT = PlanOptions()
-BASELINE = PlanOptions(heuristic="blind", prune=False, decompose=False, timeout=10)
+NO_LOOKAHEAD = PlanOptions(lookahead=False, timeout=10)
+BASELINE = PlanOptions(heuristic="blind", prune=False, decompose=False, lookahead=False, timeout=10)
 
 
 def measure(catalog: Catalog, options: PlanOptions, repeat: int) -> dict:
@@ -57,7 +59,7 @@ def main() -> None:
                 (f"{shape}-{size}", load_catalog(f"{shape}.yaml", json.dumps(make(size))))
             )
     table = Table(
-        title="goap plan: default (A* + LM-cut, pruning, independent parts) vs "
+        title="goap plan: default (A* + h_max, pruning, independent parts, lookahead) vs "
         "baseline (uniform-cost search)",
         header_style="bold",
     )
@@ -67,6 +69,8 @@ def main() -> None:
         "cost",
         "expanded",
         "ms",
+        "no-lookahead expanded",
+        "no-lookahead ms",
         "baseline cost",
         "baseline expanded",
         "baseline ms",
@@ -76,6 +80,7 @@ def main() -> None:
     rows = []
     for name, catalog in problems:
         ours = measure(catalog, DEFAULT, args.repeat)
+        plain = measure(catalog, NO_LOOKAHEAD, 1 if len(catalog.actions) > 100 else args.repeat)
         base = measure(catalog, BASELINE, 1 if len(catalog.actions) > 100 else args.repeat)
         if ours["cost"] is not None and base["cost"] is not None:
             assert abs(ours["cost"] - base["cost"]) < 1e-9, (name, ours, base)
@@ -85,6 +90,7 @@ def main() -> None:
                 "problem": name,
                 "actions": len(catalog.actions),
                 "goap": ours,
+                "no_lookahead": plain,
                 "baseline": base,
                 "speedup": speedup,
             }
@@ -95,12 +101,14 @@ def main() -> None:
             _num(ours["cost"]),
             str(ours["expanded"]),
             f"{ours['ms']:.2f}",
+            str(plain["expanded"]) if plain["status"] == "found" else plain["status"],
+            f"{plain['ms']:.2f}",
             _num(base["cost"]) if base["status"] == "found" else base["status"],
             str(base["expanded"]),
             f"{base['ms']:.2f}",
             f"{speedup:.1f}x" if speedup else f">{base['ms'] / ours['ms']:.0f}x (limit)",
         )
-    Console(width=170).print(table)
+    Console(width=200).print(table)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(
         json.dumps(

@@ -270,6 +270,41 @@ def graph_cmd(
     print(to_mermaid(graph) if format == "mermaid" else to_dot(graph))
 
 
+# ------------------------------------------------------------------ goap export
+
+
+@app.command("export")
+@handles_errors
+def export_cmd(
+    file: FileArg,
+    pddl: Annotated[
+        Path, typer.Option("--pddl", help="Directory to write domain.pddl and problem.pddl to.")
+    ],
+    state: StateOpt = None,
+    unit_costs: Annotated[
+        bool,
+        typer.Option(
+            "--unit-costs",
+            help="Write no action costs (plain STRIPS), for planners without :action-costs.",
+        ),
+    ] = False,
+) -> None:
+    """Write the catalog as a PDDL domain and problem, so classical planners can solve it."""
+    from goap.pddl import ExportError, export
+
+    catalog = _catalog(file)
+    world = open_world(catalog, state) if state else catalog.initial
+    try:
+        result = export(catalog, world, action_costs=False if unit_costs else None)
+    except ExportError as exc:
+        raise Usage(str(exc)) from None
+    domain, problem = result.write(pddl)
+    for note in result.notes:
+        out.print(f"note: {note}")
+    costs = "with :action-costs" if result.action_costs else "unit costs, plain STRIPS"
+    out.print(f"wrote {domain} and {problem} ({costs})")
+
+
 # ------------------------------------------------------------------ goap state ...
 
 

@@ -1,22 +1,26 @@
 """Plan: from a catalog and a world state to the cheapest sequence of actions.
 
 The steps: compile the search task, name goal conditions the relaxation cannot reach,
-prune actions that cannot contribute, then search (A* with LM-cut by default, which is
-admissible, so the plan is cost-optimal).
+prune actions that cannot contribute, split the goal into independent parts, project each
+part onto its own variables, then search it (A* with h_max by default, which is admissible,
+so the plan is cost-optimal; a relaxed-plan lookahead ends the search early when it finds a
+plan as cheap as the lower bound).
 """
 
 from __future__ import annotations
 
+import gc
+import heapq
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
 from goap.catalog import Action, Catalog
 from goap.logic import Condition
 from goap.relaxed import HEURISTICS, Relaxation, heuristic
 from goap.search import best_first
-from goap.task import Task, TaskAction, Test, compile_task
+from goap.task import State, Task, TaskAction, Test, compile_task
 
 SEARCHES = ("astar", "wastar", "greedy")
 
@@ -30,6 +34,7 @@ class PlanOptions:
     timeout: float = 60.0  # seconds
     prune: bool = True
     decompose: bool = True  # plan independent parts of the goal separately
+    lookahead: bool = True  # try relaxed plans in the real task (see goap.search)
 
     @property
     def optimal(self) -> bool:
@@ -87,6 +92,24 @@ def plan(
         )
     if options.search not in SEARCHES:
         raise ValueError(f"unknown search {options.search!r}; use one of {', '.join(SEARCHES)}")
+    # The search builds no reference cycles, only many small tuples that the cyclic
+    # collector would rescan again and again (up to half the time on large catalogs).
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        return _plan(catalog, world, goal, penalties, options)
+    finally:
+        if collecting:
+            gc.enable()
+
+
+def _plan(
+    catalog: Catalog,
+    world: Mapping[str, Any],
+    goal: tuple[Condition, ...] | None,
+    penalties: Mapping[str, float] | None,
+    options: PlanOptions,
+) -> PlanResult:
     started = time.perf_counter()
     task = compile_task(catalog, world, goal, penalties)
     full = Relaxation(task)
@@ -105,28 +128,31 @@ def plan(
         )
     actions = full.relevant() if options.prune else list(task.actions)
     deadline = time.monotonic() + options.timeout
-    steps: list[TaskAction] = []
+    part_plans: list[tuple[TaskAction, ...]] = []
     expanded = generated = 0
     status = "found"
     parts = independent_parts(task, actions) if options.decompose else [(task.goal, actions)]
     for part_goal, part_actions in parts:
-        part = replace(task, goal=part_goal)
+        part, _ = task.project(part_goal, part_actions)
+        relaxation = Relaxation(part)
         result = best_first(
             part,
-            part_actions,
-            heuristic(Relaxation(part, part_actions), options.heuristic),
+            part.actions,
+            heuristic(relaxation, options.heuristic),
             weight=options.weight if options.search == "wastar" else 1.0,
             greedy=options.search == "greedy",
             max_expansions=options.max_expansions - expanded,
             deadline=deadline,
+            lookahead=relaxation.lookahead if options.lookahead else None,
+            root_bound=relaxation.landmark_bound if options.lookahead else None,
         )
         expanded, generated = expanded + result.expanded, generated + result.generated
         if result.status != "found":
             status = {"exhausted": "no_plan", "limit": "limit"}[result.status]
             break
-        steps.extend(result.plan)
+        part_plans.append(canonical_order(part, result.plan))
     found = status == "found"
-    plan_steps = tuple(catalog.actions[a.index] for a in canonical_order(task, tuple(steps)))
+    plan_steps = tuple(catalog.actions[a.index] for a in merge_by_index(part_plans))
     return PlanResult(
         status,
         plan_steps if found else (),
@@ -158,7 +184,8 @@ def independent_parts(
 
     touched: list[list[int]] = []
     for action in actions:
-        variables = [t[0] for t in action.pre] + [i for i, _ in action.sets + action.adds]
+        variables = [t[0] for t in action.pre]
+        variables += [i for i, _ in action.sets] + [e[0] for e in action.adds]
         touched.append(variables)
         for i in variables[1:]:
             root[find(i)] = find(variables[0])
@@ -176,25 +203,46 @@ def canonical_order(task: Task, steps: tuple[TaskAction, ...]) -> tuple[TaskActi
 
     Insertion sort by catalog position, where a step moves before its neighbour only if the
     two commute (both orders apply from the same state and end in the same state), so the
-    plan stays valid and its cost unchanged.
+    plan stays valid and its cost unchanged. States are computed only as far as a swap
+    needs them: a plan already in catalog order (a chain) costs no state at all.
     """
     steps = list(steps)
-    states = [task.init]
-    for action in steps:
-        states.append(task.apply(action, states[-1]))
+    states = [task.init]  # states[k]: the state before steps[k], for the prefix computed
+
+    def before(k: int) -> State:
+        while len(states) <= k:
+            states.append(task.apply(steps[len(states) - 1], states[-1]))
+        return states[k]
+
     for j in range(1, len(steps)):
         i = j
         while i > 0 and steps[i].index < steps[i - 1].index:
-            a, b, before = steps[i - 1], steps[i], states[i - 1]
-            if not task.applicable(b, before):
+            a, b, start, end = steps[i - 1], steps[i], before(i - 1), before(i + 1)
+            if not task.applicable(b, start):
                 break
-            middle = task.apply(b, before)
-            if not task.applicable(a, middle) or task.apply(a, middle) != states[i + 1]:
+            middle = task.apply(b, start)
+            if not task.applicable(a, middle) or task.apply(a, middle) != end:
                 break
             steps[i - 1], steps[i] = b, a
             states[i] = middle
             i -= 1
     return tuple(steps)
+
+
+def merge_by_index(plans: list[tuple[TaskAction, ...]]) -> list[TaskAction]:
+    """Interleave the plans of independent parts, earliest catalog position first.
+
+    Parts share no variable, so any interleaving applies and costs the same.
+    """
+    heads = [(plan[0].index, k, 0) for k, plan in enumerate(plans) if plan]
+    heapq.heapify(heads)
+    out = []
+    while heads:
+        _, k, i = heapq.heappop(heads)
+        out.append(plans[k][i])
+        if i + 1 < len(plans[k]):
+            heapq.heappush(heads, (plans[k][i + 1].index, k, i + 1))
+    return out
 
 
 def simulate(

@@ -8,14 +8,17 @@ lower bounds. It gives us:
 
 - reachability: goal conditions no sequence of actions can satisfy (named before searching);
 - relevance: actions that cannot contribute to the goal (pruned before searching);
-- heuristics: h_max (admissible), h_add and h_FF (fast, inadmissible), goal count.
+- heuristics: h_max and LM-cut (admissible), h_add, h_FF and goal count (fast, inadmissible);
+- lookahead: a relaxed plan tried in the real task, which often is a real plan.
+
+Atoms, actions and their relations are lists of integers, built once per plan call.
 """
 
 from __future__ import annotations
 
 import heapq
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from goap.logic import OPS, Condition
 from goap.task import State, Task, TaskAction
@@ -26,8 +29,7 @@ RAISES = (">", ">=", "==", "!=")  # atoms an increase can make true
 LOWERS = ("<", "<=", "==", "!=")
 
 
-@dataclass(frozen=True)
-class Atom:
+class Atom(NamedTuple):
     var: int
     op: str
     value: object
@@ -40,16 +42,17 @@ class Relaxation:
         self.task = task
         self.actions = tuple(task.actions if actions is None else actions)
         self.atoms: list[Atom] = []
-        ids: dict[Atom, int] = {}
+        ids: dict[tuple, int] = {}
 
         def atom_id(test: tuple) -> int:
-            atom = Atom(test[0], OP_NAMES[test[1]], test[2])
-            if atom not in ids:
-                ids[atom] = len(self.atoms)
-                self.atoms.append(atom)
-            return ids[atom]
+            k = ids.get(test)
+            if k is None:
+                k = ids[test] = len(self.atoms)
+                self.atoms.append(Atom(test[0], OP_NAMES[test[1]], test[2]))
+            return k
 
-        self.goal = tuple(sorted({atom_id(t) for t in task.goal}))
+        self.goal_atoms = [atom_id(t) for t in task.goal]  # aligned with task.goal
+        self.goal = tuple(sorted(set(self.goal_atoms)))
         self.pre = [tuple(sorted({atom_id(t) for t in a.pre})) for a in self.actions]
         self.tests = [(a.var, OPS[a.op], a.value) for a in self.atoms]
         self.by_var: dict[int, list[int]] = {}
@@ -66,16 +69,19 @@ class Relaxation:
                 self.achievers[e].append(k)
         self.costs = [a.cost for a in self.actions]
         self.no_pre = [k for k, pre in enumerate(self.pre) if not pre]
+        self.npre = [len(p) for p in self.pre]
+        self.is_goal_atom = [False] * len(self.atoms)
+        for g in self.goal:
+            self.is_goal_atom[g] = True
 
     def _achieved(self, action: TaskAction) -> tuple[int, ...]:
         out = set()
+        tests = self.tests
         for i, value in action.sets:
-            out.update(
-                k
-                for k in self.by_var.get(i, ())
-                if OPS[self.atoms[k].op](value, self.atoms[k].value)
-            )
-        for i, delta in action.adds:
+            for k in self.by_var.get(i, ()):
+                if tests[k][1](value, tests[k][2]):
+                    out.add(k)
+        for i, delta, _, _ in action.adds:
             wanted = RAISES if delta > 0 else LOWERS if delta < 0 else ()
             out.update(k for k in self.by_var.get(i, ()) if self.atoms[k].op in wanted)
         return tuple(sorted(out))
@@ -94,68 +100,77 @@ class Relaxation:
         state: State,
         combine: str = "max",
         costs: Sequence[float] | None = None,
-        complete: bool = False,
+        complete: bool = True,
     ) -> tuple[list[float], list[int]]:
         """Generalized Dijkstra over atoms: cost of each atom and its cheapest achiever.
 
         ``combine`` is how an action's precondition costs add up: "max" (h_max) or "sum"
         (h_add). Atoms true in ``state`` cost 0; unreachable ones cost INF. Unless
-        ``complete``, h_max stops as soon as every goal atom is settled.
+        ``complete``, h_max stops as soon as every goal atom is settled (the costs of atoms
+        not yet settled are then upper bounds, not final).
         """
         costs = self.costs if costs is None else costs
         cost = [INF] * len(self.atoms)
         supporter = [-1] * len(self.atoms)
-        heap: list[tuple[float, int]] = []
-        for k, holds in enumerate(self.holding(state)):
-            if holds:
+        pre, adds, users, is_goal = self.pre, self.adds, self.users, self.is_goal_atom
+        unsat = self.npre[:]
+        goals_left = len(self.goal)
+        ready = list(self.no_pre)  # actions whose preconditions all hold: they fire at 0
+        for k, (i, op, value) in enumerate(self.tests):
+            if op(state[i], value):
                 cost[k] = 0.0
-                heap.append((0.0, k))
-        heapq.heapify(heap)
-        unsat = [len(p) for p in self.pre]
+                goals_left -= is_goal[k]
+                for a in users[k]:
+                    unsat[a] -= 1
+                    if unsat[a] == 0:
+                        ready.append(a)
         use_sum = combine == "sum"
-
-        def fire(k: int, base: float) -> None:
-            value = base + costs[k]
-            for e in self.adds[k]:
+        stop = not complete and not use_sum
+        if stop and goals_left == 0:
+            return cost, supporter
+        heap: list[tuple[float, int]] = []
+        for a in ready:
+            value = costs[a]
+            for e in adds[a]:
                 if value < cost[e]:
                     cost[e] = value
-                    supporter[e] = k
-                    heapq.heappush(heap, (value, e))
-
-        for k, n in enumerate(unsat):
-            if n == 0:
-                fire(k, 0.0)
-        goals_left = len(self.goal)
-        goal_set = set(self.goal)
-        done = [False] * len(self.atoms)
+                    supporter[e] = a
+                    heap.append((value, e))
+        heapq.heapify(heap)
+        push, pop = heapq.heappush, heapq.heappop
         while heap:
-            c, atom = heapq.heappop(heap)
-            if done[atom] or c > cost[atom]:
-                continue
-            done[atom] = True
-            if atom in goal_set:
+            c, atom = pop(heap)
+            if c > cost[atom]:
+                continue  # stale entry: a cheaper one was popped already
+            if stop and is_goal[atom]:
                 goals_left -= 1
-                if goals_left == 0 and combine == "max" and not complete:
+                if goals_left == 0:
                     break
-            for k in self.users[atom]:
-                unsat[k] -= 1
-                if unsat[k] == 0:
-                    fire(k, sum(cost[p] for p in self.pre[k]) if use_sum else c)
+            for a in users[atom]:
+                unsat[a] -= 1
+                if unsat[a] == 0:
+                    value = (sum([cost[p] for p in pre[a]]) if use_sum else c) + costs[a]
+                    for e in adds[a]:
+                        if value < cost[e]:
+                            cost[e] = value
+                            supporter[e] = a
+                            push(heap, (value, e))
         return cost, supporter
 
     def h_max(self, state: State) -> float:
-        cost, _ = self.propagate(state, "max")
-        return max((cost[g] for g in self.goal), default=0.0)
+        cost, _ = self.propagate(state, "max", complete=False)
+        return max([cost[g] for g in self.goal], default=0.0)
 
     def h_add(self, state: State) -> float:
         cost, _ = self.propagate(state, "sum")
-        return sum(cost[g] for g in self.goal)
+        return sum([cost[g] for g in self.goal])
 
-    def h_ff(self, state: State) -> float:
-        """Cost of a relaxed plan read off the h_add best supporters."""
-        cost, supporter = self.propagate(state, "sum")
-        if any(cost[g] == INF for g in self.goal):
-            return INF
+    def relaxed_plan(self, cost: list[float], supporter: list[int]) -> list[int]:
+        """Actions of the relaxed plan read off best supporters, in an order that applies.
+
+        An action comes after the supporters of its preconditions: with positive costs its
+        "level" (the cost of its preconditions) is larger than theirs.
+        """
         chosen: set[int] = set()
         stack = [g for g in self.goal if cost[g] > 0]
         seen: set[int] = set()
@@ -168,7 +183,14 @@ class Relaxation:
             if k not in chosen:
                 chosen.add(k)
                 stack.extend(p for p in self.pre[k] if cost[p] > 0)
-        return sum(self.costs[k] for k in chosen)
+        return sorted(chosen, key=lambda k: (sum([cost[p] for p in self.pre[k]]), k))
+
+    def h_ff(self, state: State) -> float:
+        """Cost of a relaxed plan read off the h_add best supporters."""
+        cost, supporter = self.propagate(state, "sum")
+        if any(cost[g] == INF for g in self.goal):
+            return INF
+        return sum(self.costs[k] for k in self.relaxed_plan(cost, supporter))
 
     def h_lmcut(self, state: State) -> float:
         """LM-cut (Helmert & Domshlak 2009): admissible, and exact on independent goals.
@@ -180,7 +202,7 @@ class Relaxation:
         holds = self.holding(state)
         total = 0.0
         while True:
-            cost, _ = self.propagate(state, "max", costs, complete=True)
+            cost, _ = self.propagate(state, "max", costs)
             goal_cost = max((cost[g] for g in self.goal), default=0.0)
             if goal_cost == INF:
                 return INF
@@ -228,17 +250,85 @@ class Relaxation:
     def goal_count(self, state: State) -> float:
         return float(sum(1 for i, op, value in self.task.goal if not op(state[i], value)))
 
+    # ------------------------------------------------------------ lookahead
+
+    def lookahead(self, state: State, budget: float = INF) -> tuple[list[TaskAction], float]:
+        """Try the relaxed plan in the real task; return (steps, cost), or ([], INF).
+
+        The relaxed plan (h_add best supporters, in level order) is applied pass after
+        pass, each action when it applies and changes the state, until the goal holds.
+        When it works, and its cost equals an admissible estimate, the search is over:
+        no plan can be cheaper than a lower bound (YAHSP's lookahead, kept optimal).
+        """
+        cost, supporter = self.propagate(state, "sum")
+        if any(cost[g] == INF for g in self.goal):
+            return [], INF
+        task = self.task
+        pending = [self.actions[k] for k in self.relaxed_plan(cost, supporter)]
+        values = list(state)
+        steps: list[TaskAction] = []
+        total = 0.0
+        limit = 2 * len(pending) + 8
+        while not task.is_goal(values):
+            progress = False
+            for action in pending:
+                if not task.applicable(action, values) or not task.apply_in_place(action, values):
+                    continue
+                progress, total = True, total + action.cost
+                steps.append(action)
+                if total >= budget or len(steps) > limit:
+                    return [], INF
+                if task.is_goal(values):
+                    return steps, total
+            if not progress:
+                return [], INF
+        return steps, total
+
+    def landmark_bound(self, state: State) -> float:
+        """Sum of the costs of the actions that every relaxed plan from ``state`` uses.
+
+        Every real plan is a relaxed plan, so it uses each of these actions at least once:
+        an admissible bound, often above h_max on parallel branches (validate three things,
+        then commit three times...). Only actions of one relaxed plan can qualify, and each
+        is tested by one reachability pass without it.
+        """
+        cost, supporter = self.propagate(state, "sum")
+        if any(cost[g] == INF for g in self.goal):
+            return INF
+        return sum(
+            self.costs[k]
+            for k in self.relaxed_plan(cost, supporter)
+            if not self.reachable_without(state, k)
+        )
+
+    def reachable_without(self, state: State, banned: int) -> bool:
+        """Whether the relaxed goal is reachable from ``state`` without action ``banned``."""
+        reached = self.holding(state)
+        unsat = self.npre[:]
+        queue = [k for k, holds in enumerate(reached) if holds]
+        for a in self.no_pre:
+            if a != banned:
+                for e in self.adds[a]:
+                    if not reached[e]:
+                        reached[e] = True
+                        queue.append(e)
+        users, adds = self.users, self.adds
+        while queue:
+            for a in users[queue.pop()]:
+                unsat[a] -= 1
+                if unsat[a] == 0 and a != banned:
+                    for e in adds[a]:
+                        if not reached[e]:
+                            reached[e] = True
+                            queue.append(e)
+        return all(reached[g] for g in self.goal)
+
     # ------------------------------------------------------------ analysis
 
     def unreachable_goals(self, state: State) -> list[int]:
-        """Goal atoms (indices into task.goal) that no sequence of actions can make true."""
+        """Goal conditions (indices into task.goal) that no sequence of actions can make true."""
         cost, _ = self.propagate(state, "max")
-        bad = {g for g in self.goal if cost[g] == INF}
-        return [
-            i
-            for i, (v, op, value) in enumerate(self.task.goal)
-            if self.atoms.index(Atom(v, OP_NAMES[op], value)) in bad
-        ]
+        return [i for i, g in enumerate(self.goal_atoms) if cost[g] == INF]
 
     def relevant(self) -> list[TaskAction]:
         """Actions that can contribute to the goal, found backward from it.
@@ -263,7 +353,7 @@ class Relaxation:
                 if p not in relevant_atoms:
                     relevant_atoms.add(p)
                     stack.append(p)
-            for i, _ in self.actions[k].adds:
+            for i, *_ in self.actions[k].adds:
                 if i not in counted_vars:
                     counted_vars.add(i)
                     for s in setters.get(i, ()):
@@ -277,12 +367,12 @@ class Relaxation:
 
 HEURISTICS: dict[str, tuple[str, bool]] = {
     # name: (Relaxation method, admissible)
-    "lmcut": ("h_lmcut", True),
     "hmax": ("h_max", True),
+    "lmcut": ("h_lmcut", True),
+    "blind": ("", True),
     "hadd": ("h_add", False),
     "hff": ("h_ff", False),
     "goal-count": ("goal_count", False),
-    "blind": ("", True),
 }
 
 

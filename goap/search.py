@@ -3,6 +3,13 @@
 Nodes are ordered by ``f = g + weight * h`` (greedy drops g), ties broken by smaller h and
 then by insertion order, so the same catalog always yields the same plan. With an admissible
 h and weight 1 this is A*, and the first goal popped is cost-optimal.
+
+An optional ``lookahead`` proposes whole plans from a node (see Relaxation.lookahead). The
+best one found so far is the incumbent, of cost U: nodes with ``g + h >= U`` cannot lead to
+anything cheaper and are dropped, and once the smallest key left is ``>= U`` the incumbent
+is returned. That keeps A* optimal (every node on an optimal path has ``f <= C*``), and when
+the heuristic (or ``root_bound``) is exact at the start, it ends after a single expansion:
+h_max on a chain, the landmark bound on the seed catalog.
 """
 
 from __future__ import annotations
@@ -13,9 +20,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from itertools import count
 
-from goap.task import State, Task, TaskAction
+from goap.task import State, Successors, Task, TaskAction
 
 INF = float("inf")
+Lookahead = Callable[[State, float], tuple[list[TaskAction], float]]
 
 
 @dataclass(frozen=True)
@@ -35,46 +43,71 @@ def best_first(
     greedy: bool = False,
     max_expansions: int = 1_000_000,
     deadline: float = INF,
+    lookahead: Lookahead | None = None,
+    root_bound: Callable[[State], float] | None = None,
 ) -> SearchResult:
-    """Search from ``task.init`` to a goal state using ``actions`` (already pruned)."""
+    """Search from ``task.init`` to a goal state using ``actions`` (already pruned).
+
+    ``root_bound`` is an admissible estimate too costly to compute at every node: at the
+    start, a lookahead plan that costs no more than it is optimal.
+    """
     start = task.init
     h0 = h(start)
     if h0 == INF:
         return SearchResult("exhausted", (), INF, 0, 1)
+    successors = None  # built at the first expansion the lookahead does not end
+    apply = task.apply
+    is_goal = task.is_goal
+    push, pop = heapq.heappush, heapq.heappop
     tie = count()
     g_of: dict[State, float] = {start: 0.0}
     parent: dict[State, tuple[State, TaskAction] | None] = {start: None}
-    heap = [(0.0 if greedy else weight * h0, h0, next(tie), start)]
+    heap = [(h0 if greedy else weight * h0, h0, next(tie), start)]
     closed: set[State] = set()
     expanded = 0
     generated = 1
+    best_h = INF
+    incumbent: tuple[TaskAction, ...] = ()
+    bound = INF  # cost of the incumbent
     while heap:
-        _, _, _, state = heapq.heappop(heap)
+        key, h1, _, state = pop(heap)
+        if key >= bound and not greedy:
+            break  # nothing left can beat the incumbent
         if state in closed:
             continue
         g = g_of[state]
-        if task.is_goal(state):
+        if is_goal(state):
             return SearchResult("found", _path(parent, state), g, expanded, generated)
         closed.add(state)
         expanded += 1
         if expanded >= max_expansions or (expanded & 255 == 0 and time.monotonic() > deadline):
             return SearchResult("limit", (), INF, expanded, generated)
-        for action in actions:
-            if not task.applicable(action, state):
-                continue
-            child = task.apply(action, state)
+        if lookahead is not None and bound == INF and h1 < best_h:
+            best_h = h1
+            steps, cost = lookahead(state, bound - g)
+            if g + cost < bound:
+                bound, incumbent = g + cost, _path(parent, state) + tuple(steps)
+                if greedy or key >= bound:
+                    break
+                if expanded == 1 and root_bound is not None and root_bound(state) >= bound:
+                    break  # a second lower bound at the start meets the incumbent
+        if successors is None:
+            successors = Successors(actions)
+        for action in successors(state):
+            child = apply(action, state)
             g2 = g + action.cost
             if g2 >= g_of.get(child, INF):
                 continue
             h2 = h(child)
             generated += 1
-            if h2 == INF:
+            if h2 == INF or g2 + h2 >= bound:
                 continue
             g_of[child] = g2
             parent[child] = (state, action)
             closed.discard(child)  # reopen: only happens with inconsistent heuristics
-            f = h2 if greedy else g2 + weight * h2
-            heapq.heappush(heap, (f, h2, next(tie), child))
+            push(heap, (h2 if greedy else g2 + weight * h2, h2, next(tie), child))
+    if bound < INF:
+        return SearchResult("found", incumbent, bound, expanded, generated)
     return SearchResult("exhausted", (), INF, expanded, generated)
 
 

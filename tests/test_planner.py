@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import heapq
+import json
 from itertools import count
 from pathlib import Path
 
@@ -10,6 +11,7 @@ import yaml
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
+from bench import catalogs as bench_catalogs
 from goap.catalog import Catalog, load_catalog
 from goap.planner import PlanOptions, plan, simulate
 
@@ -88,16 +90,15 @@ def catalogs(draw) -> dict:
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(catalogs(), st.sampled_from(["lmcut", "hmax", "blind"]))
-def test_astar_is_optimal_against_brute_force(spec, heuristic):
+@given(catalogs(), st.sampled_from(["lmcut", "hmax", "blind"]), st.booleans())
+def test_astar_is_optimal_against_brute_force(spec, heuristic, lookahead):
     catalog = load_catalog("random.yaml", yaml.safe_dump(spec, sort_keys=False))
     try:
         optimum = brute_force(catalog)
     except OverflowError:
         assume(False)
-    result = plan(
-        catalog, catalog.initial, options=PlanOptions(heuristic=heuristic, max_expansions=200_000)
-    )
+    options = PlanOptions(heuristic=heuristic, max_expansions=200_000, lookahead=lookahead)
+    result = plan(catalog, catalog.initial, options=options)
     if optimum is None:
         assert result.status in ("unreachable", "no_plan"), result.message
         return
@@ -118,6 +119,53 @@ def test_inadmissible_heuristics_return_valid_plans(spec, heuristic):
     if result.found:
         final = simulate(result.actions, catalog.initial)
         assert all(c.holds(final) for c in catalog.goal)
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(catalogs(), st.sampled_from(["wastar", "greedy"]), st.sampled_from(["hmax", "hff"]))
+def test_weighted_and_greedy_searches_return_valid_plans(spec, search, heuristic):
+    """Weighted A* with an admissible heuristic stays within its weight of the optimum."""
+    catalog = load_catalog("random.yaml", yaml.safe_dump(spec, sort_keys=False))
+    try:
+        optimum = brute_force(catalog)
+    except OverflowError:
+        assume(False)
+    options = PlanOptions(heuristic=heuristic, search=search, max_expansions=50_000)
+    result = plan(catalog, catalog.initial, options=options)
+    assert not result.optimal
+    if optimum is None:
+        assert not result.found
+        return
+    assert result.found, result.message
+    assert reaches_goal(catalog, result.actions)
+    if search == "wastar" and heuristic == "hmax":
+        assert result.cost <= options.weight * optimum + 1e-9
+
+
+def test_lookahead_ends_a_chain_after_one_expansion():
+    """h_max is exact on a chain, so the relaxed plan proves itself optimal at the start."""
+    catalog = load_catalog("chain.yaml", json.dumps(bench_catalogs.chain(200)))
+    result = plan(catalog, catalog.initial)
+    assert result.expanded == 1 and len(result.actions) == 200
+    blind = plan(catalog, catalog.initial, options=PlanOptions(lookahead=False))
+    assert blind.cost == result.cost and blind.expanded == 200
+
+
+def test_independent_parts_are_planned_apart_and_interleaved_in_catalog_order():
+    doc = bench_catalogs.wide(40)
+    catalog = load_catalog("wide.yaml", json.dumps(doc))
+    result = plan(catalog, catalog.initial)
+    cheaper = [
+        min((doc["actions"][f"{k}{i}"]["cost"], k) for k in ("do", "alt")) for i in range(20)
+    ]
+    assert [a.name for a in result.actions] == [f"{k}{i}" for i, (_, k) in enumerate(cheaper)]
+    assert result.cost == sum(c for c, _ in cheaper) and result.expanded == 20
+    assert reaches_goal(catalog, result.actions)
+
+
+def reaches_goal(catalog: Catalog, actions) -> bool:
+    final = simulate(actions, catalog.initial)
+    return all(c.holds(final) for c in catalog.goal)
 
 
 def test_seed_catalog_plans_the_critical_path():

@@ -1,0 +1,287 @@
+"""goap's planner against classical planners, on the same problems, in one run.
+
+Every problem (the seed catalog, then generated chains, wide independent goals, padded
+catalogs and numeric counters of 10 to 5,000 actions, each with costs and with unit costs)
+is planned by goap in-process (median of ``--repeat`` calls of ``goap.planner.plan`` on the
+loaded catalog) and exported with ``goap.pddl.export`` for:
+
+- Fast Downward, ``astar(lmcut())`` (optimal), timed end to end as a process, the way it is
+  used (its own start-up and translation included); every problem;
+- pyperplan, A* with LM-cut (optimal), timed in-process from parsing to plan; unit-cost
+  problems only, since it has no action costs.
+
+Optimal costs must agree: a mismatch is printed and makes the exit status 1. Usage:
+
+    python -m bench.planner [--sizes 10,100,1000,5000] [--repeat 5] [--timeout 30]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from bench.catalogs import SHAPES
+from bench.classical import Run, fast_downward, pyperplan
+from goap.catalog import Catalog, load_catalog
+from goap.pddl import export
+from goap.planner import PlanOptions, plan
+
+ROOT = Path(__file__).resolve().parent.parent
+SEED = ROOT / "tests" / "catalogs" / "seed.yaml"
+OPTIONS = PlanOptions()  # the default: A* with h_max, optimal
+HEAVY = ("torch", "numpy", "networkx", "pyperplan", "up_fast_downward")
+
+
+def problems(sizes: list[int]) -> list[tuple[str, str, str]]:
+    """(name, file name, YAML/JSON text) of every problem of the suite."""
+    out = [("seed A01-A15", str(SEED), SEED.read_text())]
+    for size in sizes:
+        for unit in (False, True):
+            for shape, make in SHAPES.items():
+                name = f"{shape}-{size}{'/unit' if unit else ''}"
+                out.append((name, f"{shape}.yaml", json.dumps(make(size, unit=unit))))
+    return out
+
+
+def time_load(path: str, text: str) -> tuple[Catalog, float]:
+    """The catalog, and the median time to load it (parse, validate, compile)."""
+    times = []
+    catalog = None
+    while not times or (sum(times) < 0.5 and len(times) < 20):
+        start = time.perf_counter()
+        catalog = load_catalog(path, text)
+        times.append(time.perf_counter() - start)
+    assert catalog is not None
+    return catalog, statistics.median(times)
+
+
+def time_goap(catalog: Catalog, repeat: int) -> dict:
+    """Median of at least ``repeat`` calls, more (up to 200) while they take under 0.5 s."""
+    times: list[float] = []
+    result = None
+    while len(times) < repeat or (sum(times) < 0.5 and len(times) < 200):
+        start = time.perf_counter()
+        result = plan(catalog, catalog.initial, options=OPTIONS)
+        times.append(time.perf_counter() - start)
+    assert result is not None
+    return {
+        "status": result.status,
+        "cost": result.cost if result.found else None,
+        "expanded": result.expanded,
+        "seconds": statistics.median(times),
+    }
+
+
+def time_other(run: Callable[[], Run], repeat: int) -> dict:
+    """Median of ``repeat`` runs; a run over 2 s is not repeated."""
+    runs = [run()]
+    while len(runs) < repeat and runs[0].status == "found" and (runs[0].seconds or 0) < 2:
+        runs.append(run())
+    first = runs[0]
+    seconds = [r.seconds for r in runs if r.seconds is not None]
+    return {
+        "status": first.status,
+        "cost": first.cost,
+        "expanded": first.expanded,
+        "seconds": statistics.median(seconds) if seconds else None,
+        "message": first.message,
+    }
+
+
+def fresh_process(repeat: int) -> dict:
+    """``goap plan`` on the seed catalog as a new process, and what it imported."""
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        subprocess.run(
+            [sys.executable, "-m", "goap", "plan", str(SEED)], capture_output=True, check=True
+        )
+        times.append(time.perf_counter() - start)
+    probe = (
+        "import runpy, sys\n"
+        f"sys.argv = ['goap', 'plan', {str(SEED)!r}]\n"
+        "try:\n    runpy.run_module('goap', run_name='__main__')\n"
+        "except SystemExit:\n    pass\n"
+        f"print(','.join(m for m in {HEAVY!r} if m in sys.modules))\n"
+    )
+    heavy = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True
+    ).stdout.splitlines()[-1]
+    return {
+        "seconds": statistics.median(times),
+        "heavy_modules": [m for m in heavy.split(",") if m],
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--sizes", default="10,100,1000,5000")
+    parser.add_argument("--repeat", type=int, default=5, help="goap runs per problem (median)")
+    parser.add_argument("--other-repeat", type=int, default=3, help="runs of FD and pyperplan")
+    parser.add_argument("--timeout", type=float, default=30.0, help="seconds, FD and pyperplan")
+    parser.add_argument("--fresh-repeat", type=int, default=5, help="fresh `goap plan` runs")
+    parser.add_argument("--no-fd", action="store_true")
+    parser.add_argument("--no-pyperplan", action="store_true")
+    parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "planner.json")
+    args = parser.parse_args(argv)
+    sizes = [int(s) for s in args.sizes.split(",")]
+    rows = []
+    mismatches = []
+    header = (
+        f"{'problem':<22}{'actions':>8}  {'cost goap/FD/pp':<22}{'expanded goap/FD/pp':<24}"
+        f"{'goap ms':>9}{'load ms':>9}{'FD ms':>9}{'pp ms':>10}{'goap/FD':>9}{'goap/pp':>9}"
+    )
+    print(header)
+    print("-" * len(header))
+    with tempfile.TemporaryDirectory(prefix="goap-bench-") as tmp:
+        for name, path, text in problems(sizes):
+            catalog, load_seconds = time_load(path, text)
+            unit = all(a.cost == 1 for a in catalog.actions)
+            ours = time_goap(catalog, args.repeat)
+            ours["load_seconds"] = load_seconds
+            files = export(catalog).write(Path(tmp) / name.replace("/", "-").replace(" ", "-"))
+            fd = (
+                {"status": "skipped"}
+                if args.no_fd
+                else time_other(lambda f=files: fast_downward(*f, args.timeout), args.other_repeat)
+            )
+            pp = (
+                {"status": "skipped"}
+                if args.no_pyperplan
+                else {"status": "n/a (costs)"}
+                if not unit
+                else time_other(lambda f=files: pyperplan(*f, args.timeout), args.other_repeat)
+            )
+            for other, who in ((fd, "Fast Downward"), (pp, "pyperplan")):
+                if other["status"] == "found" and other["cost"] != ours["cost"]:
+                    mismatches.append(f"{name}: goap {ours['cost']} != {who} {other['cost']}")
+            row = {
+                "problem": name,
+                "actions": len(catalog.actions),
+                "unit_costs": unit,
+                "goap": ours,
+                "fast_downward": fd,
+                "pyperplan": pp,
+            }
+            rows.append(row)
+            print(_line(row), flush=True)
+    fresh = fresh_process(args.fresh_repeat)
+    summary = _summary(rows, fresh, mismatches)
+    print()
+    for line in summary:
+        print(line)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(
+        json.dumps(
+            {
+                "machine": platform.platform(),
+                "python": platform.python_version(),
+                "cpus": _cpus(),
+                "date": time.strftime("%Y-%m-%d %H:%M"),
+                "command": " ".join(["python -m bench.planner", *(argv or sys.argv[1:])]),
+                "goap_options": {"heuristic": OPTIONS.heuristic, "search": OPTIONS.search},
+                "rows": rows,
+                "fresh_process": fresh,
+                "summary": summary,
+            },
+            indent=2,
+        )
+        + "\n"
+    )
+    print(f"results: {args.out}")
+    return 1 if mismatches else 0
+
+
+def _line(row: dict) -> str:
+    g, fd, pp = row["goap"], row["fast_downward"], row["pyperplan"]
+    costs = "/".join(_cost(r) for r in (g, fd, pp))
+    expanded = "/".join(
+        str(r.get("expanded")) if r["status"] == "found" else "-" for r in (g, fd, pp)
+    )
+    return (
+        f"{row['problem']:<22}{row['actions']:>8}  {costs:<22}{expanded:<24}"
+        f"{g['seconds'] * 1000:>9.2f}{g['load_seconds'] * 1000:>9.1f}{_ms(fd):>9}{_ms(pp):>10}"
+        f"{_ratio(g, fd):>9}{_ratio(g, pp):>9}"
+    )
+
+
+def _cost(run: dict) -> str:
+    if run["status"] == "found":
+        return f"{run['cost']:g}"
+    return {"not installed": "n/i", "n/a (costs)": "n/a", "skipped": "skip"}.get(
+        run["status"], run["status"]
+    )
+
+
+def _ms(run: dict) -> str:
+    if run.get("seconds") is None:
+        return "-"
+    prefix = ">" if run["status"] == "timeout" else ""
+    return f"{prefix}{run['seconds'] * 1000:.1f}"
+
+
+def _ratio(ours: dict, other: dict) -> str:
+    if other.get("seconds") is None or other["status"] not in ("found", "timeout"):
+        return "-"
+    prefix = "<" if other["status"] == "timeout" else ""
+    return f"{prefix}{ours['seconds'] / other['seconds']:.2g}"
+
+
+def _summary(rows: list[dict], fresh: dict, mismatches: list[str]) -> list[str]:
+    out = []
+    seed = rows[0]["goap"]["seconds"] * 1000
+    out.append(f"seed catalog, in-process plan(): {seed:.2f} ms (target < 1 ms)")
+    out.append(
+        f"goap plan as a fresh process on the seed: {fresh['seconds']:.3f} s (target < 0.3 s); "
+        f"heavy modules imported: {', '.join(fresh['heavy_modules']) or 'none'}"
+    )
+    for key, who in (("fast_downward", "Fast Downward"), ("pyperplan", "pyperplan")):
+        compared = [r for r in rows if r[key]["status"] in ("found", "timeout")]
+        if not compared:
+            status = {r[key]["status"] for r in rows} - {"n/a (costs)"}
+            out.append(f"{who}: {', '.join(sorted(status))}")
+            continue
+        ratios = [r["goap"]["seconds"] / r[key]["seconds"] for r in compared]
+        small = [r["goap"]["seconds"] / r[key]["seconds"] for r in compared if r["actions"] <= 1000]
+        slower = [r["problem"] for r in compared if r["goap"]["seconds"] >= r[key]["seconds"]]
+        equal = sum(1 for r in compared if r[key]["cost"] == r["goap"]["cost"])
+        found = sum(1 for r in compared if r[key]["status"] == "found")
+        out.append(
+            f"{who}: {len(compared)} problems, equal optimal cost on {equal}/{found} solved; "
+            f"time goap/{who}: median {statistics.median(ratios):.3f} "
+            f"(<= 1,000 actions: median {statistics.median(small):.3f}, "
+            f"worst {max(small):.3f}); goap slower on: {', '.join(slower) or 'none'}"
+        )
+    fd = [r for r in rows if r["fast_downward"]["status"] in ("found", "timeout")]
+    if fd:
+        both = [
+            (r, (r["goap"]["seconds"] + r["goap"]["load_seconds"]) / r["fast_downward"]["seconds"])
+            for r in fd
+        ]
+        small = [ratio for r, ratio in both if r["actions"] <= 1000]
+        out.append(
+            f"goap end to end (load the catalog, then plan) / Fast Downward end to end: "
+            f"median {statistics.median(ratio for _, ratio in both):.3f} "
+            f"(<= 1,000 actions: median {statistics.median(small):.3f}, worst {max(small):.3f}); "
+            f"slower on: {', '.join(r['problem'] for r, ratio in both if ratio >= 1) or 'none'}"
+        )
+    out.extend(f"COST MISMATCH {m}" for m in mismatches)
+    return out
+
+
+def _cpus() -> int:
+    import os
+
+    return len(os.sched_getaffinity(0))
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
