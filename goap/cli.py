@@ -18,10 +18,10 @@ import typer
 from rich.console import Console
 
 from goap.catalog import Catalog, CatalogError, load_catalog
+from goap.errors import RunError
 from goap.logic import Condition, LogicError, condition_from_text, parse_goal_text
 from goap.planner import PlanOptions, PlanResult, plan
 from goap.relaxed import HEURISTICS
-from goap.runner import RunError, Runner, default_state_path, open_world
 from state.model import StateTypeError
 from state.store import StateError
 
@@ -74,7 +74,18 @@ def _catalog(path: Path) -> Catalog:
 
 
 def _state_path(catalog: Catalog, state: Path | None) -> Path:
+    from goap.runner import default_state_path
+
     return state or default_state_path(catalog.path)
+
+
+def _world(catalog: Catalog, state: Path | None) -> dict[str, Any]:
+    """The persisted world of ``--state``, or the catalog's initial state."""
+    if state is None:
+        return catalog.initial
+    from goap.runner import open_world
+
+    return open_world(catalog, state)
 
 
 def _goal(catalog: Catalog, goals: list[str] | None) -> tuple[Condition, ...] | None:
@@ -144,7 +155,7 @@ def plan_cmd(
             help="Admissible (optimal with astar): hmax, lmcut (stronger, slower per node), "
             "blind. Inadmissible (fast, plans may cost more): hadd, hff, goal-count."
         ),
-    ] = "lmcut",
+    ] = "hmax",
     search: Annotated[
         str,
         typer.Option(
@@ -159,7 +170,7 @@ def plan_cmd(
     """Find the cheapest plan from the current (or initial) state to the goal."""
     catalog = _catalog(file)
     options = _options(heuristic, search, max_expansions, timeout)
-    world = open_world(catalog, state) if state else catalog.initial
+    world = _world(catalog, state)
     result = plan(catalog, world, _goal(catalog, goal), options=options)
     if json_out:
         print(json.dumps(plan_json(result)))
@@ -187,6 +198,7 @@ def run_cmd(
     json_out: JsonOpt = False,
 ) -> None:
     """Execute the plan, persisting the state after every step, replanning on surprises."""
+    from goap.runner import Runner
     from goap.view import LineView, RunView, plan_summary, plan_table
 
     catalog = _catalog(file)
@@ -221,7 +233,7 @@ def run_cmd(
                     "executed": run.executed,
                     "failures": run.failures,
                     "plans": run.replans,
-                    "world_state": catalog.schema.nest(open_world(catalog, state_path)),
+                    "world_state": catalog.schema.nest(_world(catalog, state_path)),
                 }
             )
         )
@@ -293,7 +305,7 @@ def export_cmd(
     from goap.pddl import ExportError, export
 
     catalog = _catalog(file)
-    world = open_world(catalog, state) if state else catalog.initial
+    world = _world(catalog, state)
     try:
         result = export(catalog, world, action_costs=False if unit_costs else None)
     except ExportError as exc:

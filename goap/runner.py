@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from goap.catalog import Action, Catalog, Executor
+from goap.errors import RunError
 from goap.execute import Outcome, run_executor, run_sensors, worker_query
 from goap.planner import PlanOptions, PlanResult, plan, simulate
 from state.model import StateTypeError
@@ -35,10 +36,6 @@ from state.store import (
 
 CIRCLE_LIMIT = 3  # the same action from the same world this often means no progress
 EXIT = {"completed": 0, "failed": 1, "escalated": 1, "no_plan": 3, "interrupted": 130}
-
-
-class RunError(Exception):
-    """Invalid input found before any action ran (exit code 2)."""
 
 
 class Events(Protocol):

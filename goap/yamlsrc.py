@@ -60,7 +60,7 @@ def load(file: str | Path, text: str | None = None) -> Source:
         except (OSError, UnicodeDecodeError) as exc:
             raise SourceError(path, None, "", f"cannot read file: {exc}") from None
     try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        node = yaml.compose(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark
         line = mark.line + 1 if mark else None
