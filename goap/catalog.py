@@ -126,6 +126,25 @@ class Action:
         return self.id or self.name
 
 
+def action_json(action: Action) -> dict[str, Any]:
+    """An action as the CLI's and the MCP server's JSON documents describe it."""
+    executor: dict[str, Any] | None = None
+    if action.executor and action.executor.cmd:
+        executor = {"kind": "cmd", "cmd": list(action.executor.cmd)}
+    elif action.executor and action.executor.run:
+        executor = {"kind": "run", "target": action.executor.run, "with": action.executor.args}
+    return {
+        "name": action.name,
+        "id": action.id,
+        "skill": action.skill,
+        "description": action.description,
+        "cost": action.cost,
+        "pre": [str(c) for c in action.pre],
+        "effects": [str(e) for e in action.effects],
+        "executor": executor,
+    }
+
+
 @dataclass(frozen=True)
 class Sensor:
     name: str

@@ -17,7 +17,7 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 
-from goap.catalog import Catalog, CatalogError, load_catalog
+from goap.catalog import Catalog, CatalogError, action_json, load_catalog
 from goap.errors import RunError
 from goap.logic import Condition, LogicError, condition_from_text, parse_goal_text
 from goap.planner import PlanOptions, PlanResult, plan
@@ -126,17 +126,7 @@ def plan_json(result: PlanResult) -> dict[str, Any]:
         "seconds": round(result.seconds, 6),
         "unreachable": [str(c) for c in result.unreachable],
         "message": result.message,
-        "steps": [
-            {
-                "name": a.name,
-                "id": a.id,
-                "skill": a.skill,
-                "cost": a.cost,
-                "pre": [str(c) for c in a.pre],
-                "effects": [str(e) for e in a.effects],
-            }
-            for a in result.actions
-        ],
+        "steps": [action_json(a) for a in result.actions],
     }
 
 

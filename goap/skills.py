@@ -12,28 +12,10 @@ from typing import Any
 
 import yaml
 
-from goap.catalog import Action, Catalog
+from goap.catalog import Catalog, action_json
 from goap.execute import worker_query
 from goap.planner import plan
 from goap.runner import RunError, Runner, StepResult, open_world
-
-
-def step_json(action: Action) -> dict[str, Any]:
-    executor: dict[str, Any] | None = None
-    if action.executor and action.executor.cmd:
-        executor = {"kind": "cmd", "cmd": list(action.executor.cmd)}
-    elif action.executor and action.executor.run:
-        executor = {"kind": "run", "target": action.executor.run, "with": action.executor.args}
-    return {
-        "name": action.name,
-        "id": action.id,
-        "skill": action.skill,
-        "description": action.description,
-        "cost": action.cost,
-        "pre": [str(c) for c in action.pre],
-        "effects": [str(e) for e in action.effects],
-        "executor": executor,
-    }
 
 
 def list_actions(
@@ -45,7 +27,7 @@ def list_actions(
     found = argument_schemas(targets, workdir) if schemas else {}
     actions = []
     for action in catalog.actions:
-        item = step_json(action)
+        item = action_json(action)
         unmet = [str(c) for c in action.pre if not c.holds(world)]
         item["applies"], item["unmet"] = not unmet, unmet
         if item["executor"] and item["executor"]["kind"] == "run":
@@ -71,7 +53,7 @@ def next_action(catalog: Catalog, state_path: Path) -> dict[str, Any]:
         status = "goal_reached"
     return {
         "status": status,
-        "next": step_json(result.actions[0]) if result.actions else None,
+        "next": action_json(result.actions[0]) if result.actions else None,
         "plan": [a.name for a in result.actions],
         "ids": [a.label for a in result.actions],
         "cost": result.cost if result.found else None,
