@@ -250,18 +250,12 @@ def _child_env() -> dict[str, str]:
 
 
 def worker_query(request: dict[str, Any], timeout: float = 120) -> dict[str, Any]:
-    """Run a ``check`` or ``schema`` request in a child (imports stay out of this process)."""
+    """Run a ``check`` request in a child (the executors' imports stay out of this process)."""
+    workdir = Path(request.get("workdir") or ".")
     with tempfile.TemporaryDirectory(prefix="goap-") as tmp:
-        request_path, result_path = Path(tmp) / "request.json", Path(tmp) / "result.json"
-        request_path.write_text(json.dumps(request))
-        proc = subprocess.run(
-            [sys.executable, "-m", "goap.worker", str(request_path), str(result_path)],
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-            env=_child_env(),
-            cwd=request.get("workdir") or None,
+        outcome, result = _run_worker(
+            request, timeout, workdir, Path(tmp) / "check.log", [], lambda: False
         )
-        if not result_path.exists():
-            raise RuntimeError(f"executor check failed: {proc.stderr.strip()[-2000:]}")
-        return json.loads(result_path.read_text())
+    if result is None:
+        raise RuntimeError(f"executor check failed: {outcome.error}\n{outcome.tail[-2000:]}")
+    return result
