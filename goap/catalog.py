@@ -1,8 +1,8 @@
 """Load a YAML catalog strictly and compile it into plain, frozen structures.
 
 The YAML format is a public contract (see README, "Catalog reference"). Loading is two
-passes: pydantic checks the shape (unknown keys, types, costs), then we check the meaning
-(known variables, well-typed conditions and effects, findable executors). Every problem
+passes: ``goap.shape`` checks the shape (unknown keys, types, costs), then we check the
+meaning (known variables, well-typed conditions and effects, findable executors). Every problem
 becomes a SourceError naming the file, the line, the key and the fix; all of them are
 reported at once.
 """
@@ -14,11 +14,9 @@ import importlib.util
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
-
-from goap import yamlsrc
+from goap import shape, yamlsrc
 from goap.logic import Condition, Effect, LogicError, parse_condition, parse_effect
 from goap.yamlsrc import Loc, Source, SourceError
 from state.model import NAME, TYPES, StateTypeError, Variable, WorldSchema, type_of
@@ -34,58 +32,6 @@ class CatalogError(Exception):
     def __init__(self, errors: list[SourceError]):
         self.errors = errors
         super().__init__("\n".join(e.render() for e in errors))
-
-
-# ---------------------------------------------------------------- shape (pydantic)
-
-
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", populate_by_name=True)
-
-
-class VariableSpec(_Strict):
-    type: Literal["bool", "int", "float", "str"]
-    default: Any = None
-    description: str = ""
-
-
-class RetrySpec(_Strict):
-    attempts: int = Field(1, ge=1, le=100)
-    backoff: float = Field(2.0, ge=0)
-    delay: float = Field(1.0, ge=0, description="seconds before the second attempt")
-
-
-class ActionSpec(_Strict):
-    id: str | None = None
-    skill: str | None = None
-    description: str = ""
-    cost: float = Field(1, gt=0)
-    pre: dict[str, Any] = {}
-    effects: dict[str, Any] = {}
-    cmd: list[str] | None = Field(None, min_length=1)
-    run: str | None = None
-    with_: dict[str, Any] = Field(default_factory=dict, alias="with")
-    observe: dict[str, str] = {}
-    timeout: float = Field(600, gt=0)
-    retry: RetrySpec = RetrySpec()
-
-
-class SensorSpec(_Strict):
-    run: str
-    with_: dict[str, Any] = Field(default_factory=dict, alias="with")
-    observe: dict[str, str]
-    timeout: float = Field(120, gt=0)
-
-
-class CatalogSpec(_Strict):
-    version: Literal[1]
-    name: str
-    description: str = ""
-    state: dict[str, Any]
-    goal: dict[str, Any]
-    actions: dict[str, ActionSpec]
-    sensors: list[SensorSpec] = []
-    failure_budget: int = Field(3, ge=1)
 
 
 # ---------------------------------------------------------------- compiled (plain)
@@ -205,43 +151,15 @@ def load_catalog(path: str | Path, text: str | None = None) -> Catalog:
                 )
             ]
         )
-    try:
-        spec = CatalogSpec.model_validate(source.data)
-    except ValidationError as exc:
-        raise CatalogError([_shape_error(source, err) for err in exc.errors()]) from None
+    errors: list[SourceError] = []
+    spec = shape.check(source, (), source.data, shape.CATALOG, errors)
+    if errors:
+        raise CatalogError(errors)
     return _Compiler(source, spec).compile()
 
 
-def _shape_error(source: Source, err: dict[str, Any]) -> SourceError:
-    loc: Loc = tuple("with" if part == "with_" else part for part in err["loc"])
-    kind, message = err["type"], err["msg"]
-    fix = ""
-    if kind == "extra_forbidden":
-        parent = _model_at(loc[:-1])
-        allowed = ", ".join(n if n != "with_" else "with" for n in parent.model_fields)
-        message = "unknown key"
-        fix = f"remove it or use one of: {allowed}"
-    elif kind == "missing":
-        message = "required key is missing"
-        fix = f"add `{loc[-1]}:`"
-    elif kind == "literal_error" and loc == ("version",):
-        fix = "write `version: 1`"
-    elif kind == "greater_than" and loc[-1] == "cost":
-        fix = "costs are positive numbers, e.g. `cost: 1`"
-    return source.error(loc, message, fix)
-
-
-def _model_at(loc: Loc) -> type[BaseModel]:
-    """The pydantic model that owns the mapping at ``loc`` (to list its allowed keys)."""
-    if len(loc) >= 2 and loc[0] == "actions":
-        return RetrySpec if loc[2:3] == ("retry",) else ActionSpec
-    if len(loc) >= 2 and loc[0] == "sensors":
-        return SensorSpec
-    return CatalogSpec
-
-
 class _Compiler:
-    def __init__(self, source: Source, spec: CatalogSpec):
+    def __init__(self, source: Source, spec: dict[str, Any]):
         self.source, self.spec = source, spec
         self.errors: list[SourceError] = []
         self.broken: set[str] = set()  # declared variables that failed to compile
@@ -251,27 +169,27 @@ class _Compiler:
 
     def compile(self) -> Catalog:
         schema = self.schema()
-        goal = self.conditions(schema, ("goal",), self.spec.goal)
-        actions = tuple(self.action(schema, name, a) for name, a in self.spec.actions.items())
-        sensors = tuple(self.sensor(schema, i, s) for i, s in enumerate(self.spec.sensors))
-        if not self.spec.actions:
+        goal = self.conditions(schema, ("goal",), self.spec["goal"])
+        actions = tuple(self.action(schema, name, a) for name, a in self.spec["actions"].items())
+        sensors = tuple(self.sensor(schema, i, s) for i, s in enumerate(self.spec["sensors"]))
+        if not self.spec["actions"]:
             self.fail(("actions",), "no actions", "declare at least one action")
         if self.errors:
             raise CatalogError(self.errors)
         return Catalog(
-            self.spec.name,
+            self.spec["name"],
             Path(self.source.file),
             schema,
             goal,
             actions,
             sensors,
-            self.spec.description,
-            self.spec.failure_budget,
+            self.spec["description"],
+            self.spec["failure_budget"],
         )
 
     def schema(self) -> WorldSchema:
         variables: list[Variable] = []
-        for name, raw in self.spec.state.items():
+        for name, raw in self.spec["state"].items():
             loc = ("state", name)
             self.broken.add(str(name))
             if not isinstance(name, str) or not NAME.match(name):
@@ -282,18 +200,15 @@ class _Compiler:
                 )
                 continue
             if isinstance(raw, dict):
-                try:
-                    var_spec = VariableSpec.model_validate(raw)
-                except ValidationError as exc:
-                    for err in exc.errors():
-                        sub = (*loc, *err["loc"])
-                        fix = "write {type: int, default: 0} (types: bool, int, float, str)"
-                        self.fail(sub, err["msg"], fix)
+                found = len(self.errors)
+                var_spec = shape.check(self.source, loc, raw, shape.VARIABLE, self.errors)
+                if len(self.errors) > found:
                     continue
-                default = var_spec.default
+                default = var_spec["default"]
+                kind = var_spec["type"]
                 if default is None:
-                    default = {"bool": False, "int": 0, "float": 0.0, "str": ""}[var_spec.type]
-                var = Variable(name, var_spec.type, default, var_spec.description)
+                    default = {"bool": False, "int": 0, "float": 0.0, "str": ""}[kind]
+                var = Variable(name, kind, default, var_spec["description"])
                 try:
                     var = Variable(name, var.type, var.coerce(default), var.description)
                 except StateTypeError as exc:
@@ -346,33 +261,34 @@ class _Compiler:
         self.fail(loc, f"unknown state variable {name!r}", hint)
         return None
 
-    def action(self, schema: WorldSchema, name: str, spec: ActionSpec) -> Action:
+    def action(self, schema: WorldSchema, name: str, spec: dict[str, Any]) -> Action:
         loc: Loc = ("actions", name)
-        pre = self.conditions(schema, (*loc, "pre"), spec.pre)
+        pre = self.conditions(schema, (*loc, "pre"), spec["pre"])
         effects = []
-        for var_name, value in spec.effects.items():
+        for var_name, value in spec["effects"].items():
             if (var := self.variable(schema, (*loc, "effects", var_name), var_name)) is None:
                 continue
             try:
                 effects.append(parse_effect(var, value))
             except LogicError as exc:
                 self.fail((*loc, "effects", var_name), str(exc))
-        if not spec.effects:
+        if not spec["effects"]:
             self.fail(
                 (*loc, "effects"),
                 "an action without effects can never help",
                 "declare what it changes under `effects:`",
             )
-        if spec.cmd is not None and spec.run is not None:
+        cmd, run = spec["cmd"], spec["run"]
+        if cmd is not None and run is not None:
             self.fail(
                 (*loc, "run"), "an action has either cmd or run, not both", "keep one of the two"
             )
         executor = None
-        if spec.cmd is not None or spec.run is not None:
+        if cmd is not None or run is not None:
             executor = self.executor(
-                schema, loc, spec.cmd, spec.run, spec.with_, spec.observe, spec.timeout
+                schema, loc, cmd, run, spec["with"], spec["observe"], spec["timeout"]
             )
-        elif spec.with_:
+        elif spec["with"]:
             self.fail(
                 (*loc, "with"),
                 "`with` gives arguments to `run`, but there is no run",
@@ -380,25 +296,25 @@ class _Compiler:
             )
         return Action(
             name=name,
-            cost=float(spec.cost),
+            cost=spec["cost"],
             pre=pre,
             effects=tuple(effects),
-            id=spec.id,
-            skill=spec.skill,
-            description=spec.description,
+            id=spec["id"],
+            skill=spec["skill"],
+            description=spec["description"],
             executor=executor,
-            attempts=spec.retry.attempts,
-            backoff=spec.retry.backoff,
-            delay=spec.retry.delay,
+            attempts=spec["retry"]["attempts"],
+            backoff=spec["retry"]["backoff"],
+            delay=spec["retry"]["delay"],
             line=self.source.line(loc),
         )
 
-    def sensor(self, schema: WorldSchema, index: int, spec: SensorSpec) -> Sensor:
+    def sensor(self, schema: WorldSchema, index: int, spec: dict[str, Any]) -> Sensor:
         loc: Loc = ("sensors", index)
         executor = self.executor(
-            schema, loc, None, spec.run, spec.with_, spec.observe, spec.timeout
+            schema, loc, None, spec["run"], spec["with"], spec["observe"], spec["timeout"]
         )
-        return Sensor(spec.run, executor, self.source.line(loc))
+        return Sensor(spec["run"], executor, self.source.line(loc))
 
     def executor(
         self,

@@ -10,20 +10,21 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Callable
-from functools import wraps
+from functools import cache, wraps
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.console import Console
 
 from goap.catalog import Catalog, CatalogError, action_json, load_catalog
 from goap.errors import RunError
 from goap.logic import Condition, LogicError, condition_from_text, parse_goal_text
 from goap.planner import PlanOptions, PlanResult, plan
 from goap.relaxed import HEURISTICS
-from state.model import StateTypeError
-from state.store import StateError
+from state.model import StateError, StateTypeError
+
+if TYPE_CHECKING:
+    from rich.console import Console
 
 app = typer.Typer(
     add_completion=False,
@@ -33,8 +34,28 @@ app = typer.Typer(
 state_app = typer.Typer(no_args_is_help=True, help="Read and edit the persisted world state.")
 app.add_typer(state_app, name="state")
 
-out = Console(highlight=False)
-err = Console(stderr=True, highlight=False)
+
+@cache
+def console(stderr: bool = False) -> Console:
+    """rich's console, imported on first use: ``--json`` output never loads rich."""
+    from rich.console import Console
+
+    return Console(stderr=stderr, highlight=False)
+
+
+def escape(text: str) -> str:
+    """Text from a catalog or a run, shown as written inside rich markup (``[x]`` kept)."""
+    from rich.markup import escape
+
+    return escape(text)
+
+
+def out() -> Console:
+    return console()
+
+
+def err() -> Console:
+    return console(stderr=True)
 
 
 class Usage(Exception):
@@ -57,7 +78,7 @@ def handles_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
 def fail(message: str, json_mode: bool = False, code: int = 2) -> None:
     if json_mode:
         print(json.dumps({"error": message, "exit_code": code}))
-    err.print(f"[red]error:[/] {message}", highlight=False, markup=True, soft_wrap=True)
+    err().print(f"[red]error:[/] {escape(message)}", highlight=False, markup=True, soft_wrap=True)
     raise typer.Exit(code)
 
 
@@ -168,12 +189,12 @@ def plan_cmd(
         from goap.view import plan_summary, plan_table
 
         if result.actions:
-            out.print(plan_table(result, title=f"{catalog.name}: plan"))
+            out().print(plan_table(result, title=f"{catalog.name}: plan"))
         else:
-            out.print("the goal already holds: nothing to do")
-        out.print(plan_summary(result))
+            out().print("the goal already holds: nothing to do")
+        out().print(plan_summary(result))
     else:
-        err.print(f"[red]{result.message}[/]")
+        err().print(f"[red]{escape(result.message)}[/]")
     raise typer.Exit(0 if result.found else 3)
 
 
@@ -200,12 +221,12 @@ def run_cmd(
         if json_out:
             print(json.dumps(plan_json(result)))
         elif result.found:
-            out.print(plan_table(result, title=f"{catalog.name}: would run"))
-            out.print(plan_summary(result))
+            out().print(plan_table(result, title=f"{catalog.name}: would run"))
+            out().print(plan_summary(result))
         else:
-            err.print(f"[red]{result.message}[/]")
+            err().print(f"[red]{escape(result.message)}[/]")
         raise typer.Exit(0 if result.found else 3)
-    view_console = Console(stderr=True, highlight=False)
+    view_console = err()
     if json_out or not view_console.is_terminal:
         view: Any = LineView(view_console)
         run = Runner(catalog, state_path, workdir, events=view).run(resume)
@@ -229,8 +250,8 @@ def run_cmd(
         )
     else:
         color = "green" if run.exit_code == 0 else "red"
-        err.print(f"[{color}]{run.status}[/]: {run.message}")
-        err.print(f"state: {run.state_path}")
+        err().print(f"[{color}]{run.status}[/]: {escape(run.message)}")
+        err().print(f"state: {run.state_path}")
     raise typer.Exit(run.exit_code)
 
 
@@ -248,8 +269,8 @@ def validate_cmd(file: FileArg, json_out: JsonOpt = False) -> None:
     else:
         for f in findings:
             color = "red" if f.severity == "error" else "yellow"
-            out.print(f"[{color}]{f.severity}[/] {f.where}: {f.message}")
-        out.print(
+            out().print(f"[{color}]{f.severity}[/] {escape(f.where)}: {escape(f.message)}")
+        out().print(
             f"{catalog.path}: {len(errors)} errors, {len(findings) - len(errors)} warnings"
             if findings
             else f"{catalog.path}: ok"
@@ -302,9 +323,9 @@ def export_cmd(
         raise Usage(str(exc)) from None
     domain, problem = result.write(pddl)
     for note in result.notes:
-        out.print(f"note: {note}")
+        out().print(f"note: {note}")
     costs = "with :action-costs" if result.action_costs else "unit costs, plain STRIPS"
-    out.print(f"wrote {domain} and {problem} ({costs})")
+    out().print(f"wrote {domain} and {problem} ({costs})")
 
 
 # ------------------------------------------------------------------ goap state ...
@@ -328,16 +349,16 @@ def state_show(file: FileArg, state: StateOpt = None, json_out: JsonOpt = False)
         return
     from rich.table import Table
 
-    out.print(
+    out().print(
         f"[bold]{path}[/]  {data.deployment_id}  status: {data.status}  "
         f"last action: {data.last_action or '-'}"
     )
-    out.print(f"completed: {', '.join(data.actions_completed) or '-'}")
-    out.print(f"pending: {', '.join(data.actions_pending) or '-'}")
+    out().print(f"completed: {', '.join(data.actions_completed) or '-'}")
+    out().print(f"pending: {', '.join(data.actions_pending) or '-'}")
     table = Table("variable", "type", "value", header_style="bold")
     for name, value in data.world(catalog.schema).items():
         table.add_row(name, catalog.schema[name].type, json.dumps(value))
-    out.print(table)
+    out().print(table)
 
 
 @state_app.command("get")
@@ -412,7 +433,7 @@ def demo_cmd(
     """Create a small ML workspace and deploy it with plans/deployment.yaml, on this machine."""
     from goap.demo import print_summary, run_demo
 
-    result = run_demo(dir, resume, Console(stderr=True, highlight=False), json_out)
+    result = run_demo(dir, resume, err(), json_out)
     if json_out:
         print(json.dumps(result.summary, default=str))
     else:
@@ -462,7 +483,7 @@ def skill_list(
             "\n".join(item["pre"]) or "-",
             "\n".join(item["effects"]),
         )
-    out.print(table)
+    out().print(table)
 
 
 @skill_app.command("run")
@@ -497,12 +518,12 @@ def skill_run(
         _print_json(result)
     else:
         color = "green" if result["ok"] else "red"
-        err.print(
+        err().print(
             f"[{color}]{result['action']} {result['outcome']}[/] "
-            f"({result['seconds']:.1f}s){': ' + result['error'] if result['error'] else ''}"
+            f"({result['seconds']:.1f}s){': ' + escape(result['error']) if result['error'] else ''}"
         )
         if result["tail"]:
-            err.print(result["tail"], markup=False)
+            err().print(result["tail"], markup=False)
     raise typer.Exit(result["exit_code"])
 
 
@@ -534,13 +555,13 @@ def next_cmd(file: FileArg, state: StateOpt = None, json_out: JsonOpt = False) -
         _print_json(result)
     elif result["next"]:
         step = result["next"]
-        out.print(
+        out().print(
             f"next: {step['id'] or ''} {step['name']} (skill {step['skill'] or '-'}, "
             f"cost {step['cost']:g})"
         )
-        out.print(f"then: {' -> '.join(result['ids'][1:]) or 'goal'}")
+        out().print(f"then: {' -> '.join(result['ids'][1:]) or 'goal'}")
     else:
-        out.print(result["message"])
+        out().print(result["message"])
     raise typer.Exit(3 if result["status"] not in ("found", "goal_reached") else 0)
 
 

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from goap.catalog import load_catalog
@@ -303,7 +304,7 @@ def print_summary(summary: dict[str, Any], out: Console) -> None:
     color = "green" if summary["exit_code"] == 0 else "red"
     version = summary["version_id"] or "-"
     out.print(
-        f"[{color}]{summary['status']}[/]: {summary['message']} | version {version} | "
+        f"[{color}]{summary['status']}[/]: {escape(summary['message'])} | version {version} | "
         f"published {summary['published_version'] or '-'} | {summary['wall_s']:.1f} s"
     )
 

@@ -7,6 +7,7 @@ from typing import Any
 
 from rich.console import Console, Group
 from rich.live import Live
+from rich.markup import escape
 from rich.spinner import Spinner
 from rich.table import Table
 from rich.text import Text
@@ -82,7 +83,7 @@ class RunView:
                 elapsed,
                 row.get("result", ""),
             )
-        notes = [Text.from_markup(f"[yellow]•[/] {n}") for n in self.notes[-6:]]
+        notes = [Text.from_markup(f"[yellow]•[/] {escape(n)}") for n in self.notes[-6:]]
         return Group(table, *notes)
 
     def _refresh(self) -> None:

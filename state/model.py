@@ -22,6 +22,14 @@ class StateTypeError(ValueError):
     """A value does not fit a variable's declared type."""
 
 
+class StateError(Exception):
+    """A state file that cannot be used as it is; the message says why and what to do.
+
+    Declared here, not in ``state.store``, so the CLI can catch it without loading the
+    store's pydantic models on commands that never read a state file.
+    """
+
+
 def type_of(value: Any) -> str | None:
     """The variable type a YAML/JSON literal implies, or None for lists, maps and null."""
     for name in ("bool", "int", "float", "str"):  # bool first: bool is a subclass of int

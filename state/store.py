@@ -18,15 +18,11 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field, ValidationError
 
-from state.model import StateTypeError, WorldSchema
+from state.model import StateError, StateTypeError, WorldSchema
 
 SCHEMA_VERSION = 1
 Status = Literal["pending", "running", "completed", "failed", "escalated", "interrupted"]
 Outcome = Literal["started", "succeeded", "failed", "interrupted"]
-
-
-class StateError(Exception):
-    """A state file that cannot be used as it is; the message says why and what to do."""
 
 
 def now() -> str:

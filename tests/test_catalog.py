@@ -135,6 +135,43 @@ BAD = {
         5,
         ["state.a.count.type", "types: bool, int, float, str"],
     ),
+    "unknown key in a variable": (
+        replace("{type: int, default: 0}", "{type: int, dflt: 0}"),
+        5,
+        ["state.a.count.dflt", "unknown key", "type, default, description"],
+    ),
+    "cost not a number": (
+        replace("    cost: 2\n", "    cost: two\n"),
+        12,
+        ["actions.step.cost", "must be a number, not 'two'", "positive"],
+    ),
+    "empty cmd": (
+        replace('cmd: ["true"]', "cmd: []"),
+        15,
+        ["actions.step.cmd", "must not be empty", "[ruff, .]"],
+    ),
+    "unknown retry key": (
+        replace("    cost: 2\n", "    cost: 2\n    retry: {attempts: 0, tries: 3}\n"),
+        13,
+        ["actions.step.retry.tries", "unknown key", "attempts, backoff, delay"],
+    ),
+    "retry attempts below 1": (
+        replace("    cost: 2\n", "    cost: 2\n    retry: {attempts: 0}\n"),
+        13,
+        ["actions.step.retry.attempts", "at least 1"],
+    ),
+    "action not a mapping": (GOOD + "  third: 5\n", 20, ["actions.third", "must be a mapping"]),
+    "observe not strings": (
+        replace('cmd: ["true"]', 'cmd: ["true"]\n    observe: {a.count: 3}'),
+        16,
+        ["actions.step.observe", "a.count: 3 is not a string"],
+    ),
+    "sensors not a list": (
+        GOOD + "sensors: {run: goap.executor:ActionFailed}\n",
+        20,
+        ["sensors", "must be a list of sensors", "- run:"],
+    ),
+    "failure budget below 1": (GOOD + "failure_budget: 0\n", 20, ["failure_budget", "at least 1"]),
 }
 
 
@@ -160,6 +197,7 @@ def test_bad_catalog_names_file_line_key_and_fix(case, tmp_path, cli):
         assert code == 2, (command, out, err)
         assert "Traceback" not in out + err
         assert words[0] in " ".join(err.split())
+        assert all(word in " ".join(err.split()) for word in words), err  # [x] is not markup
     assert state.read_bytes() == before
 
 

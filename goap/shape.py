@@ -1,0 +1,195 @@
+"""The shape of a catalog: which keys each mapping takes, and what kind of value each holds.
+
+This is the first pass of loading (``goap.catalog`` checks the meaning after it). It is a
+table per mapping and one function, not pydantic models: ``goap plan`` is called by agents
+in loops and must start in under 0.3 s, and importing pydantic and building the models
+took about 0.1 s of that (bench/planner.py measures the fresh process). Every problem is
+reported, with the file, line, key and fix, and all of them at once.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from goap.yamlsrc import Loc, Source, SourceError
+
+Check = Callable[[Any], str | None]  # the problem with a value, or None
+REQUIRED = object()
+
+
+@dataclass(frozen=True)
+class Key:
+    kind: str  # "str", "int", "number", "mapping", "strings", "mapping of strings", ...
+    default: Any = REQUIRED
+    check: Check | None = None
+    fix: str = ""
+
+
+def positive(value: float) -> str | None:
+    return None if value > 0 else "must be greater than 0"
+
+
+def at_least(low: int, high: int | None = None) -> Check:
+    def check(value: float) -> str | None:
+        if value < low:
+            return f"must be at least {low}"
+        if high is not None and value > high:
+            return f"must be at most {high}"
+        return None
+
+    return check
+
+
+def one_of(*allowed: Any) -> Check:
+    def check(value: Any) -> str | None:
+        return None if value in allowed else f"must be {' or '.join(map(str, allowed))}"
+
+    return check
+
+
+VARIABLE = {
+    "type": Key(
+        "str",
+        check=one_of("bool", "int", "float", "str"),
+        fix="write {type: int, default: 0} (types: bool, int, float, str)",
+    ),
+    "default": Key("any", None),
+    "description": Key("str", ""),
+}
+RETRY = {
+    "attempts": Key("int", 1, at_least(1, 100), "e.g. `attempts: 3`"),
+    "backoff": Key("number", 2.0, at_least(0), "a factor >= 0, e.g. `backoff: 2`"),
+    "delay": Key("number", 1.0, at_least(0), "seconds before the second attempt"),
+}
+ACTION = {
+    "id": Key("str", None),
+    "skill": Key("str", None),
+    "description": Key("str", ""),
+    "cost": Key("number", 1.0, positive, "costs are positive numbers, e.g. `cost: 1`"),
+    "pre": Key("mapping", {}),
+    "effects": Key("mapping", {}),
+    "cmd": Key("strings", None, lambda v: None if v else "must not be empty", "e.g. [ruff, .]"),
+    "run": Key("str", None),
+    "with": Key("mapping", {}),
+    "observe": Key("mapping of strings", {}),
+    "timeout": Key("number", 600.0, positive, "seconds, e.g. `timeout: 600`"),
+    "retry": Key("retry", {}),
+}
+SENSOR = {
+    "run": Key("str"),
+    "with": Key("mapping", {}),
+    "observe": Key("mapping of strings"),
+    "timeout": Key("number", 120.0, positive, "seconds, e.g. `timeout: 120`"),
+}
+CATALOG = {
+    "version": Key("int", check=one_of(1), fix="write `version: 1`"),
+    "name": Key("str"),
+    "description": Key("str", ""),
+    "state": Key("mapping"),
+    "goal": Key("mapping"),
+    "actions": Key("actions"),
+    "sensors": Key("sensors", []),
+    "failure_budget": Key("int", 3, at_least(1), "e.g. `failure_budget: 3`"),
+}
+
+
+def check(
+    source: Source, loc: Loc, data: Any, keys: dict[str, Key], errors: list[SourceError]
+) -> dict[str, Any]:
+    """``data`` with defaults filled in; each problem is appended to ``errors``."""
+    if not isinstance(data, dict):
+        errors.append(source.error(loc, "must be a mapping", "write `key: value` lines"))
+        return {}
+    out: dict[str, Any] = {}
+    for key in data:
+        if key not in keys:
+            allowed = ", ".join(keys)
+            errors.append(
+                source.error((*loc, key), "unknown key", f"remove it or use one of: {allowed}")
+            )
+    for key, spec in keys.items():
+        if key not in data and spec.default is REQUIRED:
+            errors.append(source.error((*loc, key), "required key is missing", f"add `{key}:`"))
+            continue
+        given = data[key] if key in data else copy.copy(spec.default)  # fresh {} and []
+        value = _value(source, (*loc, key), given, spec, errors)
+        if value is not _BAD:
+            out[key] = value
+    return out
+
+
+_BAD = object()
+
+
+def _value(source: Source, loc: Loc, value: Any, spec: Key, errors: list[SourceError]) -> Any:
+    """One checked value (``_BAD`` when it is wrong, the problem appended to ``errors``)."""
+    if value is None and spec.default is None:
+        return None  # an optional key written empty
+    if spec.kind in ("actions", "sensors", "retry"):
+        return _nested(source, loc, value, spec.kind, errors)
+    problem = _kind_problem(value, spec.kind)
+    if problem is None and spec.check is not None:
+        problem = spec.check(value)
+    if problem is not None:
+        errors.append(source.error(loc, problem, spec.fix))
+        return _BAD
+    return float(value) if spec.kind == "number" else value
+
+
+def _kind_problem(value: Any, kind: str) -> str | None:
+    if kind == "any":
+        return None
+    if kind == "str":
+        ok = isinstance(value, str)
+    elif kind == "int":
+        ok = isinstance(value, int) and not isinstance(value, bool)
+    elif kind == "number":
+        ok = isinstance(value, int | float) and not isinstance(value, bool)
+    elif kind == "strings":
+        if isinstance(value, list):
+            return next((f"{v!r} is not a string" for v in value if not isinstance(v, str)), None)
+        ok = False
+    elif isinstance(value, dict):  # "mapping", "mapping of strings"
+        for key, item in value.items():
+            if not isinstance(key, str):
+                return f"the key {key!r} is not a string (quote it)"
+            if kind == "mapping of strings" and not isinstance(item, str):
+                return f"{key}: {item!r} is not a string (quote it)"
+        return None
+    else:
+        ok = False
+    return None if ok else f"must be {_ARTICLE[kind]}, not {_describe(value)}"
+
+
+_ARTICLE = {
+    "str": "a string",
+    "int": "a whole number",
+    "number": "a number",
+    "strings": "a list of strings",
+    "mapping": "a mapping",
+    "mapping of strings": "a mapping of names to strings",
+}
+
+
+def _describe(value: Any) -> str:
+    if isinstance(value, list):
+        return "a list"
+    return repr(value)
+
+
+def _nested(source: Source, loc: Loc, value: Any, kind: str, errors: list[SourceError]) -> Any:
+    """The catalog's records: actions by name, the list of sensors, an action's retry."""
+    if kind == "retry":
+        return check(source, loc, value, RETRY, errors)
+    if kind == "actions":
+        if not isinstance(value, dict):
+            errors.append(source.error(loc, "must be a mapping of action names to actions"))
+            return _BAD
+        return {name: check(source, (*loc, name), a, ACTION, errors) for name, a in value.items()}
+    if not isinstance(value, list):
+        errors.append(source.error(loc, "must be a list of sensors", "write `- run: ...` items"))
+        return _BAD
+    return [check(source, (*loc, i), sensor, SENSOR, errors) for i, sensor in enumerate(value)]
