@@ -9,7 +9,6 @@ reported, with the file, line, key and fix, and all of them at once.
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -114,7 +113,10 @@ def check(
         if key not in data and spec.default is REQUIRED:
             errors.append(source.error((*loc, key), "required key is missing", f"add `{key}:`"))
             continue
-        given = data[key] if key in data else copy.copy(spec.default)  # fresh {} and []
+        default = spec.default
+        if default in ({}, []):
+            default = type(default)()  # a fresh {} or [] for each catalog
+        given = data[key] if key in data else default
         value = _value(source, (*loc, key), given, spec, errors)
         if value is not _BAD:
             out[key] = value

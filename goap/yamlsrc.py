@@ -68,11 +68,12 @@ def load(file: str | Path, text: str | None = None) -> Source:
             path, line, "", f"invalid YAML: {exc.problem}", "fix the syntax"
         ) from None
     lines: dict[Loc, int] = {(): 1}
-    data = _convert(node, (), lines, path) if node is not None else None
+    scalars = yaml.constructor.SafeConstructor()  # one per document: it remembers each node
+    data = _convert(node, (), lines, path, scalars) if node is not None else None
     return Source(path, data, lines)
 
 
-def _convert(node: yaml.Node, loc: Loc, lines: dict[Loc, int], path: Path) -> Any:
+def _convert(node: yaml.Node, loc: Loc, lines: dict[Loc, int], path: Path, scalars: Any) -> Any:
     lines.setdefault(loc, node.start_mark.line + 1)
     if isinstance(node, yaml.MappingNode):
         out: dict[Any, Any] = {}
@@ -93,7 +94,7 @@ def _convert(node: yaml.Node, loc: Loc, lines: dict[Loc, int], path: Path) -> An
                     "mapping keys must be plain scalars",
                     "use a name as key",
                 )
-            key = _scalar(key_node)
+            key = scalars.construct_object(key_node)
             key_loc = (*loc, key)
             if key in out:
                 raise SourceError(
@@ -104,16 +105,10 @@ def _convert(node: yaml.Node, loc: Loc, lines: dict[Loc, int], path: Path) -> An
                     "remove one of the two; YAML would silently keep only the last",
                 )
             lines[key_loc] = key_node.start_mark.line + 1
-            out[key] = _convert(value_node, key_loc, lines, path)
+            out[key] = _convert(value_node, key_loc, lines, path, scalars)
         return out
     if isinstance(node, yaml.SequenceNode):
-        return [_convert(item, (*loc, i), lines, path) for i, item in enumerate(node.value)]
-    return _scalar(node)
-
-
-def _scalar(node: yaml.Node) -> Any:
-    loader = yaml.SafeLoader("")
-    try:
-        return loader.construct_object(node, deep=True)
-    finally:
-        loader.dispose()
+        return [
+            _convert(item, (*loc, i), lines, path, scalars) for i, item in enumerate(node.value)
+        ]
+    return scalars.construct_object(node)
