@@ -323,7 +323,7 @@ def export_cmd(
         raise Usage(str(exc)) from None
     domain, problem = result.write(pddl)
     for note in result.notes:
-        out().print(f"note: {note}")
+        out().print(f"note: {escape(note)}")
     costs = "with :action-costs" if result.action_costs else "unit costs, plain STRIPS"
     out().print(f"wrote {domain} and {problem} ({costs})")
 
