@@ -341,7 +341,7 @@ def _summary(rows: list[dict], fresh: dict, mismatches: list[str]) -> list[str]:
         out.append(
             f"{who}: {len(compared)} problems, equal optimal cost on {equal}/{len(solved)} "
             f"solved{parts}; not solved: {', '.join(unsolved) or 'none'}; "
-            f"time goap/{who}: median {statistics.median(ratios):.3f} "
+            f"time goap/{who}: median {statistics.median(ratios):.2g} "
             f"(<= 1,000 actions: {_spread(small)}); goap slower on: {', '.join(slower) or 'none'}"
         )
     fd = [r for r in rows if r["fast_downward"]["status"] in ("found", "timeout")]
@@ -356,7 +356,7 @@ def _summary(rows: list[dict], fresh: dict, mismatches: list[str]) -> list[str]:
         small = [ratio for r, ratio in both if r["actions"] <= 1000]
         out.append(
             f"{label} / Fast Downward end to end: "
-            f"median {statistics.median(ratio for _, ratio in both):.3f} "
+            f"median {statistics.median(ratio for _, ratio in both):.2g} "
             f"(<= 1,000 actions: {_spread(small)}); "
             f"slower on: {', '.join(r['problem'] for r, ratio in both if ratio >= 1) or 'none'}"
         )
@@ -367,7 +367,7 @@ def _summary(rows: list[dict], fresh: dict, mismatches: list[str]) -> list[str]:
 def _spread(ratios: list[float]) -> str:
     if not ratios:
         return "none"
-    return f"median {statistics.median(ratios):.3f}, worst {max(ratios):.3f}"
+    return f"median {statistics.median(ratios):.2g}, worst {max(ratios):.2g}"
 
 
 def _optimum(run: dict) -> float | None:
