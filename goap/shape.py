@@ -16,7 +16,8 @@ from typing import Any
 from goap.yamlsrc import Loc, Source, SourceError
 
 Check = Callable[[Any], str | None]  # the problem with a value, or None
-REQUIRED = object()
+REQUIRED = object()  # the default of a key that must be written
+_BAD = object()  # what a wrong value checks to (its problem is in the errors)
 
 
 @dataclass(frozen=True)
@@ -123,9 +124,6 @@ def check(
     return out
 
 
-_BAD = object()
-
-
 def _value(source: Source, loc: Loc, value: Any, spec: Key, errors: list[SourceError]) -> Any:
     """One checked value (``_BAD`` when it is wrong, the problem appended to ``errors``)."""
     if value is None and spec.default is None:
@@ -187,7 +185,7 @@ def _nested(source: Source, loc: Loc, value: Any, kind: str, errors: list[Source
     if kind == "retry":
         return check(source, loc, value, RETRY, errors)
     if kind == "actions":
-        if not isinstance(value, dict):
+        if not isinstance(value, dict) or not all(isinstance(name, str) for name in value):
             errors.append(source.error(loc, "must be a mapping of action names to actions"))
             return _BAD
         return {name: check(source, (*loc, name), a, ACTION, errors) for name, a in value.items()}
