@@ -137,11 +137,11 @@ def fast_downward_by_parts(
         return {"status": "one part"}
     cost, expanded, seconds = 0.0, 0, 0.0
     for part in parts:
-        catalog = load_catalog(f"{part['name']}.yaml", json.dumps(part))
-        run = fast_downward(*export(catalog).write(directory / part["name"]), timeout)
+        exported = export(load_catalog(f"{part['name']}.yaml", json.dumps(part)))
+        run = fast_downward(*exported.write(directory / part["name"]), timeout)
         if run.status != "found":
             return {"status": run.status, "parts": len(parts), "message": run.message}
-        cost += run.cost or 0.0
+        cost += (run.cost or 0.0) / exported.cost_scale
         expanded += run.expanded or 0
         seconds += run.seconds or 0.0
     return {
@@ -214,13 +214,16 @@ def main(argv: list[str] | None = None) -> int:
             ours = time_goap(catalog, args.repeat)
             ours["load_seconds"] = load_seconds
             directory = Path(tmp) / name.replace("/", "-").replace(" ", "-")
-            files = export(catalog).write(directory)
+            exported = export(catalog)
+            files = exported.write(directory)
             ours["process_seconds"] = time_process(directory / "catalog.yaml", text, ours, 3)
             fd = (
                 {"status": "skipped"}
                 if args.no_fd
                 else time_other(lambda f=files: fast_downward(*f, args.timeout), args.other_repeat)
             )
+            if fd.get("cost") is not None:  # PDDL costs are integers: fractions were scaled
+                fd["cost"] /= exported.cost_scale
             if fd["status"] == "timeout":
                 fd["by_parts"] = fast_downward_by_parts(text, Path(tmp) / "parts", args.timeout)
             pp = (

@@ -71,3 +71,15 @@ def test_fast_downward_by_parts_matches_goap(tmp_path):
     result = planner.fast_downward_by_parts(json.dumps(doc), tmp_path, 60, max_actions=20)
     assert result["status"] == "found" and result["parts"] == 3
     assert result["cost"] == plan(catalog, catalog.initial).cost
+
+
+def test_fast_downward_costs_are_unscaled_for_fractional_costs(tmp_path):
+    if classical.fast_downward_driver() is None:
+        pytest.skip("up-fast-downward is not installed (the bench extra)")
+    doc = SHAPES["wide"](8)
+    for action in doc["actions"].values():
+        action["cost"] += 0.5
+    catalog = load_catalog("w.yaml", json.dumps(doc))
+    expected = plan(catalog, catalog.initial).cost
+    result = planner.fast_downward_by_parts(json.dumps(doc), tmp_path, 60, max_actions=4)
+    assert result["status"] == "found" and result["cost"] == expected
