@@ -41,8 +41,11 @@ def fast_downward_driver() -> Path | None:
     return driver if driver.exists() else None
 
 
-def fast_downward(domain: Path, problem: Path, timeout: float = 60.0) -> Run:
-    """Fast Downward, A* with LM-cut (optimal), end to end: process, translation, search."""
+def fast_downward(domain: Path, problem: Path, timeout: float = 60.0, cost_scale: int = 1) -> Run:
+    """Fast Downward, A* with LM-cut (optimal), end to end: process, translation, search.
+
+    PDDL costs are integers; ``cost_scale`` (``Export.cost_scale``) turns its plan cost back
+    into the catalog's."""
     driver = fast_downward_driver()
     if driver is None:
         return Run("not installed", message="pip install up-fast-downward")
@@ -79,7 +82,7 @@ def fast_downward(domain: Path, problem: Path, timeout: float = 60.0) -> Run:
             cost = re.search(r"cost = (\d+)", lines[-1]) if lines else None
             return Run(
                 "found",
-                float(cost.group(1)) if cost else None,
+                int(cost.group(1)) / cost_scale if cost else None,
                 int(expanded[-1]) if expanded else None,
                 seconds,
                 [line for line in lines if line.startswith("(")],

@@ -30,16 +30,16 @@ def split(doc: Doc, max_actions: int = 100) -> list[Doc]:
             name = parent[name]
         return name
 
-    for action in doc["actions"].values():
-        names = [*action.get("pre", {}), *action.get("effects", {})]
+    actions = doc["actions"]
+    touched = {name: [*a.get("pre", {}), *a.get("effects", {})] for name, a in actions.items()}
+    for names in touched.values():
         for other in names[1:]:
             parent[find(other)] = find(names[0])
 
     components = {find(name): [] for name in doc["goal"]}  # root -> its actions, in order
-    for name, action in doc["actions"].items():
-        touched = [*action.get("pre", {}), *action.get("effects", {})]
-        if touched and find(touched[0]) in components:
-            components[find(touched[0])].append(name)
+    for name, names in touched.items():
+        if names and find(names[0]) in components:
+            components[find(names[0])].append(name)
 
     chunks: list[list[str]] = []  # component roots per sub-catalog
     size = 0

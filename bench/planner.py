@@ -138,10 +138,11 @@ def fast_downward_by_parts(
     cost, expanded, seconds = 0.0, 0, 0.0
     for part in parts:
         exported = export(load_catalog(f"{part['name']}.yaml", json.dumps(part)))
-        run = fast_downward(*exported.write(directory / part["name"]), timeout)
+        files = exported.write(directory / part["name"])
+        run = fast_downward(*files, timeout, exported.cost_scale)
         if run.status != "found":
             return {"status": run.status, "parts": len(parts), "message": run.message}
-        cost += (run.cost or 0.0) / exported.cost_scale
+        cost += run.cost or 0.0
         expanded += run.expanded or 0
         seconds += run.seconds or 0.0
     return {
@@ -220,10 +221,11 @@ def main(argv: list[str] | None = None) -> int:
             fd = (
                 {"status": "skipped"}
                 if args.no_fd
-                else time_other(lambda f=files: fast_downward(*f, args.timeout), args.other_repeat)
+                else time_other(
+                    lambda f=files, s=exported.cost_scale: fast_downward(*f, args.timeout, s),
+                    args.other_repeat,
+                )
             )
-            if fd.get("cost") is not None:  # PDDL costs are integers: fractions were scaled
-                fd["cost"] /= exported.cost_scale
             if fd["status"] == "timeout":
                 fd["by_parts"] = fast_downward_by_parts(text, Path(tmp) / "parts", args.timeout)
             pp = (

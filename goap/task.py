@@ -58,15 +58,7 @@ class Task:
     @staticmethod
     def apply(action: TaskAction, state: State) -> State:
         values = list(state)
-        for i, value in action.sets:
-            values[i] = value
-        for i, delta, low, high in action.adds:
-            value = values[i] + delta
-            if high is not None and value > high:
-                value = high
-            elif low is not None and value < low:
-                value = low
-            values[i] = value
+        Task.apply_in_place(action, values)
         return tuple(values)
 
     @staticmethod
