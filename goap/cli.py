@@ -437,7 +437,7 @@ def demo_cmd(
     if json_out:
         print(json.dumps(result.summary, default=str))
     else:
-        print_summary(result.summary, out)
+        print_summary(result.summary, out())
     raise typer.Exit(result.run.exit_code)
 
 

@@ -171,6 +171,14 @@ def test_running_it_again_is_a_no_op(copy: Path) -> None:
     assert not (copy / ".goap" / "registry" / "tiny-cats" / "v2").exists()
 
 
+def test_the_summary_renders_without_json(copy: Path) -> None:
+    """The human form of `goap demo` (the README's main job), not only its JSON."""
+    proc = goap("demo", "--dir", str(copy))
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "Traceback" not in proc.stdout + proc.stderr
+    assert "goal reached" in proc.stdout and "published v1" in proc.stdout
+
+
 # ----------------------------------------------------------------------------- contingencies
 
 
