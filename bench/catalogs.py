@@ -1,7 +1,7 @@
 """Generated catalogs for benchmarks: the shapes real catalogs take, at any size.
 
 Each generator returns a catalog as a plain dict (dump it as YAML/JSON, or load it with
-``goap.catalog.load_catalog(name, json.dumps(doc))``). Costs are deterministic per seed.
+``goap.loading.catalog.load_catalog(name, json.dumps(doc))``). Costs are deterministic per seed.
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 
 Both are benchmark-only dependencies (the ``bench`` extra): goap never imports them. Each
 runner returns a ``Run`` (or one whose status says "not installed"), solving the files that
-``goap.pddl.export`` wrote.
+``goap.planning.pddl.export`` wrote.
 """
 
 from __future__ import annotations

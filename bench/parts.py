@@ -10,7 +10,7 @@ Fast Downward's ``astar(lmcut())`` grows much faster than linearly with the numb
 independent goals (wide-1000: about 4 minutes); solving the components in chunks of at most
 ``max_actions`` actions gives its optimum of the whole in seconds. The split reads only the
 catalog document (the names under ``pre``, ``effects`` and ``goal``), independently of goap's
-own decomposition (``goap.planner.independent_parts``), so a fault there cannot hide here.
+own decomposition (``goap.planning.planner.independent_parts``), so a fault there cannot hide here.
 """
 
 from __future__ import annotations

@@ -20,8 +20,8 @@ from rich.console import Console
 from rich.table import Table
 
 from bench.catalogs import SHAPES
-from goap.catalog import Catalog, load_catalog
-from goap.planner import PlanOptions, plan
+from goap.loading.catalog import Catalog, load_catalog
+from goap.planning.planner import PlanOptions, plan
 
 SEED = Path(__file__).resolve().parent.parent / "tests" / "catalogs" / "seed.yaml"
 DEFAULT = PlanOptions()

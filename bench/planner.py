@@ -2,8 +2,8 @@
 
 Every problem (the seed catalog, then generated chains, wide independent goals, padded
 catalogs and numeric counters of 10 to 5,000 actions, each with costs and with unit costs)
-is planned by goap in-process (median of ``--repeat`` calls of ``goap.planner.plan`` on the
-loaded catalog) and exported with ``goap.pddl.export`` for:
+is planned by goap in-process (median of ``--repeat`` calls of ``goap.planning.planner.plan`` on the
+loaded catalog) and exported with ``goap.planning.pddl.export`` for:
 
 - Fast Downward, ``astar(lmcut())`` (optimal), timed end to end as a process, the way it is
   used (its own start-up and translation included); every problem;
@@ -43,9 +43,9 @@ import yaml
 from bench.catalogs import SHAPES
 from bench.classical import Run, fast_downward, pyperplan
 from bench.parts import split
-from goap.catalog import Catalog, load_catalog
-from goap.pddl import export
-from goap.planner import PlanOptions, plan
+from goap.loading.catalog import Catalog, load_catalog
+from goap.planning.pddl import export
+from goap.planning.planner import PlanOptions, plan
 
 ROOT = Path(__file__).resolve().parent.parent
 SEED = ROOT / "tests" / "catalogs" / "seed.yaml"

@@ -21,8 +21,8 @@ from rich.console import Console
 from rich.table import Table
 
 from bench.catalogs import chain
-from goap.catalog import load_catalog
-from goap.runner import Runner
+from goap.loading.catalog import load_catalog
+from goap.running.runner import Runner
 from state.store import new_state, save_state
 
 ARGV = ["true"]

@@ -1,3 +1,3 @@
-from goap.cli import main
+from goap.faces.cli import main
 
 main()

@@ -26,8 +26,8 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from goap.catalog import load_catalog
-from goap.runner import RunError, Runner, RunResult
+from goap.loading.catalog import load_catalog
+from goap.running.runner import RunError, Runner, RunResult
 
 ROOT = Path(__file__).resolve().parent.parent
 CATALOG = ROOT / "plans" / "deployment.yaml"
@@ -148,7 +148,7 @@ def _make_dataset(directory: Path) -> None:
 
 def run_demo(directory: Path, resume: bool, view_console: Console, json_mode: bool) -> DemoResult:
     """Create or reuse the workspace, run the deployment catalog to its goal, summarise."""
-    from goap.view import LineView, RunView
+    from goap.faces.view import LineView, RunView
 
     if not CATALOG.is_file():
         raise RunError(

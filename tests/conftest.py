@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from goap.cli import app
+from goap.faces.cli import app
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -1,4 +1,4 @@
-"""Every executor and sensor in actions/ honours the executor contract of goap.worker."""
+"""Every executor and sensor in actions/ honours the executor contract of goap.running.worker."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import pytest
 from test_actions_support import init_repo, isolated_env  # noqa: F401
 
 from actions.contract import ExecutorArgs
-from goap.worker import args_model, handle
+from goap.running.worker import args_model, handle
 
 pytestmark = pytest.mark.usefixtures("isolated_env")
 

@@ -9,8 +9,8 @@ import pytest
 from bench import classical, planner
 from bench.catalogs import SHAPES
 from bench.parts import split
-from goap.catalog import load_catalog
-from goap.planner import plan
+from goap.loading.catalog import load_catalog
+from goap.planning.planner import plan
 
 
 def test_small_suite_runs_and_optimal_costs_agree(tmp_path, capsys):

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from goap.catalog import CatalogError, load_catalog
+from goap.loading.catalog import CatalogError, load_catalog
 
 GOOD = """\
 version: 1

@@ -150,7 +150,7 @@ def test_plan_process_does_not_import_heavy_modules():
     pydantic back, hence its pin)."""
     heavy = ("torch", "numpy", "networkx", "pydantic", "rich")
     probe = (
-        "import sys\nfrom goap.cli import app\n"
+        "import sys\nfrom goap.faces.cli import app\n"
         f"try:\n    app(['plan', {str(SEED)!r}, '--json'])\nexcept SystemExit:\n    pass\n"
         f"print(sorted(m for m in {heavy!r} if m in sys.modules))"
     )

@@ -2,7 +2,7 @@
 
 pyperplan (a dev dependency) solves every exported problem here in-process; Fast Downward runs
 where ``up-fast-downward`` is installed. A planner's plan is read back into catalog actions and
-replayed with ``goap.planner.simulate``: it must reach the goal, and on unit-cost problems its
+replayed with ``goap.loading.logic.simulate``: it must reach the goal, and on unit-cost problems its
 length must equal goap's optimal cost.
 """
 
@@ -20,10 +20,11 @@ from typer.testing import CliRunner
 
 from bench.catalogs import SHAPES
 from bench.classical import fast_downward, fast_downward_driver, pyperplan
-from goap.catalog import Catalog, load_catalog
-from goap.cli import app
-from goap.pddl import ExportError, export
-from goap.planner import plan, simulate
+from goap.faces.cli import app
+from goap.loading.catalog import Catalog, load_catalog
+from goap.loading.logic import simulate
+from goap.planning.pddl import ExportError, export
+from goap.planning.planner import plan
 from tests.test_planner import SEED, catalog_text
 
 pytest.importorskip("pyperplan")

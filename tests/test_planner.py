@@ -12,8 +12,9 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from bench import catalogs as bench_catalogs
-from goap.catalog import Catalog, load_catalog
-from goap.planner import PlanOptions, plan, simulate
+from goap.loading.catalog import Catalog, load_catalog
+from goap.loading.logic import simulate
+from goap.planning.planner import PlanOptions, plan
 
 SEED = Path(__file__).parent / "catalogs" / "seed.yaml"
 

@@ -481,9 +481,9 @@ def test_live_progress_view_in_a_terminal(tmp_path):
 
     from rich.console import Console
 
-    from goap.catalog import load_catalog
-    from goap.runner import Runner
-    from goap.view import RunView
+    from goap.faces.view import RunView
+    from goap.loading.catalog import load_catalog
+    from goap.running.runner import Runner
 
     cat = load_catalog(chain(tmp_path))
     screen = io.StringIO()

@@ -20,8 +20,8 @@ import heapq
 from collections.abc import Callable, Sequence
 from typing import NamedTuple
 
-from goap.logic import OPS, Condition
-from goap.task import State, Task, TaskAction
+from goap.loading.logic import OPS, Condition
+from goap.planning.task import State, Task, TaskAction
 
 INF = float("inf")
 OP_NAMES = {fn: name for name, fn in OPS.items()}

@@ -5,9 +5,9 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from goap.catalog import Catalog
-from goap.relaxed import INF, Relaxation
-from goap.task import TaskAction, compile_task
+from goap.loading.catalog import Catalog
+from goap.planning.relaxed import INF, Relaxation
+from goap.planning.task import TaskAction, compile_task
 
 
 @dataclass(frozen=True)

@@ -12,9 +12,9 @@ from rich.spinner import Spinner
 from rich.table import Table
 from rich.text import Text
 
-from goap.catalog import Action
-from goap.execute import Outcome
-from goap.planner import PlanResult
+from goap.loading.catalog import Action
+from goap.planning.planner import PlanResult
+from goap.running.execution import Outcome
 
 
 def plan_table(result: PlanResult, title: str = "") -> Table:

@@ -17,10 +17,11 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Protocol
 
-from goap.catalog import Action, Catalog, Executor
-from goap.errors import RunError
-from goap.execute import Outcome, run_executor, run_sensors, worker_query
-from goap.planner import PlanOptions, PlanResult, plan, simulate
+from goap.loading.catalog import Action, Catalog, Executor
+from goap.loading.logic import simulate
+from goap.planning.planner import PlanOptions, PlanResult, plan
+from goap.running.errors import RunError
+from goap.running.execution import Outcome, run_executor, run_sensors, worker_query
 from state.model import StateTypeError
 from state.store import (
     Failure,

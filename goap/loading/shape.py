@@ -1,6 +1,6 @@
 """The shape of a catalog: which keys each mapping takes, and what kind of value each holds.
 
-This is the first pass of loading (``goap.catalog`` checks the meaning after it). It is a
+This is the first pass of loading (``goap.loading.catalog`` checks the meaning after it). It is a
 table per mapping and one function, not pydantic models: ``goap plan`` is called by agents
 in loops and must start in under 0.3 s, and importing pydantic and building the models
 took about 0.1 s of that (bench/planner.py measures the fresh process). Every problem is
@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from goap.yamlsrc import Loc, Source, SourceError
+from goap.loading.yamlsrc import Loc, Source, SourceError
 
 Check = Callable[[Any], str | None]  # the problem with a value, or None
 REQUIRED = object()  # the default of a key that must be written

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import networkx as nx
 
-from goap.catalog import Catalog
-from goap.relaxed import Relaxation
-from goap.task import compile_task
+from goap.loading.catalog import Catalog
+from goap.planning.relaxed import Relaxation
+from goap.planning.task import compile_task
 
 GOAL = "GOAL"
 

@@ -16,11 +16,11 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from goap.catalog import Catalog, CatalogError, action_json, load_catalog
-from goap.errors import RunError
-from goap.logic import Condition, LogicError, condition_from_text, parse_goal_text
-from goap.planner import PlanOptions, PlanResult, plan
-from goap.relaxed import HEURISTICS
+from goap.loading.catalog import Catalog, CatalogError, action_json, load_catalog
+from goap.loading.logic import Condition, LogicError, condition_from_text, parse_goal_text
+from goap.planning.planner import PlanOptions, PlanResult, plan
+from goap.planning.relaxed import HEURISTICS
+from goap.running.errors import RunError
 from state.model import StateError, StateTypeError
 
 if TYPE_CHECKING:
@@ -95,7 +95,7 @@ def _catalog(path: Path) -> Catalog:
 
 
 def _state_path(catalog: Catalog, state: Path | None) -> Path:
-    from goap.runner import default_state_path
+    from goap.running.runner import default_state_path
 
     return state or default_state_path(catalog.path)
 
@@ -104,7 +104,7 @@ def _world(catalog: Catalog, state: Path | None) -> dict[str, Any]:
     """The persisted world of ``--state``, or the catalog's initial state."""
     if state is None:
         return catalog.initial
-    from goap.runner import open_world
+    from goap.running.runner import open_world
 
     return open_world(catalog, state)
 
@@ -186,7 +186,7 @@ def plan_cmd(
     if json_out:
         print(json.dumps(plan_json(result)))
     elif result.found:
-        from goap.view import plan_summary, plan_table
+        from goap.faces.view import plan_summary, plan_table
 
         if result.actions:
             out().print(plan_table(result, title=f"{catalog.name}: plan"))
@@ -209,8 +209,8 @@ def run_cmd(
     json_out: JsonOpt = False,
 ) -> None:
     """Execute the plan, persisting the state after every step, replanning on surprises."""
-    from goap.runner import Runner
-    from goap.view import LineView, RunView, plan_summary, plan_table
+    from goap.faces.view import LineView, RunView, plan_summary, plan_table
+    from goap.running.runner import Runner
 
     catalog = _catalog(file)
     state_path = _state_path(catalog, state)
@@ -259,7 +259,7 @@ def run_cmd(
 @handles_errors
 def validate_cmd(file: FileArg, json_out: JsonOpt = False) -> None:
     """Lint a catalog: unreachable goals, actions that never apply, unused effects/variables."""
-    from goap.lint import lint
+    from goap.planning.lint import lint
 
     catalog = _catalog(file)
     findings = lint(catalog)
@@ -285,7 +285,7 @@ def graph_cmd(
     format: Annotated[str, typer.Option("--format", help="mermaid or dot")] = "mermaid",
 ) -> None:
     """Draw which action enables which (an edge: an effect satisfies a precondition)."""
-    from goap.graph import enables, to_dot, to_mermaid
+    from goap.planning.graph import enables, to_dot, to_mermaid
 
     if format not in ("mermaid", "dot"):
         raise Usage(f"--format {format!r}: use mermaid or dot")
@@ -313,7 +313,7 @@ def export_cmd(
     ] = False,
 ) -> None:
     """Write the catalog as a PDDL domain and problem, so classical planners can solve it."""
-    from goap.pddl import ExportError, export
+    from goap.planning.pddl import ExportError, export
 
     catalog = _catalog(file)
     world = _world(catalog, state)
@@ -418,29 +418,6 @@ def state_schema(file: FileArg) -> None:
     print(json.dumps(catalog.schema.json_schema(f"{catalog.name} world_state"), indent=2))
 
 
-# ------------------------------------------------------------------ demo
-
-
-@app.command("demo")
-@handles_errors
-def demo_cmd(
-    dir: Annotated[
-        Path, typer.Option("--dir", help="Workspace to create (or reuse if it is one).")
-    ] = Path("goap-demo"),
-    resume: Annotated[bool, typer.Option(help="Continue an interrupted demo run.")] = False,
-    json_out: JsonOpt = False,
-) -> None:
-    """Create a small ML workspace and deploy it with plans/deployment.yaml, on this machine."""
-    from goap.demo import print_summary, run_demo
-
-    result = run_demo(dir, resume, err(), json_out)
-    if json_out:
-        print(json.dumps(result.summary, default=str))
-    else:
-        print_summary(result.summary, out())
-    raise typer.Exit(result.run.exit_code)
-
-
 # ------------------------------------------------------------------ agents: skills, next, mcp
 
 skill_app = typer.Typer(no_args_is_help=True, help="Drive single actions, as an agent would.")
@@ -461,7 +438,7 @@ def skill_list(
     json_out: JsonOpt = False,
 ) -> None:
     """Every action with its skill group, cost, needs, effects, arguments, and if it applies."""
-    from goap.skills import list_actions
+    from goap.faces.skills import list_actions
 
     catalog = _catalog(file)
     listing = list_actions(catalog, _state_path(catalog, state), workdir)
@@ -506,7 +483,7 @@ def skill_run(
     json_out: JsonOpt = False,
 ) -> None:
     """Run exactly one action against the persisted state (exit codes as `goap run`)."""
-    from goap.skills import parse_args, run_action
+    from goap.faces.skills import parse_args, run_action
 
     catalog = _catalog(file)
     if not workdir.is_dir():
@@ -535,7 +512,7 @@ def skill_export(
     workdir: WorkdirOpt = Path("."),
 ) -> None:
     """Write one SKILL.md per skill group, for agent harnesses that load skill folders."""
-    from goap.skills import export_skills, list_actions
+    from goap.faces.skills import export_skills, list_actions
 
     catalog = _catalog(file)
     listing = list_actions(catalog, _state_path(catalog, None), workdir)
@@ -547,7 +524,7 @@ def skill_export(
 @handles_errors
 def next_cmd(file: FileArg, state: StateOpt = None, json_out: JsonOpt = False) -> None:
     """The next action of the current optimal plan from the persisted state."""
-    from goap.skills import next_action
+    from goap.faces.skills import next_action
 
     catalog = _catalog(file)
     result = next_action(catalog, _state_path(catalog, state))
@@ -569,13 +546,52 @@ def next_cmd(file: FileArg, state: StateOpt = None, json_out: JsonOpt = False) -
 @handles_errors
 def mcp_cmd(file: FileArg, state: StateOpt = None, workdir: WorkdirOpt = Path(".")) -> None:
     """Serve the catalog's actions as MCP tools over stdio."""
-    from goap.mcp_server import serve
+    from goap.faces.mcp_server import serve
 
     catalog = _catalog(file)
     serve(catalog.path, _state_path(catalog, state), workdir.resolve())
 
 
+# ------------------------------------------------------------------ commands from other packages
+
+COMMANDS = "goap.commands"  # entry-point group: packages above the engine add commands here
+
+
+def builtin_commands() -> set[str]:
+    names = {info.name or info.callback.__name__ for info in app.registered_commands}
+    return names | {info.name for info in app.registered_groups}
+
+
+def add_plugin_commands() -> None:
+    """Register the commands other installed packages declare (``goap demo`` comes from
+    ``demo``). Only called when the command asked for is not built in, so ``goap plan``
+    never pays for scanning the installed distributions."""
+    from importlib.metadata import entry_points
+
+    taken = builtin_commands()
+    for point in entry_points(group=COMMANDS):
+        if point.name in taken:
+            continue
+        taken.add(point.name)
+        try:
+            command = point.load()
+        except Exception as exc:  # noqa: BLE001 - a broken plugin must not break goap
+            command = _unavailable(point.name, point.value, exc)
+        app.command(point.name)(command)
+
+
+def _unavailable(name: str, value: str, exc: Exception) -> Callable[..., None]:
+    def command() -> None:
+        fail(f"goap {name} cannot load ({value}): {type(exc).__name__}: {exc}")
+
+    command.__doc__ = f"(cannot load: {exc})"
+    return command
+
+
 def main() -> None:
+    first = next((a for a in sys.argv[1:] if not a.startswith("-")), None)
+    if first is None or first not in builtin_commands():
+        add_plugin_commands()
     try:
         app()
     except KeyboardInterrupt:

@@ -1,4 +1,4 @@
-"""Child-process side of running Python executors: ``python -m goap.worker REQUEST RESULT``.
+"""Child-process side of running Python executors: ``python -m goap.running.worker REQUEST RESULT``.
 
 Executors run in a child process so that a timeout can kill them, a crash cannot take the
 runner down, heavy imports (torch) never enter the runner, and memory is returned after
@@ -27,8 +27,8 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError, create_model
 
-from goap.executor import ActionFailed
-from goap.secrets import MissingVariable, interpolate
+from goap.loading.secrets import MissingVariable, interpolate
+from goap.running.contract import ActionFailed
 
 
 class TargetError(Exception):

@@ -16,11 +16,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from goap.catalog import Action, Catalog
-from goap.logic import Condition
-from goap.relaxed import HEURISTICS, Relaxation, heuristic
-from goap.search import best_first
-from goap.task import State, Task, TaskAction, Test, compile_task
+from goap.loading.catalog import Action, Catalog
+from goap.loading.logic import Condition
+from goap.planning.relaxed import HEURISTICS, Relaxation, heuristic
+from goap.planning.search import best_first
+from goap.planning.task import State, Task, TaskAction, Test, compile_task
 
 SEARCHES = ("astar", "wastar", "greedy")
 
@@ -34,7 +34,7 @@ class PlanOptions:
     timeout: float = 60.0  # seconds
     prune: bool = True
     decompose: bool = True  # plan independent parts of the goal separately
-    lookahead: bool = True  # try relaxed plans in the real task (see goap.search)
+    lookahead: bool = True  # try relaxed plans in the real task (see goap.planning.search)
 
     @property
     def optimal(self) -> bool:
@@ -243,17 +243,3 @@ def merge_by_index(plans: list[tuple[TaskAction, ...]]) -> list[TaskAction]:
         if i + 1 < len(plans[k]):
             heapq.heappush(heads, (plans[k][i + 1].index, k, i + 1))
     return out
-
-
-def simulate(
-    actions: tuple[Action, ...] | list[Action], world: Mapping[str, Any]
-) -> dict[str, Any]:
-    """Replay a plan on a copy of ``world``; raise ValueError at the first inapplicable step."""
-    state = dict(world)
-    for step, action in enumerate(actions, 1):
-        unmet = [str(c) for c in action.pre if not c.holds(state)]
-        if unmet:
-            raise ValueError(f"step {step} ({action.name}) does not apply: {', '.join(unmet)}")
-        for effect in action.effects:
-            effect.apply(state)
-    return state

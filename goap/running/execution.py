@@ -23,8 +23,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from goap.catalog import Executor
-from goap.secrets import MissingVariable, interpolate, referenced, scrub, secret_values
+from goap.loading.catalog import Executor
+from goap.loading.secrets import MissingVariable, interpolate, referenced, scrub, secret_values
 
 TAIL_LINES = 40
 
@@ -186,11 +186,11 @@ def _run_worker(
     stop: Callable[[], bool],
     env: dict[str, str] | None = None,
 ) -> tuple[Outcome, dict[str, Any] | None]:
-    """Run a goap.worker request in a child; the worker's JSON answer, or why there is none."""
+    """Run a goap.running.worker request in a child; the worker's JSON answer, or why there is none."""
     with tempfile.TemporaryDirectory(prefix="goap-") as tmp:
         request_path, result_path = Path(tmp) / "request.json", Path(tmp) / "result.json"
         request_path.write_text(json.dumps({**request, "workdir": str(workdir)}))
-        argv = [sys.executable, "-m", "goap.worker", str(request_path), str(result_path)]
+        argv = [sys.executable, "-m", "goap.running.worker", str(request_path), str(result_path)]
         outcome, code = _run_child(argv, timeout, workdir, log, secrets, stop, env)
         if outcome.error:
             return outcome, None

@@ -1,7 +1,7 @@
 """Load a YAML catalog strictly and compile it into plain, frozen structures.
 
 The YAML format is a public contract (see README, "Catalog reference"). Loading is two
-passes: ``goap.shape`` checks the shape (unknown keys, types, costs), then we check the
+passes: ``goap.loading.shape`` checks the shape (unknown keys, types, costs), then we check the
 meaning (known variables, well-typed conditions and effects, findable executors). Every problem
 becomes a SourceError naming the file, the line, the key and the fix; all of them are
 reported at once.
@@ -16,9 +16,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from goap import shape, yamlsrc
-from goap.logic import Condition, Effect, LogicError, parse_condition, parse_effect
-from goap.yamlsrc import Loc, Source, SourceError
+from goap.loading import shape, yamlsrc
+from goap.loading.logic import Condition, Effect, LogicError, parse_condition, parse_effect
+from goap.loading.yamlsrc import Loc, Source, SourceError
 from state.model import NAME, TYPES, StateTypeError, Variable, WorldSchema, type_of
 
 TARGET = re.compile(r"^([A-Za-z_][\w]*(?:\.[A-Za-z_][\w]*)*):([A-Za-z_]\w*)$")
@@ -118,18 +118,6 @@ class Catalog:
             if action.name == name:
                 return action
         raise KeyError(name)
-
-    def with_goal(self, goal: tuple[Condition, ...]) -> Catalog:
-        return Catalog(
-            self.name,
-            self.path,
-            self.schema,
-            goal,
-            self.actions,
-            self.sensors,
-            self.description,
-            self.failure_budget,
-        )
 
 
 # ---------------------------------------------------------------- loading

@@ -14,11 +14,11 @@ from typing import Any
 from mcp.server.mcpserver import MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
 
-from goap import skills
-from goap.catalog import Catalog, CatalogError, load_catalog
-from goap.logic import LogicError, condition_from_text, parse_goal_text
-from goap.planner import plan
-from goap.runner import RunError, open_world
+from goap.faces import skills
+from goap.loading.catalog import Catalog, CatalogError, load_catalog
+from goap.loading.logic import LogicError, condition_from_text, parse_goal_text
+from goap.planning.planner import plan
+from goap.running.runner import RunError, open_world
 from state.model import StateTypeError
 from state.store import StateError, load_state
 
@@ -52,7 +52,7 @@ def build_server(catalog_path: Path, state_path: Path, workdir: Path) -> MCPServ
         "given goal conditions like 'git_state.pushed=true').",
     )
     def plan_tool(goal: list[str] | None = None) -> dict[str, Any]:
-        from goap.cli import plan_json
+        from goap.faces.cli import plan_json
 
         def run() -> dict[str, Any]:
             cat = catalog()

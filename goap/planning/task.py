@@ -20,8 +20,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
-from goap.catalog import Action, Catalog
-from goap.logic import OPS, Condition
+from goap.loading.catalog import Action, Catalog
+from goap.loading.logic import OPS, Condition
 
 State = tuple[Any, ...]
 Test = tuple[int, Any, Any]  # (var index, operator function, value)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import operator
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -64,6 +64,21 @@ class Effect:
             return f"{self.var} = {_show(self.value)}"
         sign = "+=" if self.value >= 0 else "-="
         return f"{self.var} {sign} {_show(abs(self.value))}"
+
+
+def simulate(actions: Iterable[Any], world: Mapping[str, Any]) -> dict[str, Any]:
+    """Replay actions (anything with ``name``, ``pre`` and ``effects``) on a copy of ``world``.
+
+    Raises ValueError at the first step whose preconditions do not hold.
+    """
+    state = dict(world)
+    for step, action in enumerate(actions, 1):
+        unmet = [str(c) for c in action.pre if not c.holds(state)]
+        if unmet:
+            raise ValueError(f"step {step} ({action.name}) does not apply: {', '.join(unmet)}")
+        for effect in action.effects:
+            effect.apply(state)
+    return state
 
 
 def _show(value: Any) -> str:

@@ -12,10 +12,10 @@ from typing import Any
 
 import yaml
 
-from goap.catalog import Catalog, action_json
-from goap.execute import worker_query
-from goap.planner import plan
-from goap.runner import RunError, Runner, StepResult, open_world
+from goap.loading.catalog import Catalog, action_json
+from goap.planning.planner import plan
+from goap.running.execution import worker_query
+from goap.running.runner import RunError, Runner, StepResult, open_world
 
 
 def list_actions(

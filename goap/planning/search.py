@@ -20,7 +20,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from itertools import count
 
-from goap.task import State, Successors, Task, TaskAction
+from goap.planning.task import State, Successors, Task, TaskAction
 
 INF = float("inf")
 Lookahead = Callable[[State, float], tuple[list[TaskAction], float]]
