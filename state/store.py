@@ -14,15 +14,14 @@ import json
 import os
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel, Field, PrivateAttr, ValidationError
 
 from state.model import StateError, StateTypeError, WorldSchema
+from state.status import AttemptOutcome, RunStatus, Via
 
 SCHEMA_VERSION = 1
-Status = Literal["pending", "running", "completed", "failed", "escalated", "interrupted"]
-Outcome = Literal["started", "succeeded", "failed", "interrupted"]
 
 
 def now() -> str:
@@ -38,12 +37,12 @@ class JournalEntry(BaseModel):
     started_at: str
     ended_at: str | None = None
     duration_s: float | None = None
-    outcome: Outcome = "started"
+    outcome: AttemptOutcome = "started"
     error: str | None = None
     tail: str | None = None
     facts: dict[str, Any] = {}
     forced: bool = False
-    via: str = "run"  # "run" (goap run) or "skill" (one action driven by an agent)
+    via: Via = "run"
 
 
 class Failure(BaseModel):
@@ -54,12 +53,18 @@ class Failure(BaseModel):
 
 
 class StateFile(BaseModel):
+    """The file's fields; the world is held flat (``world``) and nested only when written.
+
+    ``world_state`` on disk groups the dotted names (``jq '.world_state.git_state'``); in
+    memory every reader and writer uses the flat, typed dict of the catalog's schema.
+    """
+
     schema_version: int = SCHEMA_VERSION
     catalog: str
     catalog_fingerprint: str
     deployment_id: str
     run_id: str | None = None
-    status: Status = "pending"
+    status: RunStatus = "pending"
     started_at: str | None = None
     completed_at: str | None = None
     updated_at: str | None = None
@@ -68,25 +73,47 @@ class StateFile(BaseModel):
     actions_completed: list[str] = []
     actions_pending: list[str] = []
     plan: list[str] = []
-    world_state: dict[str, Any]
+    world: dict[str, Any] = Field(default_factory=dict, exclude=True)
     failures: list[Failure] = []
     penalties: dict[str, float] = {}
     report: str | None = None
     history: list[JournalEntry] = Field(default_factory=list)
+    _schema: WorldSchema = PrivateAttr()
 
-    def world(self, schema: WorldSchema) -> dict[str, Any]:
-        return schema.flatten(self.world_state)
+    @classmethod
+    def of(cls, schema: WorldSchema, **fields: Any) -> StateFile:
+        state = cls(**fields)
+        state._schema = schema
+        return state
+
+    @property
+    def world_state(self) -> dict[str, Any]:
+        """The world as the file holds it: nested groups."""
+        return self._schema.nest(self.world)
+
+    def document(self) -> dict[str, Any]:
+        """The JSON document of the file (``world_state`` nested, after ``plan``)."""
+        out: dict[str, Any] = {}
+        for key, value in self.model_dump(mode="json").items():
+            out[key] = value
+            if key == "plan":
+                out["world_state"] = self.world_state
+        return out
+
+    def to_json(self, indent: int | None = None) -> str:
+        return json.dumps(self.document(), indent=indent, ensure_ascii=False)
 
 
 def new_state(
     catalog_name: str, schema: WorldSchema, world: dict[str, Any] | None = None
 ) -> StateFile:
     stamp = datetime.now(UTC).strftime("%Y-%m-%d-%H%M%S")
-    return StateFile(
+    return StateFile.of(
+        schema,
         catalog=catalog_name,
         catalog_fingerprint=schema.fingerprint(),
         deployment_id=f"deploy-{stamp}",
-        world_state=schema.nest(world or schema.defaults()),
+        world=dict(world or schema.defaults()),
         updated_at=now(),
     )
 
@@ -112,8 +139,15 @@ def load_state(path: Path, schema: WorldSchema, catalog_name: str) -> StateFile:
             f"{path}: state schema version {version!r} is not supported (this goap "
             f"reads version {SCHEMA_VERSION}); use --state for a new file"
         )
+    nested = data.pop("world_state", None)
+    if not isinstance(nested, dict):
+        problem = "Field required" if nested is None else "Input should be a valid dictionary"
+        raise StateError(
+            f"{path}: world_state: {problem}; fix the file or start over with `goap state reset`"
+        )
+    data.pop("world", None)  # not a field of the file: never read one from it
     try:
-        state = StateFile.model_validate(data)
+        state = StateFile.of(schema, **data)
     except ValidationError as exc:
         first = exc.errors()[0]
         raise StateError(
@@ -127,7 +161,7 @@ def load_state(path: Path, schema: WorldSchema, catalog_name: str) -> StateFile:
             f"`goap state reset` to start over"
         )
     try:
-        state.world(schema)
+        state.world = schema.flatten(nested)
     except StateTypeError as exc:
         raise StateError(f"{path}: world_state: {exc}; fix it with `goap state set`") from None
     return state
@@ -135,7 +169,7 @@ def load_state(path: Path, schema: WorldSchema, catalog_name: str) -> StateFile:
 
 def save_state(path: Path, state: StateFile) -> None:
     state.updated_at = now()
-    write_atomic(path, state.model_dump_json(indent=2) + "\n")
+    write_atomic(path, state.to_json(indent=2) + "\n")
 
 
 def write_atomic(path: Path, text: str) -> None:

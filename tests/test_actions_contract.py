@@ -12,6 +12,7 @@ import pytest
 from test_actions_support import init_repo, isolated_env  # noqa: F401
 
 from actions.contract import ExecutorArgs
+from goap.running.protocol import ProtocolError
 from goap.running.worker import args_model, handle
 
 pytestmark = pytest.mark.usefixtures("isolated_env")
@@ -58,9 +59,17 @@ def test_arguments_are_one_strict_described_model(target: str) -> None:
 
 
 def test_the_engine_worker_publishes_every_schema() -> None:
-    result = handle({"op": "schema", "targets": TARGETS})
+    result = handle({"op": "check", "targets": TARGETS, "calls": [], "workdir": "."})
     assert result["ok"], result["problems"]
     assert set(result["schemas"]) == set(TARGETS)
+
+
+def test_the_engine_worker_refuses_an_unknown_op() -> None:
+    """An op it does not know is refused, not taken for a check (it once was)."""
+    with pytest.raises(ProtocolError, match="unknown request op 'schema'"):
+        handle({"op": "schema", "targets": TARGETS})
+    with pytest.raises(ProtocolError, match="malformed call request"):
+        handle({"op": "call", "target": "actions.git:git_state"})
 
 
 def test_the_engine_worker_calls_a_sensor_and_fills_workdir(tmp_path: Path) -> None:

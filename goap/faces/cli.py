@@ -16,10 +16,10 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from goap.loading.catalog import Catalog, CatalogError, action_json, load_catalog
-from goap.loading.logic import Condition, LogicError, condition_from_text, parse_goal_text
-from goap.planning.planner import PlanOptions, PlanResult, plan
-from goap.planning.relaxed import HEURISTICS
+from goap.faces import documents
+from goap.loading.catalog import Catalog, CatalogError, load_catalog
+from goap.loading.logic import LogicError
+from goap.planning.planner import PlanOptions, plan
 from goap.running.errors import RunError
 from state.model import StateError, StateTypeError
 
@@ -95,7 +95,7 @@ def _catalog(path: Path) -> Catalog:
 
 
 def _state_path(catalog: Catalog, state: Path | None) -> Path:
-    from goap.running.runner import default_state_path
+    from goap.running.record import default_state_path
 
     return state or default_state_path(catalog.path)
 
@@ -104,51 +104,20 @@ def _world(catalog: Catalog, state: Path | None) -> dict[str, Any]:
     """The persisted world of ``--state``, or the catalog's initial state."""
     if state is None:
         return catalog.initial
-    from goap.running.runner import open_world
+    from goap.running.record import read_world
 
-    return open_world(catalog, state)
-
-
-def _goal(catalog: Catalog, goals: list[str] | None) -> tuple[Condition, ...] | None:
-    if not goals:
-        return None
-    out = []
-    for text in goals:
-        name, op, value = parse_goal_text(text)
-        if name not in catalog.schema:
-            raise Usage(
-                f"--goal {text!r}: unknown state variable {name!r}; see "
-                f"`goap state schema {catalog.path}`"
-            )
-        out.append(condition_from_text(catalog.schema[name], op, value))
-    return tuple(out)
+    return read_world(catalog, state)
 
 
 def _options(heuristic: str, search: str, max_expansions: int, timeout: float) -> PlanOptions:
-    if heuristic not in HEURISTICS:
-        raise Usage(f"--heuristic {heuristic!r}: use one of {', '.join(HEURISTICS)}")
-    if search not in ("astar", "wastar", "greedy"):
-        raise Usage(f"--search {search!r}: use astar, wastar or greedy")
-    return PlanOptions(
-        heuristic=heuristic, search=search, max_expansions=max_expansions, timeout=timeout
-    )
+    from goap.planning.registry import OptionError
 
-
-def plan_json(result: PlanResult) -> dict[str, Any]:
-    return {
-        "status": result.status,
-        "plan": [a.name for a in result.actions],
-        "ids": [a.label for a in result.actions],
-        "cost": result.cost if result.found else None,
-        "optimal": result.optimal,
-        "expanded": result.expanded,
-        "generated": result.generated,
-        "relevant_actions": result.relevant,
-        "seconds": round(result.seconds, 6),
-        "unreachable": [str(c) for c in result.unreachable],
-        "message": result.message,
-        "steps": [action_json(a) for a in result.actions],
-    }
+    try:
+        return PlanOptions(
+            heuristic=heuristic, search=search, max_expansions=max_expansions, timeout=timeout
+        )
+    except OptionError as exc:
+        raise Usage(f"--{exc.option} {exc.value!r}: use one of {', '.join(exc.allowed)}") from None
 
 
 @app.command("plan")
@@ -182,9 +151,9 @@ def plan_cmd(
     catalog = _catalog(file)
     options = _options(heuristic, search, max_expansions, timeout)
     world = _world(catalog, state)
-    result = plan(catalog, world, _goal(catalog, goal), options=options)
+    result = plan(catalog, world, documents.parse_goals(catalog, goal), options=options)
     if json_out:
-        print(json.dumps(plan_json(result)))
+        print(json.dumps(documents.plan_document(result)))
     elif result.found:
         from goap.faces.view import plan_summary, plan_table
 
@@ -219,7 +188,7 @@ def run_cmd(
     if dry_run:
         result = Runner(catalog, state_path, workdir).dry_run()
         if json_out:
-            print(json.dumps(plan_json(result)))
+            print(json.dumps(documents.plan_document(result)))
         elif result.found:
             out().print(plan_table(result, title=f"{catalog.name}: would run"))
             out().print(plan_summary(result))
@@ -234,20 +203,7 @@ def run_cmd(
         with RunView(view_console) as live:
             run = Runner(catalog, state_path, workdir, events=live).run(resume)
     if json_out:
-        print(
-            json.dumps(
-                {
-                    "status": run.status,
-                    "exit_code": run.exit_code,
-                    "message": run.message,
-                    "state": str(run.state_path),
-                    "executed": run.executed,
-                    "failures": run.failures,
-                    "plans": run.replans,
-                    "world_state": catalog.schema.nest(_world(catalog, state_path)),
-                }
-            )
-        )
+        print(json.dumps(documents.run_document(catalog, run)))
     else:
         color = "green" if run.exit_code == 0 else "red"
         err().print(f"[{color}]{run.status}[/]: {escape(run.message)}")
@@ -265,7 +221,7 @@ def validate_cmd(file: FileArg, json_out: JsonOpt = False) -> None:
     findings = lint(catalog)
     errors = [f for f in findings if f.severity == "error"]
     if json_out:
-        print(json.dumps({"ok": not errors, "findings": [f.as_dict() for f in findings]}))
+        print(json.dumps(documents.validate_document(findings)))
     else:
         for f in findings:
             color = "red" if f.severity == "error" else "yellow"
@@ -345,7 +301,7 @@ def state_show(file: FileArg, state: StateOpt = None, json_out: JsonOpt = False)
     """Print the state file: run status, progress and the world state."""
     catalog, path, data = _load_state(file, state)
     if json_out:
-        print(data.model_dump_json())
+        print(json.dumps(documents.state_document(catalog, data, path), ensure_ascii=False))
         return
     from rich.table import Table
 
@@ -356,7 +312,7 @@ def state_show(file: FileArg, state: StateOpt = None, json_out: JsonOpt = False)
     out().print(f"completed: {', '.join(data.actions_completed) or '-'}")
     out().print(f"pending: {', '.join(data.actions_pending) or '-'}")
     table = Table("variable", "type", "value", header_style="bold")
-    for name, value in data.world(catalog.schema).items():
+    for name, value in data.world.items():
         table.add_row(name, catalog.schema[name].type, json.dumps(value))
     out().print(table)
 
@@ -366,7 +322,7 @@ def state_show(file: FileArg, state: StateOpt = None, json_out: JsonOpt = False)
 def state_get(file: FileArg, key: str, state: StateOpt = None) -> None:
     """Print one variable (or a group, as JSON)."""
     catalog, _, data = _load_state(file, state)
-    world = data.world(catalog.schema)
+    world = data.world
     if key in world:
         print(json.dumps(world[key]))
         return
@@ -388,9 +344,7 @@ def state_set(file: FileArg, key: str, value: str, state: StateOpt = None) -> No
     parsed = catalog.schema[key].parse(value)
     with StateLock(path):
         _, _, data = _load_state(file, state)  # re-read under the lock
-        world = data.world(catalog.schema)
-        world[key] = parsed
-        data.world_state = catalog.schema.nest(world)
+        data.world[key] = parsed
         save_state(path, data)
     print(json.dumps({key: parsed}))
 

@@ -7,20 +7,20 @@ CLI's message.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 from mcp.server.mcpserver import MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
 
-from goap.faces import skills
+from goap.faces import documents, skills
 from goap.loading.catalog import Catalog, CatalogError, load_catalog
-from goap.loading.logic import LogicError, condition_from_text, parse_goal_text
+from goap.loading.logic import LogicError
 from goap.planning.planner import plan
-from goap.running.runner import RunError, open_world
-from state.model import StateTypeError
-from state.store import StateError, load_state
+from goap.running.errors import RunError
+from goap.running.record import read_world
+from state.model import StateError, StateTypeError
+from state.store import load_state
 
 BAD_INPUT = (CatalogError, StateError, RunError, LogicError, StateTypeError)
 
@@ -52,20 +52,10 @@ def build_server(catalog_path: Path, state_path: Path, workdir: Path) -> MCPServ
         "given goal conditions like 'git_state.pushed=true').",
     )
     def plan_tool(goal: list[str] | None = None) -> dict[str, Any]:
-        from goap.faces.cli import plan_json
-
         def run() -> dict[str, Any]:
             cat = catalog()
-            conditions = None
-            if goal:
-                conditions = []
-                for text in goal:
-                    name, op, value = parse_goal_text(text)
-                    if name not in cat.schema:
-                        raise RunError(f"unknown state variable {name!r} in goal {text!r}")
-                    conditions.append(condition_from_text(cat.schema[name], op, value))
-                conditions = tuple(conditions)
-            return plan_json(plan(cat, open_world(cat, state_path), conditions))
+            conditions = documents.parse_goals(cat, goal)
+            return documents.plan_document(plan(cat, read_world(cat, state_path), conditions))
 
         return guarded(run)
 
@@ -88,14 +78,8 @@ def build_server(catalog_path: Path, state_path: Path, workdir: Path) -> MCPServ
     def get_state() -> dict[str, Any]:
         def run() -> dict[str, Any]:
             cat = catalog()
-            if not state_path.exists():
-                return {
-                    "status": "pending",
-                    "world_state": cat.schema.nest(cat.initial),
-                    "history": [],
-                    "state": str(state_path),
-                }
-            return json.loads(load_state(state_path, cat.schema, cat.name).model_dump_json())
+            state = load_state(state_path, cat.schema, cat.name) if state_path.exists() else None
+            return documents.state_document(cat, state, state_path)
 
         return guarded(run)
 

@@ -1,8 +1,9 @@
 """Agents drive goap one action at a time: list what exists, ask what is next, run one.
 
-The functions here return the plain-JSON documents that ``goap skill ... --json``, ``goap
-next --json`` and the MCP server's tools return, so every interface says the same thing.
-Bad input raises RunError / StateError / CatalogError with the CLI's messages.
+The functions here return the documents of ``goap.faces.documents`` (the same that ``goap
+skill ... --json``, ``goap next --json`` and the MCP server's tools return), so every face
+says the same thing. Bad input raises RunError / StateError / CatalogError with the CLI's
+messages.
 """
 
 from __future__ import annotations
@@ -12,53 +13,37 @@ from typing import Any
 
 import yaml
 
-from goap.loading.catalog import Catalog, action_json
+from goap.faces import documents
+from goap.loading.catalog import Catalog
 from goap.planning.planner import plan
-from goap.running.execution import worker_query
-from goap.running.runner import RunError, Runner, StepResult, open_world
+from goap.running.errors import RunError
+from goap.running.execution import ExecutionContext, query
+from goap.running.record import read_world
+from goap.running.runner import Runner
 
 
 def list_actions(
     catalog: Catalog, state_path: Path, workdir: Path, schemas: bool = True
 ) -> dict[str, Any]:
     """Every action, whether it applies to the persisted state, and its argument schema."""
-    world = open_world(catalog, state_path)
+    world = read_world(catalog, state_path)
     targets = sorted({a.executor.run for a in catalog.actions if a.executor and a.executor.run})
     found = argument_schemas(targets, workdir) if schemas else {}
-    actions = []
-    for action in catalog.actions:
-        item = action_json(action)
-        unmet = [str(c) for c in action.pre if not c.holds(world)]
-        item["applies"], item["unmet"] = not unmet, unmet
-        if item["executor"] and item["executor"]["kind"] == "run":
-            item["executor"]["args_schema"] = found.get(action.executor.run)
-        actions.append(item)
-    return {"catalog": catalog.name, "state": str(state_path), "actions": actions}
+    return documents.skill_list_document(catalog, world, state_path, found)
 
 
 def argument_schemas(targets: list[str], workdir: Path) -> dict[str, Any]:
     """JSON Schema of each target's arguments (None for a target that does not import)."""
     if not targets:
         return {}
-    answer = worker_query({"op": "check", "targets": targets, "workdir": str(workdir)})
+    ctx = ExecutionContext.create(workdir, workdir / ".goap" / "logs")
+    answer = query({"op": "check", "targets": targets, "calls": [], "workdir": str(workdir)}, ctx)
     return {t: answer["schemas"].get(t) for t in targets}
 
 
 def next_action(catalog: Catalog, state_path: Path) -> dict[str, Any]:
     """The next action of the current optimal plan from the persisted state, and the rest."""
-    world = open_world(catalog, state_path)
-    result = plan(catalog, world)
-    status = result.status
-    if result.found and not result.actions:
-        status = "goal_reached"
-    return {
-        "status": status,
-        "next": action_json(result.actions[0]) if result.actions else None,
-        "plan": [a.name for a in result.actions],
-        "ids": [a.label for a in result.actions],
-        "cost": result.cost if result.found else None,
-        "message": result.message,
-    }
+    return documents.next_document(plan(catalog, read_world(catalog, state_path)))
 
 
 def run_action(
@@ -70,26 +55,8 @@ def run_action(
     force: bool = False,
 ) -> dict[str, Any]:
     """Run one action with goap run's guarantees; returns what happened and the new state."""
-    step: StepResult = Runner(catalog, state_path, workdir).run_one(name, args, force)
-    outcome = step.outcome
-    return {
-        "action": step.action,
-        "ok": outcome.ok,
-        "outcome": "succeeded"
-        if outcome.ok
-        else "interrupted"
-        if outcome.interrupted
-        else "failed",
-        "exit_code": step.exit_code,
-        "error": outcome.error or None,
-        "tail": None if outcome.ok else outcome.tail[-4000:],
-        "facts": outcome.facts,
-        "seconds": round(outcome.seconds, 3),
-        "forced": bool(step.forced_over),
-        "forced_over": step.forced_over,
-        "state": str(state_path),
-        "world_state": catalog.schema.nest(step.world),
-    }
+    step = Runner(catalog, state_path, workdir).run_one(name, args, force)
+    return documents.step_document(catalog, step, state_path)
 
 
 def parse_args(pairs: list[str]) -> dict[str, Any]:

@@ -128,7 +128,7 @@ class RunView:
         row["time"] = f"{outcome.seconds:.1f}s"
         if outcome.ok:
             row.update(state="done", result="ok")
-        elif attempt < action.attempts and outcome.retryable and not outcome.interrupted:
+        elif attempt < action.retry.attempts and outcome.retryable and not outcome.interrupted:
             row.update(state="pending", result=f"[retrying] {outcome.error}"[:80])
         else:
             row.update(state="failed", result=outcome.error[:80])

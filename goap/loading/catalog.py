@@ -52,6 +52,19 @@ class Executor:
 
 
 @dataclass(frozen=True)
+class Retry:
+    """How often an action is tried, and how long to wait between tries."""
+
+    attempts: int = 1
+    backoff: float = 2.0
+    delay: float = 1.0  # seconds before the second attempt
+
+    def wait_before(self, attempt: int) -> float:
+        """Seconds to wait before ``attempt`` (2, 3, ...): delay, delay*backoff, ..."""
+        return self.delay * self.backoff ** (attempt - 2)
+
+
+@dataclass(frozen=True)
 class Action:
     name: str
     cost: float
@@ -61,34 +74,13 @@ class Action:
     skill: str | None = None
     description: str = ""
     executor: Executor | None = None
-    attempts: int = 1
-    backoff: float = 2.0
-    delay: float = 1.0
+    retry: Retry = Retry()
     line: int | None = None
 
     @property
     def label(self) -> str:
         """The seed's display id (A01) when given, else the name."""
         return self.id or self.name
-
-
-def action_json(action: Action) -> dict[str, Any]:
-    """An action as the CLI's and the MCP server's JSON documents describe it."""
-    executor: dict[str, Any] | None = None
-    if action.executor and action.executor.cmd:
-        executor = {"kind": "cmd", "cmd": list(action.executor.cmd)}
-    elif action.executor and action.executor.run:
-        executor = {"kind": "run", "target": action.executor.run, "with": action.executor.args}
-    return {
-        "name": action.name,
-        "id": action.id,
-        "skill": action.skill,
-        "description": action.description,
-        "cost": action.cost,
-        "pre": [str(c) for c in action.pre],
-        "effects": [str(e) for e in action.effects],
-        "executor": executor,
-    }
 
 
 @dataclass(frozen=True)
@@ -291,9 +283,7 @@ class _Compiler:
             skill=spec["skill"],
             description=spec["description"],
             executor=executor,
-            attempts=spec["retry"]["attempts"],
-            backoff=spec["retry"]["backoff"],
-            delay=spec["retry"]["delay"],
+            retry=Retry(**spec["retry"]),
             line=self.source.line(loc),
         )
 
@@ -383,4 +373,13 @@ def _strings(loc: Loc, value: Any) -> list[tuple[Loc, str]]:
     return []
 
 
-__all__ = ["Action", "Catalog", "CatalogError", "Executor", "Sensor", "TYPES", "load_catalog"]
+__all__ = [
+    "Action",
+    "Catalog",
+    "CatalogError",
+    "Executor",
+    "Retry",
+    "Sensor",
+    "TYPES",
+    "load_catalog",
+]

@@ -76,8 +76,15 @@ def simulate(actions: Iterable[Any], world: Mapping[str, Any]) -> dict[str, Any]
         unmet = [str(c) for c in action.pre if not c.holds(state)]
         if unmet:
             raise ValueError(f"step {step} ({action.name}) does not apply: {', '.join(unmet)}")
-        for effect in action.effects:
-            effect.apply(state)
+        state = with_effects(action.effects, state)
+    return state
+
+
+def with_effects(effects: Iterable[Effect], world: Mapping[str, Any]) -> dict[str, Any]:
+    """A copy of ``world`` with ``effects`` applied, preconditions unchecked (--force)."""
+    state = dict(world)
+    for effect in effects:
+        effect.apply(state)
     return state
 
 

@@ -5,38 +5,47 @@ the executor observed over the declared effects, sense again, persist, and compa
 with what the plan expected; any difference (or a failure) means planning again from the
 truth. A failed action (attempts spent) is penalized for the rest of the run so another
 route is preferred; a run-wide failure budget ends the run as ``escalated``.
+
+The runner holds the policy only: what happened is written by the run record
+(``goap.running.record``), and how an executor runs is the ``execute`` seam
+(``goap.running.execution``), real child processes unless a test scripts them.
 """
 
 from __future__ import annotations
 
 import signal
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Protocol
 
 from goap.loading.catalog import Action, Catalog, Executor
-from goap.loading.logic import simulate
+from goap.loading.logic import simulate, with_effects
 from goap.planning.planner import PlanOptions, PlanResult, plan
 from goap.running.errors import RunError
-from goap.running.execution import Outcome, run_executor, run_sensors, worker_query
-from state.model import StateTypeError
-from state.store import (
-    Failure,
-    JournalEntry,
-    StateError,
-    StateFile,
-    StateLock,
-    load_state,
-    new_state,
-    now,
-    save_state,
+from goap.running.execution import (
+    INTERRUPTED,
+    ChildProcesses,
+    Execution,
+    ExecutionContext,
+    Outcome,
 )
+from goap.running.protocol import Call
+from goap.running.record import RunRecord, read_world
+from state.model import StateTypeError
+from state.status import RunEnd, Via
+from state.store import StateLock
 
 CIRCLE_LIMIT = 3  # the same action from the same world this often means no progress
-EXIT = {"completed": 0, "failed": 1, "escalated": 1, "no_plan": 3, "interrupted": 130}
+EXIT: dict[RunEnd, int] = {
+    "completed": 0,
+    "failed": 1,
+    "escalated": 1,
+    "no_plan": 3,
+    "interrupted": 130,
+}
 
 
 class Events(Protocol):
@@ -56,21 +65,37 @@ class Silent:
 
 
 @dataclass
+class Progress:
+    """What a run did so far: the steps it executed and the plans it made."""
+
+    executed: list[dict[str, Any]] = field(default_factory=list)
+    plans: int = 0  # plans made, the first one included
+    plan: list[str] = field(default_factory=list)  # the last one
+
+
+@dataclass(frozen=True)
 class RunResult:
-    status: str
+    status: RunEnd
     message: str
     state_path: Path
-    executed: list[dict[str, Any]] = field(default_factory=list)
-    failures: list[dict[str, Any]] = field(default_factory=list)
-    replans: int = 0
-    plan: list[str] = field(default_factory=list)
+    progress: Progress
+    failures: list[dict[str, Any]]
+    world: dict[str, Any]  # flat, as the run left it
+
+    @property
+    def executed(self) -> list[dict[str, Any]]:
+        return self.progress.executed
+
+    @property
+    def plans(self) -> int:
+        return self.progress.plans
 
     @property
     def exit_code(self) -> int:
         return EXIT[self.status]
 
 
-@dataclass
+@dataclass(frozen=True)
 class StepResult:
     """What one action driven by ``run_one`` did."""
 
@@ -99,9 +124,17 @@ def with_args(catalog: Catalog, name: str, args: dict[str, Any]) -> Action:
     return replace(action, executor=executor)
 
 
-def default_state_path(catalog_path: Path) -> Path:
-    """plans/deployment.yaml -> plans/deployment_state.json (the seed's file name)."""
-    return catalog_path.with_name(f"{catalog_path.stem}_state.json")
+def calls(catalog: Catalog, actions: tuple[Action, ...] | list[Action]) -> list[Call]:
+    """The Python calls these actions (and the catalog's sensors) will make, for checking."""
+    out: list[Call] = [
+        {"target": a.executor.run, "args": a.executor.args, "where": f"action {a.name}"}
+        for a in actions
+        if a.executor and a.executor.run
+    ]
+    return out + [
+        {"target": s.executor.run or "", "args": s.executor.args, "where": f"sensor {s.name}"}
+        for s in catalog.sensors
+    ]
 
 
 class Runner:
@@ -112,20 +145,22 @@ class Runner:
         workdir: Path,
         events: Events | None = None,
         options: PlanOptions | None = None,
-        sleep: Any = time.sleep,
+        sleep: Callable[[float], Any] = time.sleep,
+        execute: Execution | None = None,
     ):
-        self.catalog, self.state_path, self.workdir = catalog, state_path, workdir.resolve()
+        self.catalog, self.state_path = catalog, state_path
         self.events = events or Silent()
         self.options = options or PlanOptions()
         self.sleep = sleep
+        self.execute = execute or ChildProcesses()
         self.stop_requested = False
-        self.via, self.forced = "run", False  # how journal entries are marked
-        self.logs = state_path.parent / ".goap" / "logs"
-        # what executors may want to know about the run that calls them
-        self.child_env = {
-            "GOAP_STATE_FILE": str(state_path.resolve()),
-            "GOAP_WORKDIR": str(self.workdir),
-        }
+        self.ctx = ExecutionContext.create(
+            workdir,
+            state_path.parent / ".goap" / "logs",
+            # what executors may want to know about the run that calls them
+            {"GOAP_STATE_FILE": str(state_path.resolve()), "GOAP_WORKDIR": str(workdir.resolve())},
+            stop=lambda: self.stop_requested,
+        )
 
     # ------------------------------------------------------------ entry points
 
@@ -133,9 +168,9 @@ class Runner:
         """Run to the goal; raise RunError/StateError for bad input (nothing is written)."""
         with StateLock(self.state_path), self._signals():
             if self.state_path.exists():  # a bad state file is refused before anything else
-                load_state(self.state_path, self.catalog.schema, self.catalog.name)
+                read_world(self.catalog, self.state_path)
             self._preflight()
-            return self._loop(self._open(resume))
+            return self._loop(RunRecord.open(self.catalog, self.state_path, resume))
 
     def run_one(
         self, name: str, args: dict[str, Any] | None = None, force: bool = False
@@ -150,64 +185,24 @@ class Runner:
         with StateLock(self.state_path), self._signals():
             if action.executor is None:
                 raise RunError(f"action {name} has nothing to execute (no cmd or run)")
-            state = (
-                load_state(self.state_path, self.catalog.schema, self.catalog.name)
-                if self.state_path.exists()
-                else new_state(self.catalog.name, self.catalog.schema)
-            )
-            check_executors(self._calls([action]), self.workdir)
-            world = self._sense(state.world(self.catalog.schema), state)
+            record = RunRecord.single(self.catalog, self.state_path)
+            self.execute.check(calls(self.catalog, [action]), self.ctx)
+            world = self._sense(record.world)
             unmet = [str(c) for c in action.pre if not c.holds(world)]
             if unmet and not force:
                 raise RunError(
                     f"{name} does not apply: unmet preconditions: {'; '.join(unmet)} "
                     f"(run `goap next` for what applies, or --force to run it anyway)"
                 )
-            self.via, self.forced = "skill", bool(unmet)
-            state.run_id = state.run_id or now()
-            outcome, world = self._perform(state, action, world)
-            state.world_state = self.catalog.schema.nest(world)
-            save_state(self.state_path, state)
+            record.sensed(world)
+            outcome, world = self._perform(record, action, world, "skill", bool(unmet))
             return StepResult(action.name, outcome, world, unmet if force else [])
 
     def dry_run(self) -> PlanResult:
-        world = self._sense(open_world(self.catalog, self.state_path), None)
+        world = self._sense(read_world(self.catalog, self.state_path))
         return plan(self.catalog, world, options=self.options)
 
     # ------------------------------------------------------------ setup
-
-    def _open(self, resume: bool) -> StateFile:
-        exists = self.state_path.exists()
-        if resume and not exists:
-            raise RunError(
-                f"{self.state_path}: nothing to resume (no state file); run without "
-                f"--resume to start"
-            )
-        state = (
-            load_state(self.state_path, self.catalog.schema, self.catalog.name)
-            if exists
-            else new_state(self.catalog.name, self.catalog.schema)
-        )
-        unfinished = state.status in ("running", "interrupted")
-        if unfinished and not resume:
-            raise RunError(
-                f"{self.state_path}: run {state.run_id} did not finish "
-                f"({state.status}); continue it with `goap run --resume`, or start "
-                f"over with `goap state reset`"
-            )
-        if resume and unfinished:
-            for entry in state.history:
-                if entry.run_id == state.run_id and entry.outcome == "started":
-                    entry.outcome, entry.error = "interrupted", "the runner stopped mid-action"
-                    entry.ended_at = now()
-        else:  # a new run: fresh failure budget and penalties, same world
-            state.run_id = now()
-            state.failures, state.penalties, state.report = [], {}, None
-            state.started_at, state.completed_at = now(), None
-            state.actions_completed = []
-        state.status = "running"
-        save_state(self.state_path, state)
-        return state
 
     def _preflight(self) -> None:
         missing = [a.name for a in self.catalog.actions if a.executor is None]
@@ -216,19 +211,7 @@ class Runner:
                 f"{self.catalog.path}: actions with nothing to execute: "
                 f"{', '.join(missing)}; give each a `cmd:` or a `run:`"
             )
-        check_executors(self._calls(self.catalog.actions), self.workdir)
-
-    def _calls(self, actions: tuple[Action, ...] | list[Action]) -> list[dict[str, Any]]:
-        """The Python calls these actions (and the sensors) will make, for checking."""
-        calls = [
-            {"target": a.executor.run, "args": a.executor.args, "where": f"action {a.name}"}
-            for a in actions
-            if a.executor and a.executor.run
-        ]
-        return calls + [
-            {"target": s.executor.run, "args": s.executor.args, "where": f"sensor {s.name}"}
-            for s in self.catalog.sensors
-        ]
+        self.execute.check(calls(self.catalog, self.catalog.actions), self.ctx)
 
     @contextmanager
     def _signals(self) -> Iterator[None]:
@@ -247,26 +230,22 @@ class Runner:
 
     # ------------------------------------------------------------ the loop
 
-    def _loop(self, state: StateFile) -> RunResult:
-        schema = self.catalog.schema
-        world = self._sense(state.world(schema), state)
-        result = RunResult("running", "", self.state_path)
+    def _loop(self, record: RunRecord) -> RunResult:
+        world = self._sense(record.world)
+        done = Progress()
         visits: dict[tuple[str, frozenset[tuple[str, Any]]], int] = {}
         while True:
             if all(c.holds(world) for c in self.catalog.goal):
-                return self._finish(state, result, "completed", "goal reached")
+                return self._finish(record, done, "completed", "goal reached")
             if self.stop_requested:
-                return self._finish(state, result, "interrupted", "interrupted")
-            planned = plan(self.catalog, world, penalties=state.penalties, options=self.options)
+                return self._finish(record, done, "interrupted", "interrupted")
+            planned = plan(self.catalog, world, penalties=record.penalties, options=self.options)
             if not planned.found:
-                return self._finish(state, result, "no_plan", planned.message)
-            result.replans += 1
-            result.plan = [a.name for a in planned.actions]
-            state.plan = result.plan
-            state.actions_pending = [a.label for a in planned.actions]
-            state.world_state = schema.nest(world)  # what the sensors saw
-            save_state(self.state_path, state)
-            self.events.planned(planned, list(state.actions_completed))
+                return self._finish(record, done, "no_plan", planned.message)
+            done.plans += 1
+            done.plan = [a.name for a in planned.actions]
+            record.planned(planned.actions, world)
+            self.events.planned(planned, list(record.completed))
             for action in planned.actions:
                 unmet = [str(c) for c in action.pre if not c.holds(world)]
                 if unmet:
@@ -278,15 +257,15 @@ class Runner:
                 visits[key] = visits.get(key, 0) + 1
                 if visits[key] > CIRCLE_LIMIT:
                     return self._finish(
-                        state,
-                        result,
+                        record,
+                        done,
                         "escalated",
                         f"escalated: the run is going in circles: {action.name} was about to "
                         f"run a {visits[key]}th time from the same world state",
                     )
                 expected = simulate([action], world)
-                outcome, world = self._perform(state, action, world)
-                result.executed.append(
+                outcome, world = self._perform(record, action, world, expected=expected)
+                done.executed.append(
                     {
                         "action": action.name,
                         "id": action.id,
@@ -296,10 +275,10 @@ class Runner:
                     }
                 )
                 if outcome.interrupted or self.stop_requested:
-                    return self._finish(state, result, "interrupted", "interrupted")
+                    return self._finish(record, done, "interrupted", "interrupted")
                 if not outcome.ok:
-                    if len(state.failures) >= self.catalog.failure_budget:
-                        return self._finish(state, result, "escalated", self._report(state))
+                    if len(record.failures) >= self.catalog.failure_budget:
+                        return self._finish(record, done, "escalated", self._report(record))
                     self.events.note(f"{action.name} failed; replanning around it")
                     break
                 if world != expected:
@@ -311,65 +290,54 @@ class Runner:
                     break
 
     def _perform(
-        self, state: StateFile, action: Action, world: dict[str, Any]
+        self,
+        record: RunRecord,
+        action: Action,
+        world: dict[str, Any],
+        via: Via = "run",
+        forced: bool = False,
+        expected: dict[str, Any] | None = None,
     ) -> tuple[Outcome, dict[str, Any]]:
-        """Run one action with its retry policy; persist every attempt. Returns the new world."""
+        """Run one action with its retry policy; every attempt is recorded. The new world.
+
+        ``expected`` is the world its declared effects promise (computed when not given).
+        """
         assert action.executor is not None
-        outcome = Outcome(False)
-        for attempt in range(1, action.attempts + 1):
+        if expected is None:  # forced actions apply whatever their preconditions say
+            expected = with_effects(action.effects, world)
+        outcome = INTERRUPTED
+        attempt = 0
+        for attempt in range(1, action.retry.attempts + 1):
             if attempt > 1:
-                self._wait(action.delay * action.backoff ** (attempt - 2))
+                self._wait(action.retry.wait_before(attempt))
                 if self.stop_requested:
-                    outcome = Outcome(False, error="interrupted", interrupted=True)
+                    outcome = INTERRUPTED
                     break
-            entry = self._journal_start(state, action, attempt)
+            entry = record.attempt_started(action, attempt, via, forced)
             self.events.started(action, attempt)
-            outcome = run_executor(
-                action.executor,
-                where=f"action {action.name}",
-                workdir=self.workdir,
-                log=self.logs / f"{entry.seq:05d}-{action.name}.log",
-                stop=lambda: self.stop_requested,
-                env=self.child_env,
-            )
-            new_world = world
+            log = self.ctx.logs / f"{entry.seq:05d}-{action.name}.log"
+            outcome = self.execute.action(action.executor, f"action {action.name}", log, self.ctx)
+            after = world
             if outcome.ok:
                 try:
-                    new_world = self._observe(
-                        simulate([action], world), action.executor, outcome.facts
-                    )
+                    after = self._observe(expected, action.executor, outcome.facts)
                 except StateTypeError as exc:
-                    outcome.ok, outcome.error, outcome.retryable = False, str(exc), False
-            self._journal_end(state, entry, outcome)
-            self.events.finished(action, outcome, attempt)
-            if outcome.ok:
-                new_world = self._sense(new_world, state)
-                state.world_state = self.catalog.schema.nest(new_world)
-                state.last_action = action.label
-                state.current_phase = action.skill or state.current_phase
-                state.actions_completed.append(action.label)
-                if action.label in state.actions_pending:
-                    state.actions_pending.remove(action.label)
-                save_state(self.state_path, state)
-                return outcome, new_world
-            if outcome.interrupted:
-                save_state(self.state_path, state)
-                return outcome, world
-            if outcome.facts:  # what the executor saw before failing is still the truth
+                    outcome = replace(outcome, status="failed", error=str(exc), retryable=False)
+            elif outcome.facts:  # what the executor saw before failing is still the truth
                 try:
-                    world = self._observe(world, action.executor, outcome.facts)
+                    world = after = self._observe(world, action.executor, outcome.facts)
                 except StateTypeError:
                     pass
-            save_state(self.state_path, state)
-            if not outcome.retryable:
+            self.events.finished(action, outcome, attempt)
+            if outcome.ok:
+                after = self._sense(after)
+            record.attempt_ended(entry, action, outcome, after)
+            if outcome.ok:
+                return outcome, after
+            if outcome.interrupted or not outcome.retryable:
                 break
         if not outcome.interrupted:
-            state.failures.append(
-                Failure(action=action.name, attempts=attempt, error=outcome.error, at=now())
-            )
-            state.penalties[action.name] = state.penalties.get(action.name, 0.0) + self._penalty()
-            state.world_state = self.catalog.schema.nest(world)
-            save_state(self.state_path, state)
+            record.step_failed(action, attempt, outcome.error, self._penalty())
         return outcome, world
 
     def _penalty(self) -> float:
@@ -377,9 +345,12 @@ class Runner:
         return sum(a.cost for a in self.catalog.actions)
 
     def _wait(self, seconds: float) -> None:
-        end = time.monotonic() + seconds
-        while not self.stop_requested and (left := end - time.monotonic()) > 0:
-            self.sleep(min(left, 0.1))
+        """Sleep in short steps, so a stop request ends the wait (``sleep`` is a seam)."""
+        left = seconds
+        while not self.stop_requested and left > 0:
+            step = min(left, 0.1)
+            self.sleep(step)
+            left -= step
 
     def _observe(
         self, world: dict[str, Any], executor: Executor, facts: dict[str, Any]
@@ -391,15 +362,11 @@ class Runner:
                 world[var_name] = self.catalog.schema[var_name].coerce(facts[fact])
         return world
 
-    def _sense(self, world: dict[str, Any], state: StateFile | None) -> dict[str, Any]:
+    def _sense(self, world: dict[str, Any]) -> dict[str, Any]:
         sensors = [(s.name, s.executor) for s in self.catalog.sensors]
-        outcomes = run_sensors(
-            sensors,
-            workdir=self.workdir,
-            log=self.logs / "sensors.log",
-            stop=lambda: self.stop_requested,
-            env=self.child_env,
-        )
+        if not sensors:
+            return world
+        outcomes = self.execute.sense(sensors, self.ctx.logs / "sensors.log", self.ctx)
         for (name, executor), outcome in zip(sensors, outcomes, strict=True):
             if not outcome.ok:
                 self.events.note(f"sensor {name} failed: {outcome.error}")
@@ -410,76 +377,22 @@ class Runner:
                 self.events.note(f"sensor {name}: {exc}")
         return world
 
-    # ------------------------------------------------------------ journal and the end
+    # ------------------------------------------------------------ the end
 
-    def _journal_start(self, state: StateFile, action: Action, attempt: int) -> JournalEntry:
-        entry = JournalEntry(
-            seq=len(state.history) + 1,
-            run_id=state.run_id or "",
-            action=action.name,
-            id=action.id,
-            attempt=attempt,
-            started_at=now(),
-            forced=self.forced,
-            via=self.via,
-        )
-        state.history.append(entry)
-        state.last_action = action.label
-        state.current_phase = action.skill or state.current_phase
-        save_state(self.state_path, state)
-        return entry
-
-    def _journal_end(self, state: StateFile, entry: JournalEntry, outcome: Outcome) -> None:
-        entry.ended_at = now()
-        entry.duration_s = round(outcome.seconds, 3)
-        entry.outcome = (
-            "succeeded" if outcome.ok else "interrupted" if outcome.interrupted else "failed"
-        )
-        entry.error = outcome.error or None
-        entry.tail = outcome.tail[-4000:] if (outcome.tail and not outcome.ok) else None
-        entry.facts = outcome.facts
-
-    def _report(self, state: StateFile) -> str:
+    def _report(self, record: RunRecord) -> str:
         lines = [
-            f"escalated: {len(state.failures)} failures reached the budget of "
+            f"escalated: {len(record.failures)} failures reached the budget of "
             f"{self.catalog.failure_budget}; a human needs to look:"
         ]
-        for failure in state.failures:
+        for failure in record.failures:
             lines.append(f"- {failure.action} (after {failure.attempts} attempts): {failure.error}")
         return "\n".join(lines)
 
-    def _finish(self, state: StateFile, result: RunResult, status: str, message: str) -> RunResult:
-        state.status = {"no_plan": "failed"}.get(status, status)  # type: ignore[assignment]
-        if status == "completed":
-            state.completed_at = now()
-            state.actions_pending = []
-            state.plan = []
-        if status in ("escalated", "no_plan"):
-            state.report = message
-        save_state(self.state_path, state)
-        result.status, result.message = status, message
-        result.failures = [f.model_dump() for f in state.failures]
+    def _finish(self, record: RunRecord, done: Progress, end: RunEnd, message: str) -> RunResult:
+        record.finished(end, message)
         self.events.note(message)
-        return result
+        failures = [f.model_dump() for f in record.failures]
+        return RunResult(end, message, self.state_path, done, failures, dict(record.world))
 
 
-def check_executors(calls: list[dict[str, Any]], workdir: Path) -> dict[str, Any]:
-    """Import every target and validate every call's arguments in a child; RunError if bad."""
-    if not calls:
-        return {}
-    targets = sorted({c["target"] for c in calls})
-    request = {"op": "check", "targets": targets, "calls": calls, "workdir": str(workdir)}
-    answer = worker_query(request)
-    if not answer["ok"]:
-        raise RunError("; ".join(answer["problems"].values()))
-    return answer["schemas"]
-
-
-def open_world(catalog: Catalog, state_path: Path) -> dict[str, Any]:
-    """The persisted world for ``catalog`` (the defaults when there is no state file yet)."""
-    if state_path.exists():
-        return load_state(state_path, catalog.schema, catalog.name).world(catalog.schema)
-    return catalog.initial
-
-
-__all__ = ["RunError", "RunResult", "Runner", "StateError", "default_state_path", "open_world"]
+__all__ = ["RunResult", "Runner", "StepResult", "with_args"]

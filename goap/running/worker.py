@@ -1,16 +1,9 @@
-"""Child-process side of running Python executors: ``python -m goap.running.worker REQUEST RESULT``.
+"""Child side of running Python executors: ``python -m goap.running.worker REQUEST RESULT``.
 
 Executors run in a child process so that a timeout can kill them, a crash cannot take the
 runner down, heavy imports (torch) never enter the runner, and memory is returned after
-each action. The request is JSON; the result is written atomically as JSON.
-
-Requests:
-- ``{"op": "call", "target": "m:f", "args": {...}, "workdir": "...", "where": "..."}``
-- ``{"op": "sense", "calls": [{"target", "args", "where"}, ...], "workdir": "..."}``: every
-  sensor in one process, one outcome each
-- ``{"op": "check", "targets": [...], "calls": [{"target", "args", "where"}]}``: import
-  each target, validate each call's arguments, and return problems and the JSON Schema of
-  each executor's arguments
+each action. The request and the answer are the typed messages of ``goap.running.protocol``;
+the answer is written atomically as JSON.
 """
 
 from __future__ import annotations
@@ -29,6 +22,15 @@ from pydantic import BaseModel, ValidationError, create_model
 
 from goap.loading.secrets import MissingVariable, interpolate
 from goap.running.contract import ActionFailed
+from goap.running.protocol import (
+    OPS,
+    Answer,
+    CheckAnswer,
+    CheckRequest,
+    ProtocolError,
+    SenseAnswer,
+    refusal,
+)
 
 
 class TargetError(Exception):
@@ -108,7 +110,7 @@ def call(target: str, args: dict[str, Any], workdir: str, where: str) -> dict[st
     return result
 
 
-def outcome_of(target: str, args: dict[str, Any], workdir: str, where: str) -> dict[str, Any]:
+def outcome_of(target: str, args: dict[str, Any], workdir: str, where: str) -> Answer:
     """Call one executor and describe what happened as JSON (never raises)."""
     try:
         facts = call(target, args, workdir, where)
@@ -136,32 +138,43 @@ def outcome_of(target: str, args: dict[str, Any], workdir: str, where: str) -> d
         return _crash(exc)
 
 
-def handle(request: dict[str, Any]) -> dict[str, Any]:
-    op = request["op"]
-    if op == "call":
-        return outcome_of(
-            request["target"], request.get("args", {}), request["workdir"], request["where"]
-        )
-    if op == "sense":  # all sensors in one process: one interpreter start, shared imports
-        return {
-            "results": [
-                outcome_of(c["target"], c.get("args", {}), request["workdir"], c["where"])
-                for c in request["calls"]
-            ]
-        }
+def handle(request: Any) -> Answer | SenseAnswer | CheckAnswer:
+    """Carry out one request; ProtocolError for a request that is not one of OPS."""
+    op = request.get("op") if isinstance(request, dict) else None
+    if op not in OPS:
+        raise ProtocolError(f"unknown request op {op!r}; the worker handles {', '.join(OPS)}")
+    try:
+        if op == "call":
+            return outcome_of(
+                request["target"], request["args"], request["workdir"], request["where"]
+            )
+        if op == "sense":  # all sensors in one process: one interpreter start, shared imports
+            return {
+                "results": [
+                    outcome_of(c["target"], c["args"], request["workdir"], c["where"])
+                    for c in request["calls"]
+                ]
+            }
+        return check(request)
+    except (KeyError, TypeError) as exc:
+        raise ProtocolError(f"malformed {op} request: {type(exc).__name__}: {exc}") from None
+
+
+def check(request: CheckRequest) -> CheckAnswer:
+    """Import each target and validate each call's arguments, running nothing."""
     problems: dict[str, str] = {}
     schemas: dict[str, Any] = {}
-    for target in request.get("targets", []):
+    for target in request["targets"]:
         try:
             model, _ = args_model(resolve(target))
             schemas[target] = model.model_json_schema()
         except TargetError as exc:
             problems[target] = str(exc)
-    for item in request.get("calls", []):  # arguments checked before anything runs
+    for item in request["calls"]:  # arguments checked before anything runs
         if item["target"] in problems:
             continue
         try:
-            bind(item["target"], item["args"], request.get("workdir") or ".", item["where"])
+            bind(item["target"], item["args"], request["workdir"] or ".", item["where"])
         except TargetError as exc:
             problems[item["where"]] = str(exc)
         except MissingVariable:
@@ -169,7 +182,7 @@ def handle(request: dict[str, Any]) -> dict[str, Any]:
     return {"ok": not problems, "problems": problems, "schemas": schemas}
 
 
-def _crash(exc: BaseException) -> dict[str, Any]:
+def _crash(exc: BaseException) -> Answer:
     tail = "".join(traceback.format_exception(exc)[-6:])
     return {"ok": False, "error": f"{type(exc).__name__}: {exc}", "tail": tail, "retryable": True}
 
@@ -179,7 +192,10 @@ def main() -> None:
     request = json.loads(Path(request_path).read_text())
     if request.get("workdir"):
         os.chdir(request["workdir"])
-    result = handle(request)
+    try:
+        result: Any = handle(request)
+    except ProtocolError as exc:
+        result = refusal(str(exc))
     tmp = result_path.with_suffix(".tmp")
     tmp.write_text(json.dumps(result, default=str))
     os.replace(tmp, result_path)

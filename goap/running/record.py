@@ -1,0 +1,182 @@
+"""The run record: every state transition of a run, each one persisted atomically.
+
+The runner decides (what to run, when to retry, when to give up); the record writes down
+what happened, in named transitions that say what the state file holds afterwards:
+opened or resumed, planned, attempt started, attempt ended, step failed (with its penalty),
+finished (completed, failed, escalated or interrupted). Each transition ends in one atomic
+write of the state file (``state.store.save_state``), so the crash-safety story reads in
+one place: a ``started`` journal entry is on disk before its child runs, and the world an
+action produced is on disk together with the entry saying it succeeded.
+
+It lives in ``goap/`` rather than ``state/`` because it speaks of catalog actions and
+outcomes; ``state/`` stays a file format that imports nothing of the engine.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from goap.loading.catalog import Action, Catalog
+from goap.running.errors import RunError
+from goap.running.execution import Outcome
+from state.status import UNFINISHED, RunEnd, Via, persisted
+from state.store import Failure, JournalEntry, StateFile, load_state, new_state, now, save_state
+
+TAIL_KEPT = 4000  # characters of a failure's log tail kept in the journal
+
+
+def default_state_path(catalog_path: Path) -> Path:
+    """plans/deployment.yaml -> plans/deployment_state.json (the seed's file name)."""
+    return catalog_path.with_name(f"{catalog_path.stem}_state.json")
+
+
+def read_state(catalog: Catalog, path: Path) -> StateFile:
+    """The state file at ``path``, or a new one (not written) when there is none yet."""
+    if path.exists():
+        return load_state(path, catalog.schema, catalog.name)
+    return new_state(catalog.name, catalog.schema)
+
+
+def read_world(catalog: Catalog, path: Path) -> dict[str, Any]:
+    """The persisted flat world for ``catalog`` (the defaults when there is no file yet)."""
+    return read_state(catalog, path).world
+
+
+class RunRecord:
+    """One state file and the transitions of the run that owns it (under its lock)."""
+
+    def __init__(self, catalog: Catalog, path: Path, state: StateFile):
+        self.catalog, self.path, self.state = catalog, path, state
+
+    # ------------------------------------------------------------ opening
+
+    @classmethod
+    def open(cls, catalog: Catalog, path: Path, resume: bool) -> RunRecord:
+        """A new run from the persisted world, or (``resume``) the unfinished one continued.
+
+        An attempt that started and never ended is marked ``interrupted``, so it runs again.
+        """
+        if resume and not path.exists():
+            raise RunError(
+                f"{path}: nothing to resume (no state file); run without --resume to start"
+            )
+        state = read_state(catalog, path)
+        unfinished = state.status in UNFINISHED
+        if unfinished and not resume:
+            raise RunError(
+                f"{path}: run {state.run_id} did not finish ({state.status}); continue it with "
+                f"`goap run --resume`, or start over with `goap state reset`"
+            )
+        if resume and unfinished:
+            for entry in state.history:
+                if entry.run_id == state.run_id and entry.outcome == "started":
+                    entry.outcome, entry.error = "interrupted", "the runner stopped mid-action"
+                    entry.ended_at = now()
+        else:  # a new run: fresh failure budget and penalties, same world
+            state.run_id = now()
+            state.failures, state.penalties, state.report = [], {}, None
+            state.started_at, state.completed_at = now(), None
+            state.actions_completed = []
+        state.status = "running"
+        record = cls(catalog, path, state)
+        record.save()
+        return record
+
+    @classmethod
+    def single(cls, catalog: Catalog, path: Path) -> RunRecord:
+        """The record one agent-driven action writes into (nothing is written yet)."""
+        state = read_state(catalog, path)
+        state.run_id = state.run_id or now()
+        return cls(catalog, path, state)
+
+    # ------------------------------------------------------------ what the record holds
+
+    @property
+    def world(self) -> dict[str, Any]:
+        return self.state.world
+
+    @property
+    def failures(self) -> list[Failure]:
+        return self.state.failures
+
+    @property
+    def penalties(self) -> dict[str, float]:
+        return self.state.penalties
+
+    @property
+    def completed(self) -> list[str]:
+        return self.state.actions_completed
+
+    def save(self) -> None:
+        save_state(self.path, self.state)
+
+    # ------------------------------------------------------------ transitions
+
+    def sensed(self, world: dict[str, Any]) -> None:
+        """What the sensors saw; written with the next transition (the plan made from it)."""
+        self.state.world = dict(world)
+
+    def planned(self, actions: tuple[Action, ...], world: dict[str, Any]) -> None:
+        self.state.plan = [a.name for a in actions]
+        self.state.actions_pending = [a.label for a in actions]
+        self.state.world = dict(world)
+        self.save()
+
+    def attempt_started(
+        self, action: Action, attempt: int, via: Via = "run", forced: bool = False
+    ) -> JournalEntry:
+        entry = JournalEntry(
+            seq=len(self.state.history) + 1,
+            run_id=self.state.run_id or "",
+            action=action.name,
+            id=action.id,
+            attempt=attempt,
+            started_at=now(),
+            forced=forced,
+            via=via,
+        )
+        self.state.history.append(entry)
+        self._at(action)
+        self.save()
+        return entry
+
+    def attempt_ended(
+        self, entry: JournalEntry, action: Action, outcome: Outcome, world: dict[str, Any]
+    ) -> None:
+        """The attempt's outcome, and the world after it (what it observed, even failing)."""
+        entry.ended_at = now()
+        entry.duration_s = round(outcome.seconds, 3)
+        entry.outcome = outcome.status
+        entry.error = outcome.error or None
+        entry.tail = outcome.tail[-TAIL_KEPT:] if (outcome.tail and not outcome.ok) else None
+        entry.facts = outcome.facts
+        self.state.world = dict(world)
+        if outcome.ok:
+            self._at(action)
+            self.state.actions_completed.append(action.label)
+            if action.label in self.state.actions_pending:
+                self.state.actions_pending.remove(action.label)
+        self.save()
+
+    def step_failed(self, action: Action, attempts: int, error: str, penalty: float) -> None:
+        """An action's attempts are spent: count the failure, penalize it for this run."""
+        self.state.failures.append(
+            Failure(action=action.name, attempts=attempts, error=error, at=now())
+        )
+        self.state.penalties[action.name] = self.state.penalties.get(action.name, 0.0) + penalty
+        self.save()
+
+    def finished(self, end: RunEnd, message: str) -> None:
+        self.state.status = persisted(end)
+        if end == "completed":
+            self.state.completed_at = now()
+            self.state.actions_pending = []
+            self.state.plan = []
+        if end in ("escalated", "no_plan"):
+            self.state.report = message
+        self.save()
+
+    def _at(self, action: Action) -> None:
+        self.state.last_action = action.label
+        self.state.current_phase = action.skill or self.state.current_phase
