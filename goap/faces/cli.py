@@ -20,6 +20,7 @@ from goap.faces import documents
 from goap.loading.catalog import Catalog, CatalogError, load_catalog
 from goap.loading.logic import LogicError
 from goap.planning.planner import PlanOptions, plan
+from goap.planning.registry import OptionError
 from goap.running.errors import RunError
 from state.model import StateError, StateTypeError
 
@@ -110,8 +111,6 @@ def _world(catalog: Catalog, state: Path | None) -> dict[str, Any]:
 
 
 def _options(heuristic: str, search: str, max_expansions: int, timeout: float) -> PlanOptions:
-    from goap.planning.registry import OptionError
-
     try:
         return PlanOptions(
             heuristic=heuristic, search=search, max_expansions=max_expansions, timeout=timeout

@@ -14,15 +14,16 @@ import heapq
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 from goap.loading.catalog import Action, Catalog
 from goap.loading.logic import Condition
-from goap.planning.relaxed import HEURISTICS, Relaxation, heuristic
+from goap.planning.registry import HEURISTICS, SEARCHES, check_names
+from goap.planning.relaxed import Relaxation
 from goap.planning.search import best_first
 from goap.planning.task import State, Task, TaskAction, Test, compile_task
 
-SEARCHES = ("astar", "wastar", "greedy")
+PlanStatus = Literal["found", "unreachable", "no_plan", "limit"]
 
 
 @dataclass(frozen=True)
@@ -36,14 +37,17 @@ class PlanOptions:
     decompose: bool = True  # plan independent parts of the goal separately
     lookahead: bool = True  # try relaxed plans in the real task (see goap.planning.search)
 
+    def __post_init__(self) -> None:
+        check_names(self.heuristic, self.search)  # OptionError for an unknown name
+
     @property
     def optimal(self) -> bool:
-        return self.search == "astar" and HEURISTICS[self.heuristic][1]
+        return SEARCHES[self.search].optimal and HEURISTICS[self.heuristic].admissible
 
 
 @dataclass(frozen=True)
 class PlanResult:
-    status: str  # "found", "unreachable", "no_plan", "limit"
+    status: PlanStatus
     actions: tuple[Action, ...]
     cost: float
     expanded: int
@@ -86,12 +90,6 @@ def plan(
 ) -> PlanResult:
     """The cheapest plan from ``world`` to ``goal`` (default: the catalog's goal)."""
     options = options or PlanOptions()
-    if options.heuristic not in HEURISTICS:
-        raise ValueError(
-            f"unknown heuristic {options.heuristic!r}; use one of {', '.join(HEURISTICS)}"
-        )
-    if options.search not in SEARCHES:
-        raise ValueError(f"unknown search {options.search!r}; use one of {', '.join(SEARCHES)}")
     # The search builds no reference cycles, only many small tuples that the cyclic
     # collector would rescan again and again (up to half the time on large catalogs).
     collecting = gc.isenabled()
@@ -116,21 +114,23 @@ def _plan(
     bad = full.unreachable_goals(task.init)
     if bad:
         return PlanResult(
-            "unreachable",
-            (),
-            float("inf"),
-            0,
-            0,
-            time.perf_counter() - started,
-            0,
-            tuple(task.goal_conditions[i] for i in bad),
-            options.optimal,
+            status="unreachable",
+            actions=(),
+            cost=float("inf"),
+            expanded=0,
+            generated=0,
+            seconds=time.perf_counter() - started,
+            relevant=0,
+            unreachable=tuple(task.goal_conditions[i] for i in bad),
+            optimal=options.optimal,
         )
     actions = full.relevant() if options.prune else list(task.actions)
     deadline = time.monotonic() + options.timeout
     part_plans: list[tuple[TaskAction, ...]] = []
     expanded = generated = 0
-    status = "found"
+    status: PlanStatus = "found"
+    search = SEARCHES[options.search]
+    priority = search.order(options.weight)
     parts = independent_parts(task, actions) if options.decompose else [(task.goal, actions)]
     for part_goal, part_actions in parts:
         part, _ = task.project(part_goal, part_actions)
@@ -138,9 +138,9 @@ def _plan(
         result = best_first(
             part,
             part.actions,
-            heuristic(relaxation, options.heuristic),
-            weight=options.weight if options.search == "wastar" else 1.0,
-            greedy=options.search == "greedy",
+            HEURISTICS[options.heuristic].bind(relaxation),
+            priority=priority,
+            satisficing=search.satisficing,
             max_expansions=options.max_expansions - expanded,
             deadline=deadline,
             lookahead=relaxation.lookahead if options.lookahead else None,
@@ -148,21 +148,20 @@ def _plan(
         )
         expanded, generated = expanded + result.expanded, generated + result.generated
         if result.status != "found":
-            status = {"exhausted": "no_plan", "limit": "limit"}[result.status]
+            status = "no_plan" if result.status == "exhausted" else "limit"
             break
         part_plans.append(canonical_order(part, result.plan))
     found = status == "found"
     plan_steps = tuple(catalog.actions[a.index] for a in merge_by_index(part_plans))
     return PlanResult(
-        status,
-        plan_steps if found else (),
-        sum(a.cost for a in plan_steps) if found else float("inf"),
-        expanded,
-        generated,
-        time.perf_counter() - started,
-        len(actions),
-        (),
-        options.optimal,
+        status=status,
+        actions=plan_steps if found else (),
+        cost=sum(a.cost for a in plan_steps) if found else float("inf"),
+        expanded=expanded,
+        generated=generated,
+        seconds=time.perf_counter() - started,
+        relevant=len(actions),
+        optimal=options.optimal,
     )
 
 

@@ -17,7 +17,7 @@ Atoms, actions and their relations are lists of integers, built once per plan ca
 from __future__ import annotations
 
 import heapq
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import NamedTuple
 
 from goap.loading.logic import OPS, Condition
@@ -363,21 +363,3 @@ class Relaxation:
             for k in self.achievers[stack.pop()]:
                 choose(k)
         return [a for k, a in enumerate(self.actions) if k in chosen]
-
-
-HEURISTICS: dict[str, tuple[str, bool]] = {
-    # name: (Relaxation method, admissible)
-    "hmax": ("h_max", True),
-    "lmcut": ("h_lmcut", True),
-    "blind": ("", True),
-    "hadd": ("h_add", False),
-    "hff": ("h_ff", False),
-    "goal-count": ("goal_count", False),
-}
-
-
-def heuristic(relaxation: Relaxation, name: str) -> Callable[[State], float]:
-    method, _ = HEURISTICS[name]
-    if not method:
-        return lambda state: 0.0
-    return getattr(relaxation, method)

@@ -1,8 +1,9 @@
 """Best-first search over world states: A*, weighted A* and greedy best-first in one loop.
 
-Nodes are ordered by ``f = g + weight * h`` (greedy drops g), ties broken by smaller h and
-then by insertion order, so the same catalog always yields the same plan. With an admissible
-h and weight 1 this is A*, and the first goal popped is cost-optimal.
+Nodes are ordered by the search's ``priority(g, h)`` (``goap.planning.registry``: A* is
+``g + h``, weighted A* ``g + w * h``, greedy ``h``), ties broken by smaller h and then by
+insertion order, so the same catalog always yields the same plan. With an admissible h, A*'s
+first goal popped is cost-optimal.
 
 An optional ``lookahead`` proposes whole plans from a node (see Relaxation.lookahead). The
 best one found so far is the incumbent, of cost U: nodes with ``g + h >= U`` cannot lead to
@@ -19,16 +20,19 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from itertools import count
+from typing import Literal
 
 from goap.planning.task import State, Successors, Task, TaskAction
 
 INF = float("inf")
+SearchStatus = Literal["found", "exhausted", "limit"]  # exhausted: no plan exists
+Priority = Callable[[float, float], float]  # (g, h) -> the key nodes are ordered by
 Lookahead = Callable[[State, float], tuple[list[TaskAction], float]]
 
 
 @dataclass(frozen=True)
 class SearchResult:
-    status: str  # "found", "exhausted" (no plan exists) or "limit"
+    status: SearchStatus
     plan: tuple[TaskAction, ...]
     cost: float
     expanded: int
@@ -39,8 +43,8 @@ def best_first(
     task: Task,
     actions: Sequence[TaskAction],
     h: Callable[[State], float],
-    weight: float = 1.0,
-    greedy: bool = False,
+    priority: Priority = lambda g, h: g + h,
+    satisficing: bool = False,
     max_expansions: int = 1_000_000,
     deadline: float = INF,
     lookahead: Lookahead | None = None,
@@ -49,7 +53,8 @@ def best_first(
     """Search from ``task.init`` to a goal state using ``actions`` (already pruned).
 
     ``root_bound`` is an admissible estimate too costly to compute at every node: at the
-    start, a lookahead plan that costs no more than it is optimal.
+    start, a lookahead plan that costs no more than it is optimal. A ``satisficing`` search
+    returns the first plan it meets (a lookahead plan included).
     """
     start = task.init
     h0 = h(start)
@@ -62,7 +67,7 @@ def best_first(
     tie = count()
     g_of: dict[State, float] = {start: 0.0}
     parent: dict[State, tuple[State, TaskAction] | None] = {start: None}
-    heap = [(h0 if greedy else weight * h0, h0, next(tie), start)]
+    heap = [(priority(0.0, h0), h0, next(tie), start)]
     closed: set[State] = set()
     expanded = 0
     generated = 1
@@ -71,8 +76,8 @@ def best_first(
     bound = INF  # cost of the incumbent
     while heap:
         key, h1, _, state = pop(heap)
-        if key >= bound and not greedy:
-            break  # nothing left can beat the incumbent
+        if key >= bound:
+            break  # nothing left can beat the incumbent (a satisficing search never has one)
         if state in closed:
             continue
         g = g_of[state]
@@ -87,7 +92,7 @@ def best_first(
             steps, cost = lookahead(state, bound - g)
             if g + cost < bound:
                 bound, incumbent = g + cost, _path(parent, state) + tuple(steps)
-                if greedy or key >= bound:
+                if satisficing or key >= bound:
                     break
                 if expanded == 1 and root_bound is not None and root_bound(state) >= bound:
                     break  # a second lower bound at the start meets the incumbent
@@ -105,7 +110,7 @@ def best_first(
             g_of[child] = g2
             parent[child] = (state, action)
             closed.discard(child)  # reopen: only happens with inconsistent heuristics
-            push(heap, (h2 if greedy else g2 + weight * h2, h2, next(tie), child))
+            push(heap, (priority(g2, h2), h2, next(tie), child))
     if bound < INF:
         return SearchResult("found", incumbent, bound, expanded, generated)
     return SearchResult("exhausted", (), INF, expanded, generated)
