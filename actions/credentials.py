@@ -62,7 +62,7 @@ def find_secrets(text: str) -> list[SecretFinding]:
 def redact(text: str, values: Iterable[str] = ()) -> str:
     """``text`` with the given values, secret-named env values and credential shapes masked.
 
-    Env values are found as the engine finds them (goap.loading.secrets), so both mask the same things.
+    Env values are found as the engine finds them (goap.loading.secrets): both mask the same.
     """
     hidden = {*secret_values(), *(value for value in values if value)}
     text = scrub(text, sorted(hidden, key=len, reverse=True))

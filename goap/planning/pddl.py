@@ -6,8 +6,8 @@ The world state becomes ground facts (no objects, no parameters):
   condition ``x == false`` needs no negative precondition (pyperplan has none);
 - any other variable has one fact per value it can take: ``(x-is-3)``. Its values are the
   initial value, the values actions set and, for counters, every value the additions reach
-  once clamped to goap's range (``goap.planning.task.counter_bounds``). A counter that moves both ways
-  has no finite range: the export refuses it, naming the variable;
+  once clamped to goap's range (``goap.planning.task.counter_bounds``). A counter that moves
+  both ways has no finite range: the export refuses it, naming the variable;
 - a condition that holds for one value is that value's fact; one that holds for several
   (``commits >= 3``) gets a fact of its own, ``(commits-ge-3)``, added and deleted by every
   action that changes the variable, so preconditions and goals stay plain conjunctions;

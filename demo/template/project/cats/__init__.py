@@ -1,0 +1,1 @@
+"""tiny-cats: cat-breed classification and generation."""
