@@ -18,9 +18,9 @@ from goap.faces.cli import JsonOpt, err, handles_errors, out
 from goap.faces.view import LineView, RunView
 from goap.loading.catalog import Catalog, load_catalog
 from goap.running.errors import RunError
-from goap.running.record import read_state
 from goap.running.runner import Runner, RunResult
 from state.status import UNFINISHED
+from state.store import load_state
 
 STATE_FILE = "deployment_state.json"
 
@@ -53,7 +53,7 @@ def run_demo(directory: Path, resume: bool, view_console: Console, json_mode: bo
         with RunView(view_console) as live:
             run = Runner(catalog, state_path, directory, events=live).run(resume)
     wall_s = round(time.monotonic() - started, 1)
-    state = read_state(catalog, state_path)
+    state = load_state(state_path, catalog.schema, catalog.name)
     return DemoResult(run, summarize(directory, state, run, created, wall_s))
 
 
@@ -61,7 +61,7 @@ def _refuse_unfinished(catalog: Catalog, state_path: Path, directory: Path, resu
     """Say how to continue an unfinished demo in the demo's own words (before any work)."""
     if resume or not state_path.is_file():
         return
-    status = read_state(catalog, state_path).status  # a bad file: the store says why
+    status = load_state(state_path, catalog.schema, catalog.name).status  # bad: store says why
     if status in UNFINISHED:
         raise RunError(
             f"the demo in {directory} did not finish ({status}); continue it with "

@@ -59,13 +59,18 @@ def create_workspace(directory: Path) -> bool:
 
 
 def copy_template(source: Traversable, target: Path) -> list[Path]:
-    """Write every file under ``source`` into ``target`` (``dot-x`` becomes ``.x``)."""
+    """Write every file under ``source`` into ``target`` (``dot-x`` becomes ``.x``).
+
+    Hidden entries and ``__pycache__`` are what tools leave in a checkout's template (a
+    ``.ruff_cache``, bytecode), never template files: those are spelled ``dot-``.
+    """
     written = []
     for entry in sorted(source.iterdir(), key=lambda e: e.name):
+        if entry.name.startswith(".") or entry.name == "__pycache__":
+            continue
         name = "." + entry.name[len(DOT) :] if entry.name.startswith(DOT) else entry.name
         if entry.is_dir():
-            if name != "__pycache__":
-                written += copy_template(entry, target / name)
+            written += copy_template(entry, target / name)
             continue
         path = target / name
         path.parent.mkdir(parents=True, exist_ok=True)

@@ -20,11 +20,20 @@ from pathlib import Path
 import pytest
 from conftest import ROOT
 
+from demo.workspace import copy_template
+
 PACKAGES = {"goap", "state", "actions", "models", "plans", "demo"}
+TEMPLATES = [
+    p
+    for p in (ROOT / "demo" / "template").rglob("*")
+    if p.is_file()
+    and not any(part.startswith(".") or part == "__pycache__" for part in p.relative_to(ROOT).parts)
+]
 
 
 def source_copy(target: Path) -> Path:
-    """The checkout's tracked and untracked-but-not-ignored files, plus a demo workspace."""
+    """The checkout's tracked and untracked-but-not-ignored files, plus a demo workspace and
+    the caches tools leave in the templates."""
     listed = subprocess.run(
         ["git", "ls-files", "-co", "--exclude-standard", "-z"],
         cwd=ROOT,
@@ -36,10 +45,15 @@ def source_copy(target: Path) -> Path:
         if (ROOT / name).is_file():
             (target / name).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(ROOT / name, target / name)
-    workspace = target / "goap-demo"
-    for name in ("cats/__init__.py", "cats/inference.py", "tests/test_x.py", "goap.toml"):
-        (workspace / name).parent.mkdir(parents=True, exist_ok=True)
-        (workspace / name).write_text("# a finished demo workspace\n")
+    planted = [
+        *(f"goap-demo/{name}" for name in ("cats/__init__.py", "tests/test_x.py", "goap.toml")),
+        # what tools leave in a checkout's templates: never template files
+        "demo/template/project/.ruff_cache/0.17.6/123",
+        "demo/template/work/cats/__pycache__/inference.cpython-311.pyc",
+    ]
+    for name in planted:
+        (target / name).parent.mkdir(parents=True, exist_ok=True)
+        (target / name).write_text("# not source\n")
     return target
 
 
@@ -62,7 +76,10 @@ def test_the_wheel_ships_plans_and_templates_and_no_workspace(wheel: Path):
     names = zipfile.ZipFile(wheel).namelist()
     tops = {n.split("/")[0] for n in names if not n.split("/")[0].endswith(".dist-info")}
     assert tops == PACKAGES
-    assert not [n for n in names if "goap-demo" in n or n.startswith("cats/")]
+    assert not [n for n in names if "goap-demo" in n or n.startswith(("cats/", "tests/"))]
+    assert not [n for n in names if "/." in n or "__pycache__" in n]
+    templates = {n for n in names if n.startswith("demo/template/")}
+    assert templates == {f"demo/{p.relative_to(ROOT / 'demo').as_posix()}" for p in TEMPLATES}
     for shipped in (
         "plans/deployment.yaml",
         "plans/training.yaml",
@@ -77,6 +94,21 @@ def test_the_wheel_ships_plans_and_templates_and_no_workspace(wheel: Path):
     points = next(n for n in names if n.endswith(".dist-info/entry_points.txt"))
     text = zipfile.ZipFile(wheel).read(points).decode()
     assert "[goap.commands]" in text and "demo = demo.command:demo_cmd" in text
+
+
+def test_a_template_is_written_with_its_dotfiles_and_without_caches(tmp_path: Path):
+    template = Path(shutil.copytree(ROOT / "demo" / "template" / "project", tmp_path / "t"))
+    (template / ".ruff_cache").mkdir(exist_ok=True)
+    (template / ".ruff_cache" / "CACHEDIR.TAG").write_text("cache")
+    (template / "cats" / "__pycache__").mkdir(exist_ok=True)
+    (template / "cats" / "__pycache__" / "modal_app.cpython-311.pyc").write_bytes(b"\0")
+    written = copy_template(template, tmp_path / "ws")
+    names = {p.relative_to(tmp_path / "ws").as_posix() for p in written}
+    assert ".gitignore" in names and "dot-gitignore" not in names
+    assert "cats/modal_app.py" in names and "goap.toml" in names
+    assert not [n for n in names if ".ruff_cache" in n or "__pycache__" in n]
+    ignored = (tmp_path / "ws" / ".gitignore").read_text()
+    assert ignored == (template / "dot-gitignore").read_text() and "data/" in ignored
 
 
 @pytest.mark.slow
@@ -101,16 +133,20 @@ def test_goap_demo_from_the_wheel_in_an_empty_directory(wheel: Path, tmp_path: P
         timeout=300,
     )
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTHON", "GOAP_"))}
-    env["PATH"] = f"{venv / 'bin'}{os.pathsep}{env.get('PATH', '')}"
+    # the workspace's CI runs ruff: the executable beside this Python (its package is borrowed)
+    path = [str(venv / "bin"), *filter(None, [env.get("PATH")]), str(Path(sys.executable).parent)]
+    env["PATH"] = os.pathsep.join(path)
+    code = "import goap, demo, plans; print(goap.__file__, demo.__file__, plans.__file__)"
     where = subprocess.run(
-        [str(python), "-c", "import goap, demo, plans; print(goap.__file__, plans.__file__)"],
+        [str(python), "-c", code],
         capture_output=True,
         text=True,
         env=env,
         cwd=tmp_path,
         check=True,
     ).stdout
-    assert str(ROOT) not in where and str(venv) in where
+    located = [Path(p) for p in where.split()]
+    assert len(located) == 3 and all(p.is_relative_to(venv) for p in located), where
     empty = tmp_path / "empty"
     empty.mkdir()
     proc = subprocess.run(
