@@ -56,7 +56,8 @@ class StateFile(BaseModel):
     """The file's fields; the world is held flat (``world``) and nested only when written.
 
     ``world_state`` on disk groups the dotted names (``jq '.world_state.git_state'``); in
-    memory every reader and writer uses the flat, typed dict of the catalog's schema.
+    memory every reader and writer uses ``world``, the flat, typed dict of the catalog's
+    schema, and ``world_state`` is filled from it only when the file is serialised.
     """
 
     schema_version: int = SCHEMA_VERSION
@@ -73,11 +74,12 @@ class StateFile(BaseModel):
     actions_completed: list[str] = []
     actions_pending: list[str] = []
     plan: list[str] = []
-    world: dict[str, Any] = Field(default_factory=dict, exclude=True)
+    world_state: dict[str, Any]  # as read or last written; the truth in memory is `world`
     failures: list[Failure] = []
     penalties: dict[str, float] = {}
     report: str | None = None
     history: list[JournalEntry] = Field(default_factory=list)
+    world: dict[str, Any] = Field(default_factory=dict, exclude=True)
     _schema: WorldSchema = PrivateAttr()
 
     @classmethod
@@ -86,22 +88,14 @@ class StateFile(BaseModel):
         state._schema = schema
         return state
 
-    @property
-    def world_state(self) -> dict[str, Any]:
-        """The world as the file holds it: nested groups."""
-        return self._schema.nest(self.world)
+    def to_json(self, indent: int | None = None) -> str:
+        """The file's text: ``world`` nested into ``world_state`` here, and only here."""
+        self.world_state = self._schema.nest(self.world)
+        return self.model_dump_json(indent=indent)
 
     def document(self) -> dict[str, Any]:
-        """The JSON document of the file (``world_state`` nested, after ``plan``)."""
-        out: dict[str, Any] = {}
-        for key, value in self.model_dump(mode="json").items():
-            out[key] = value
-            if key == "plan":
-                out["world_state"] = self.world_state
-        return out
-
-    def to_json(self, indent: int | None = None) -> str:
-        return json.dumps(self.document(), indent=indent, ensure_ascii=False)
+        """The file as a JSON document (``goap state show --json``, the MCP ``get_state``)."""
+        return json.loads(self.to_json())
 
 
 def new_state(
@@ -113,6 +107,7 @@ def new_state(
         catalog=catalog_name,
         catalog_fingerprint=schema.fingerprint(),
         deployment_id=f"deploy-{stamp}",
+        world_state={},
         world=dict(world or schema.defaults()),
         updated_at=now(),
     )
@@ -139,12 +134,6 @@ def load_state(path: Path, schema: WorldSchema, catalog_name: str) -> StateFile:
             f"{path}: state schema version {version!r} is not supported (this goap "
             f"reads version {SCHEMA_VERSION}); use --state for a new file"
         )
-    nested = data.pop("world_state", None)
-    if not isinstance(nested, dict):
-        problem = "Field required" if nested is None else "Input should be a valid dictionary"
-        raise StateError(
-            f"{path}: world_state: {problem}; fix the file or start over with `goap state reset`"
-        )
     data.pop("world", None)  # not a field of the file: never read one from it
     try:
         state = StateFile.of(schema, **data)
@@ -161,7 +150,7 @@ def load_state(path: Path, schema: WorldSchema, catalog_name: str) -> StateFile:
             f"`goap state reset` to start over"
         )
     try:
-        state.world = schema.flatten(nested)
+        state.world = schema.flatten(state.world_state)
     except StateTypeError as exc:
         raise StateError(f"{path}: world_state: {exc}; fix it with `goap state set`") from None
     return state

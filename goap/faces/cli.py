@@ -300,7 +300,7 @@ def state_show(file: FileArg, state: StateOpt = None, json_out: JsonOpt = False)
     """Print the state file: run status, progress and the world state."""
     catalog, path, data = _load_state(file, state)
     if json_out:
-        print(json.dumps(documents.state_document(catalog, data, path), ensure_ascii=False))
+        print(data.to_json())  # the file's own document, as `documents.state_document` gives
         return
     from rich.table import Table
 
