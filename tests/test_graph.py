@@ -6,6 +6,10 @@ the seed and deployment catalogs too), so the output did not change when network
 
 from __future__ import annotations
 
+from dataclasses import FrozenInstanceError
+
+import pytest
+
 from goap.loading.catalog import load_catalog
 from goap.planning.graph import GOAL, enables, to_dot, to_mermaid
 
@@ -59,3 +63,40 @@ def test_edges_are_the_effects_that_satisfy_preconditions():
 def test_mermaid_and_dot_text_are_unchanged():
     assert to_mermaid(graph()) == MERMAID
     assert to_dot(graph()) == DOT
+
+
+QUOTED = """
+version: 1
+name: q
+state: {stage: "none", done: false}
+goal: {done: true}
+actions:
+  tag-release: {effects: {stage: 'say "go"'}, cmd: ["true"]}
+  finish: {pre: {stage: 'say "go"'}, effects: {done: true}, cmd: ["true"]}
+"""
+
+
+def test_names_become_identifiers_and_double_quotes_single_ones():
+    """Also produced by the networkx version: ``-`` in a name, ``"`` inside a label."""
+    quoted = enables(load_catalog("q.yaml", QUOTED))
+    assert to_mermaid(quoted) == (
+        "flowchart TD\n"
+        '    n_tag_release["tag-release"]\n'
+        '    n_finish["finish"]\n'
+        '    n_GOAL["goal"]\n'
+        "    n_tag_release -->|\"stage == 'say 'go''\"| n_finish\n"
+        '    n_finish -->|"done == true"| n_GOAL'
+    )
+    assert to_dot(quoted).splitlines()[-3:] == [
+        "    n_tag_release -> n_finish [label=\"stage == 'say 'go''\"];",
+        '    n_finish -> n_GOAL [label="done == true"];',
+        "}",
+    ]
+
+
+def test_the_graph_is_a_value():
+    """Frozen: a caller cannot swap the node or edge tables of a graph it was given."""
+    g = graph()
+    with pytest.raises(FrozenInstanceError):
+        g.nodes = {}  # type: ignore[misc]
+    assert list(g.nodes)[-1] == GOAL

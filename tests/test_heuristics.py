@@ -15,10 +15,11 @@ from itertools import count
 from typing import Any
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from goap.loading.catalog import Catalog, load_catalog
+from goap.loading.logic import simulate
 from goap.planning.planner import PlanOptions, plan
 from goap.planning.registry import HEURISTICS, SEARCHES, OptionError
 from goap.planning.relaxed import INF, Relaxation
@@ -34,9 +35,9 @@ def catalog(state: dict[str, Any], goal: dict[str, Any], actions: dict[str, Any]
     return load_catalog("h.yaml", json.dumps(doc))
 
 
-def values(cat: Catalog) -> dict[str, float]:
-    """Every registered heuristic at the catalog's initial state (no pruning: raw values)."""
-    relaxation = Relaxation(compile_task(cat, cat.initial))
+def values(cat: Catalog, world: dict[str, Any] | None = None) -> dict[str, float]:
+    """Every registered heuristic at ``world`` (default: the initial one), without pruning."""
+    relaxation = Relaxation(compile_task(cat, cat.initial if world is None else world))
     return {name: HEURISTICS[name].bind(relaxation)(relaxation.task.init) for name in NAMES}
 
 
@@ -105,21 +106,68 @@ def test_counters_need_as_many_increments_as_lm_cut_can_prove():
     assert plan(cat, cat.initial).cost == 6
 
 
+def test_the_landmark_bound_counts_only_actions_no_relaxed_plan_can_skip():
+    """prepare and gy are needed by every plan; x has two achievers, so neither counts."""
+    cat = catalog(
+        {"p": False, "x": False, "y": False},
+        {"x": True, "y": True},
+        {
+            "prepare": {"cost": 4, "effects": {"p": True}},
+            "gx": {"cost": 1, "pre": {"p": True}, "effects": {"x": True}},
+            "gx2": {"cost": 1, "pre": {"p": True}, "effects": {"x": True}},
+            "gy": {"cost": 2, "pre": {"p": True}, "effects": {"y": True}},
+        },
+    )
+    relaxation = Relaxation(compile_task(cat, cat.initial))
+    init = relaxation.task.init
+    assert relaxation.landmark_bound(init) == 4 + 2
+    assert not relaxation.reachable_without(init, 0) and relaxation.reachable_without(init, 1)
+    assert (relaxation.h_max(init), relaxation.h_lmcut(init)) == (6, 7)
+
+
+def test_the_relaxation_lists_line_up():
+    """achieves and achievers, pre and users are inverses; goal_atoms follow task.goal."""
+    cat = catalog(
+        {"p": False, "x": False, "n": 0},
+        {"x": True, "n": ">= 2"},
+        {
+            "prepare": {"cost": 4, "effects": {"p": True, "n": 1}},
+            "gx": {"cost": 1, "pre": {"p": True}, "effects": {"x": True, "n": "+=1"}},
+        },
+    )
+    r = Relaxation(compile_task(cat, cat.initial))
+    assert [r.atom_text(k) for k in r.goal_atoms] == ["x == true", "n >= 2"]
+    assert [[r.atom_text(k) for k in achieved] for achieved in r.achieves] == [
+        ["p == true"],  # setting n to 1 cannot make n >= 2 true
+        ["x == true", "n >= 2"],  # adding 1 can
+    ]
+    for k in range(len(r.atoms)):
+        assert r.achievers[k] == [a for a, got in enumerate(r.achieves) if k in got]
+        assert r.users[k] == [a for a, pre in enumerate(r.pre) if k in pre]
+    assert r.npre == [len(p) for p in r.pre] and r.no_pre == [0]
+
+
 # ------------------------------------------------------------------ random tasks
 
 
-def true_cost(cat: Catalog) -> float:
-    """Uniform-cost search over dict worlds, written apart from goap's task and search."""
-    start = dict(cat.initial)
+def true_cost(cat: Catalog, world: dict[str, Any], limit: int = 5000) -> float:
+    """Uniform-cost search over dict worlds, written apart from goap's task and search.
+
+    Counters are not clamped here; OverflowError when ``limit`` worlds settle no answer.
+    """
     key = lambda world: tuple(sorted(world.items()))  # noqa: E731
-    frontier = [(0.0, next(tie := count()), start)]
-    best = {key(start): 0.0}
+    frontier = [(0.0, next(tie := count()), world)]
+    best = {key(world): 0.0}
+    settled = 0
     while frontier:
         g, _, world = heapq.heappop(frontier)
         if g > best[key(world)]:
             continue
         if all(c.holds(world) for c in cat.goal):
             return g
+        settled += 1
+        if settled > limit:
+            raise OverflowError
         for action in cat.actions:
             if all(c.holds(world) for c in action.pre):
                 child = dict(world)
@@ -131,36 +179,84 @@ def true_cost(cat: Catalog) -> float:
     return INF
 
 
+def walk(cat: Catalog, choices: list[int]) -> dict[str, Any]:
+    """The world after applying, for each choice, the applicable action it picks (if any)."""
+    world = dict(cat.initial)
+    for choice in choices:
+        applicable = [a for a in cat.actions if all(c.holds(world) for c in a.pre)]
+        if not applicable:
+            break
+        for effect in applicable[choice % len(applicable)].effects:
+            effect.apply(world)
+    return world
+
+
 @st.composite
 def tasks(draw: st.DrawFn) -> Catalog:
+    """Up to five booleans and, in some tasks, a counter ``n`` set, raised and lowered."""
     names = [f"v{i}" for i in range(draw(st.integers(2, 5)))]
+    counter = draw(st.booleans())
     literal = st.tuples(st.sampled_from(names), st.booleans())
+    tests = st.tuples(
+        st.just("n"), st.builds("{} {}".format, st.sampled_from(OPS), st.integers(-1, 3))
+    )
+    changes = st.tuples(st.just("n"), st.sampled_from(["+=1", "-=1", "+=2", 0, 2]))
+    if counter:
+        literal_pre, literal_eff = st.one_of(literal, tests), st.one_of(literal, changes)
+    else:
+        literal_pre = literal_eff = literal
     actions = {}
     for k in range(draw(st.integers(1, 6))):
         actions[f"a{k}"] = {
-            "cost": draw(st.integers(1, 5)),
-            "pre": dict(draw(st.lists(literal, max_size=2))),
-            "effects": dict(draw(st.lists(literal, min_size=1, max_size=2))),
+            "cost": draw(st.sampled_from([1, 2, 3, 5, 0.5])),
+            "pre": dict(draw(st.lists(literal_pre, max_size=2))),
+            "effects": dict(draw(st.lists(literal_eff, min_size=1, max_size=2))),
         }
-    goal = dict(draw(st.lists(literal, min_size=1, max_size=3)))
-    return catalog({n: False for n in names}, goal, actions)
+    goal = dict(draw(st.lists(literal_pre, min_size=1, max_size=3)))
+    state: dict[str, Any] = {n: False for n in names} | ({"n": 0} if counter else {})
+    return catalog(state, goal, actions)
 
 
-@settings(max_examples=200, deadline=None)
-@given(tasks())
-def test_admissible_heuristics_never_exceed_the_true_cost(cat: Catalog):
-    got, optimum = values(cat), true_cost(cat)
+OPS = ["==", "!=", "<", "<=", ">", ">="]
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.filter_too_much])
+@given(tasks(), st.lists(st.integers(0, 5), max_size=4))
+def test_admissible_heuristics_never_exceed_the_true_cost(cat: Catalog, choices: list[int]):
+    """At a state some actions lead to: 0 <= h_max <= LM-cut <= the optimum, and more."""
+    world = walk(cat, choices)
+    try:
+        optimum = true_cost(cat, world)
+    except OverflowError:
+        assume(False)
+    got = values(cat, world)
     assert 0 <= got["hmax"] <= got["lmcut"] <= optimum
+    assert got["blind"] == 0
     assert got["hadd"] >= got["hmax"] and got["hff"] >= got["hmax"]
     for name, heuristic in HEURISTICS.items():
         if heuristic.admissible:
             assert got[name] <= optimum, name
-    assert plan(cat, cat.initial).cost == optimum  # A* with the default h_max is optimal
+    relaxation = Relaxation(compile_task(cat, world))
+    assert 0 <= relaxation.landmark_bound(relaxation.task.init) <= optimum  # the root bound
+    steps, cost = relaxation.lookahead(relaxation.task.init)
+    if steps:  # a lookahead plan is a real plan, so it cannot beat the optimum
+        assert cost >= optimum - 1e-9
+        reached = simulate([cat.actions[a.index] for a in steps], world)
+        assert all(c.holds(reached) for c in cat.goal)
+    result = plan(cat, world)
+    assert result.cost == optimum  # A* with the default h_max is optimal from here too
 
 
 def test_the_registry_says_which_heuristics_are_admissible():
     assert {n for n, h in HEURISTICS.items() if h.admissible} == {"hmax", "lmcut", "blind"}
     assert set(HEURISTICS) == set(NAMES)
+    assert {n for n, s in SEARCHES.items() if s.optimal} == {"astar"}
+    assert {n for n, s in SEARCHES.items() if s.satisficing} == {"greedy"}
+
+
+def test_search_priorities_order_by_g_and_weighted_h():
+    keys = {name: search.order(3.0)(2.0, 5.0) for name, search in SEARCHES.items()}
+    assert keys == {"astar": 7.0, "wastar": 17.0, "greedy": 5.0}
 
 
 @pytest.mark.parametrize("search", sorted(SEARCHES))
@@ -198,4 +294,6 @@ def test_unknown_names_are_refused_when_options_are_made(fields: dict, option: s
     assert caught.value.option == option and caught.value.value == next(iter(fields.values()))
     registry = HEURISTICS if option == "heuristic" else SEARCHES
     assert caught.value.allowed == tuple(registry)
-    assert f"unknown {option}" in str(caught.value)
+    value = caught.value.value
+    assert str(caught.value) == f"unknown {option} {value!r}; use one of {', '.join(registry)}"
+    assert isinstance(caught.value, ValueError)  # callers that caught ValueError still do

@@ -1,8 +1,13 @@
-"""``goap graph``: which action enables which, as Mermaid or Graphviz dot."""
+"""``goap graph``: which action enables which, as Mermaid or Graphviz dot.
+
+The graph is two ordered dicts, not a graph library: all we do is list nodes and labelled
+edges in the order they were found, and that order (actions in catalog order, each one's
+edges in the order its effects and their users come) is what keeps the text stable.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from goap.loading.catalog import Catalog
 from goap.planning.relaxed import Relaxation
@@ -11,34 +16,34 @@ from goap.planning.task import compile_task
 GOAL = "GOAL"
 
 
-@dataclass
+@dataclass(frozen=True)
 class Enables:
-    """Nodes (name -> label) and edges ((source, target) -> the conditions), in order."""
+    """Nodes (name -> label) and edges ((source, target) -> the conditions), in order.
 
-    nodes: dict[str, str] = field(default_factory=dict)
-    edges: dict[tuple[str, str], list[str]] = field(default_factory=dict)
+    Edges are grouped by source, sources in node order (as a DiGraph lists them).
+    """
 
-    def link(self, source: str, target: str, text: str) -> None:
-        self.edges.setdefault((source, target), []).append(text)
+    nodes: dict[str, str]
+    edges: dict[tuple[str, str], list[str]]
 
 
 def enables(catalog: Catalog) -> Enables:
     """Edge a -> b when an effect of a can make a precondition of b true (labelled by it)."""
     relaxation = Relaxation(compile_task(catalog, catalog.initial))
-    graph = Enables()
-    for action in catalog.actions:
-        graph.nodes[action.name] = f"{action.id + ' ' if action.id else ''}{action.name}"
-    graph.nodes[GOAL] = "goal"
-    for k, achieved in enumerate(relaxation.adds):
+    nodes = {a.name: f"{a.id + ' ' if a.id else ''}{a.name}" for a in catalog.actions}
+    nodes[GOAL] = "goal"
+    edges: dict[tuple[str, str], list[str]] = {}
+    for k, achieved in enumerate(relaxation.achieves):
         source = catalog.actions[k].name
         for atom in achieved:
+            text = relaxation.atom_text(atom)
             for user in relaxation.users[atom]:
                 target = catalog.actions[user].name
                 if target != source:
-                    graph.link(source, target, relaxation.atoms_text(atom))
-            if atom in relaxation.goal:
-                graph.link(source, GOAL, relaxation.atoms_text(atom))
-    return graph
+                    edges.setdefault((source, target), []).append(text)
+            if relaxation.is_goal_atom[atom]:
+                edges.setdefault((source, GOAL), []).append(text)
+    return Enables(nodes, edges)
 
 
 def _id(name: str) -> str:

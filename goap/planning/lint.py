@@ -44,7 +44,7 @@ def lint(catalog: Catalog) -> list[Finding]:
             )
         )
     for k, action in enumerate(catalog.actions):
-        dead = [str(relaxation.atoms_text(p)) for p in relaxation.pre[k] if cost[p] == INF]
+        dead = [relaxation.atom_text(p) for p in relaxation.pre[k] if cost[p] == INF]
         if dead:
             findings.append(
                 Finding(

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from types import MethodType
 
 from goap.planning.relaxed import Relaxation
+from goap.planning.search import Priority
 from goap.planning.task import State
 
 
@@ -30,9 +31,6 @@ class Heuristic:
     def bind(self, relaxation: Relaxation) -> Callable[[State], float]:
         """``evaluate`` bound to one relaxation: as fast to call as a method."""
         return MethodType(self.evaluate, relaxation)
-
-
-Priority = Callable[[float, float], float]  # (g, h) -> the key nodes are ordered by
 
 
 def a_star(weight: float) -> Priority:

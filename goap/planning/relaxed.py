@@ -36,7 +36,25 @@ class Atom(NamedTuple):
 
 
 class Relaxation:
-    """Atoms, achievers and users of a task, precomputed once per plan call."""
+    """Atoms, achievers and users of a task, precomputed once per plan call.
+
+    Atoms and actions are numbered (an action's number is its position in ``actions``), and
+    everything below is a list indexed by one of them, so the hot loops read integers:
+
+    - ``atoms[k]``: atom k as (variable index, operator name, value);
+    - ``tests[k]``: the same atom as a test ``(variable index, operator function, value)``;
+    - ``by_var[i]``: the atoms on variable i;
+    - ``goal_atoms[j]``: the atom of goal condition j (aligned with ``task.goal``);
+    - ``goal``: the distinct goal atoms, sorted;
+    - ``is_goal_atom[k]``: whether atom k is in ``goal``;
+    - ``pre[a]``: the atoms action a needs (sorted, distinct);
+    - ``npre[a]``: ``len(pre[a])``, the count propagation ticks down;
+    - ``no_pre``: the actions with no precondition (they fire in every state);
+    - ``achieves[a]``: the atoms action a can make true;
+    - ``achievers[k]``: the actions that can make atom k true (the inverse of ``achieves``);
+    - ``users[k]``: the actions that need atom k (the inverse of ``pre``);
+    - ``costs[a]``: the cost of action a.
+    """
 
     def __init__(self, task: Task, actions: Sequence[TaskAction] | None = None):
         self.task = task
@@ -58,14 +76,14 @@ class Relaxation:
         self.by_var: dict[int, list[int]] = {}
         for k, atom in enumerate(self.atoms):
             self.by_var.setdefault(atom.var, []).append(k)
-        self.adds = [self._achieved(a) for a in self.actions]
+        self.achieves = [self._achieved(a) for a in self.actions]
         self.users: list[list[int]] = [[] for _ in self.atoms]
         for k, pre in enumerate(self.pre):
             for p in pre:
                 self.users[p].append(k)
         self.achievers: list[list[int]] = [[] for _ in self.atoms]
-        for k, adds in enumerate(self.adds):
-            for e in adds:
+        for k, achieved in enumerate(self.achieves):
+            for e in achieved:
                 self.achievers[e].append(k)
         self.costs = [a.cost for a in self.actions]
         self.no_pre = [k for k, pre in enumerate(self.pre) if not pre]
@@ -86,7 +104,8 @@ class Relaxation:
             out.update(k for k in self.by_var.get(i, ()) if self.atoms[k].op in wanted)
         return tuple(sorted(out))
 
-    def atoms_text(self, k: int) -> str:
+    def atom_text(self, k: int) -> str:
+        """Atom k as the condition a catalog would write (``tests.passed == true``)."""
         atom = self.atoms[k]
         return str(Condition(self.task.names[atom.var], atom.op, atom.value))
 
@@ -112,7 +131,7 @@ class Relaxation:
         costs = self.costs if costs is None else costs
         cost = [INF] * len(self.atoms)
         supporter = [-1] * len(self.atoms)
-        pre, adds, users, is_goal = self.pre, self.adds, self.users, self.is_goal_atom
+        pre, achieves, users, is_goal = self.pre, self.achieves, self.users, self.is_goal_atom
         unsat = self.npre[:]
         goals_left = len(self.goal)
         ready = list(self.no_pre)  # actions whose preconditions all hold: they fire at 0
@@ -131,7 +150,7 @@ class Relaxation:
         heap: list[tuple[float, int]] = []
         for a in ready:
             value = costs[a]
-            for e in adds[a]:
+            for e in achieves[a]:
                 if value < cost[e]:
                     cost[e] = value
                     supporter[e] = a
@@ -150,7 +169,7 @@ class Relaxation:
                 unsat[a] -= 1
                 if unsat[a] == 0:
                     value = (sum([cost[p] for p in pre[a]]) if use_sum else c) + costs[a]
-                    for e in adds[a]:
+                    for e in achieves[a]:
                         if value < cost[e]:
                             cost[e] = value
                             supporter[e] = a
@@ -208,7 +227,7 @@ class Relaxation:
                 return INF
             if goal_cost == 0:
                 return total
-            # precondition choice: the most expensive precondition (-1 stands for "init")
+            # pcf[a], the precondition choice function: a's costliest precondition (-1: none)
             pcf = [max(pre, key=cost.__getitem__) if pre else -1 for pre in self.pre]
             live = [all(cost[p] < INF for p in pre) for pre in self.pre]
             # goal zone: atoms from which the goal is reached by zero-cost edges
@@ -226,12 +245,12 @@ class Relaxation:
             cut = []
             while stack:
                 node = stack.pop()
-                for k in self.by_pcf(pcf, node):
+                for k in self.actions_choosing(pcf, node):
                     if not live[k]:
                         continue
-                    if any(e in zone for e in self.adds[k]):
+                    if any(e in zone for e in self.achieves[k]):
                         cut.append(k)
-                    for e in self.adds[k]:
+                    for e in self.achieves[k]:
                         if e not in zone and e not in seen:
                             seen.add(e)
                             stack.append(e)
@@ -241,8 +260,9 @@ class Relaxation:
             for k in cut:
                 costs[k] -= step
 
-    def by_pcf(self, pcf: list[int], node: int) -> list[int]:
-        """Actions whose chosen precondition is ``node`` (-1: actions with none)."""
+    def actions_choosing(self, pcf: list[int], node: int) -> list[int]:
+        """Actions whose chosen precondition (``pcf``) is ``node``: its edges in LM-cut's
+        justification graph (``node`` -1 is the start, which leads to actions with none)."""
         if node == -1:
             return self.no_pre
         return [k for k in self.users[node] if pcf[k] == node]
@@ -308,16 +328,16 @@ class Relaxation:
         queue = [k for k, holds in enumerate(reached) if holds]
         for a in self.no_pre:
             if a != banned:
-                for e in self.adds[a]:
+                for e in self.achieves[a]:
                     if not reached[e]:
                         reached[e] = True
                         queue.append(e)
-        users, adds = self.users, self.adds
+        users, achieves = self.users, self.achieves
         while queue:
             for a in users[queue.pop()]:
                 unsat[a] -= 1
                 if unsat[a] == 0 and a != banned:
-                    for e in adds[a]:
+                    for e in achieves[a]:
                         if not reached[e]:
                             reached[e] = True
                             queue.append(e)
