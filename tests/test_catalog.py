@@ -241,3 +241,14 @@ def test_env_values_are_not_resolved_at_load(monkeypatch):
     text = GOOD.replace('cmd: ["true"]', 'cmd: ["echo", "${SOME_TOKEN}"]')
     catalog = load_catalog("c.yaml", text)
     assert catalog.action("step").executor.cmd == ("echo", "${SOME_TOKEN}")
+
+
+def test_skill_descriptions_belong_to_the_catalog():
+    text = GOOD.replace("actions:\n  step:\n", "actions:\n  step:\n    skill: counting\n", 1)
+    described = text + "skills: {counting: Count to two.}\n"
+    assert load_catalog("s.yaml", described).skills == {"counting": "Count to two."}
+    with pytest.raises(CatalogError) as caught:
+        load_catalog("s.yaml", text + "skills: {countng: Count to two.}\n")
+    message = str(caught.value)
+    assert "s.yaml:" in message and "skills.countng" in message
+    assert "no action has skill 'countng'" in message and "skills in use: counting" in message

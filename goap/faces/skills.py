@@ -73,16 +73,6 @@ def parse_args(pairs: list[str]) -> dict[str, Any]:
     return args
 
 
-SKILL_TEXT = {
-    "model-training": "Train, validate and publish the models (Modal or local GPU functions).",
-    "code-quality": "Lint and format-check the code.",
-    "testing-workflow": "Run builds and test suites.",
-    "git-workflow": "Branch, commit in atomic groups, and push.",
-    "ci-monitor": "Watch CI for the pushed commit and resolve failures.",
-    "agents-md": "Keep progress documents and decision records current.",
-}
-
-
 def export_skills(catalog: Catalog, listing: dict[str, Any], out: Path) -> list[Path]:
     """One ``<skill>/SKILL.md`` per skill group, for agent harnesses that load skill folders."""
     groups: dict[str, list[dict[str, Any]]] = {}
@@ -99,7 +89,7 @@ def export_skills(catalog: Catalog, listing: dict[str, Any], out: Path) -> list[
 
 
 def _skill_md(catalog: Catalog, skill: str, items: list[dict[str, Any]]) -> str:
-    summary = SKILL_TEXT.get(skill, f"Actions of the {skill} group.")
+    summary = catalog.skills.get(skill, f"Actions of the {skill} group.")
     names = ", ".join(i["name"] for i in items)
     file = catalog.path
     lines = [

@@ -100,6 +100,7 @@ class Catalog:
     sensors: tuple[Sensor, ...] = ()
     description: str = ""
     failure_budget: int = 3
+    skills: dict[str, str] = field(default_factory=dict)  # skill group -> its description
 
     @property
     def initial(self) -> dict[str, Any]:
@@ -152,6 +153,7 @@ class _Compiler:
         goal = self.conditions(schema, ("goal",), self.spec["goal"])
         actions = tuple(self.action(schema, name, a) for name, a in self.spec["actions"].items())
         sensors = tuple(self.sensor(schema, i, s) for i, s in enumerate(self.spec["sensors"]))
+        skills = self.skills(actions)
         if not self.spec["actions"]:
             self.fail(("actions",), "no actions", "declare at least one action")
         if self.errors:
@@ -165,7 +167,19 @@ class _Compiler:
             sensors,
             self.spec["description"],
             self.spec["failure_budget"],
+            skills,
         )
+
+    def skills(self, actions: tuple[Action, ...]) -> dict[str, str]:
+        """Descriptions of the skill groups; each must be the skill of some action."""
+        used = {a.skill for a in actions if a.skill}
+        for name in self.spec["skills"]:
+            if name not in used:
+                known = ", ".join(sorted(used)) or "none: give actions a `skill:`"
+                self.fail(
+                    ("skills", name), f"no action has skill {name!r}", f"skills in use: {known}"
+                )
+        return dict(self.spec["skills"])
 
     def schema(self) -> WorldSchema:
         variables: list[Variable] = []

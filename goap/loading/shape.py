@@ -92,6 +92,7 @@ CATALOG = {
     "goal": Key("mapping"),
     "actions": Key("actions"),
     "sensors": Key("sensors", []),
+    "skills": Key("mapping of strings", {}),  # skill group -> what it is for (SKILL.md)
     "failure_budget": Key("int", 3, at_least(1), "e.g. `failure_budget: 3`"),
 }
 
