@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
 
-from conftest import goap_cmd, read_json
+from conftest import ROOT, goap_cmd, read_json
 
 SEED = Path(__file__).parent / "catalogs" / "seed.yaml"
 EXAMPLE = Path(__file__).parent.parent / "plans" / "examples" / "release.yaml"
@@ -161,3 +162,23 @@ def test_plan_process_does_not_import_heavy_modules():
 def test_real_process_plan(tmp_path):
     proc = goap_cmd("plan", str(SEED), "--json")
     assert proc.returncode == 0 and json.loads(proc.stdout)["cost"] == 47
+
+
+def test_commands_from_other_packages_load_and_a_broken_one_says_why(tmp_path):
+    """`goap demo` comes in through the goap.commands entry point; so could anything else."""
+    dist = tmp_path / "broken_plugin-0.1.dist-info"
+    dist.mkdir()
+    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: broken-plugin\nVersion: 0.1\n")
+    (dist / "entry_points.txt").write_text("[goap.commands]\nbroken = nosuch_module:command\n")
+    env = dict(os.environ, PYTHONPATH=f"{tmp_path}{os.pathsep}{ROOT}")
+
+    def goap(*args: str) -> subprocess.CompletedProcess[str]:
+        argv = [sys.executable, "-m", "goap", *args]
+        return subprocess.run(argv, env=env, capture_output=True, text=True, timeout=60)
+
+    proc = goap("broken")
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert "goap broken cannot load (nosuch_module:command)" in " ".join(proc.stderr.split())
+    listing = goap("--help").stdout
+    assert "demo" in listing and "broken" in listing  # the real plugin is still there
+    assert goap("plan", str(SEED), "--json").returncode == 0
