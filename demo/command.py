@@ -13,7 +13,7 @@ import typer
 from rich.console import Console
 
 from demo.summary import print_summary, summarize
-from demo.workspace import create_workspace
+from demo.workspace import STATE_FILE, create_workspace
 from goap.faces.cli import JsonOpt, err, handles_errors, out
 from goap.faces.view import LineView, RunView
 from goap.loading.catalog import Catalog, load_catalog
@@ -21,8 +21,6 @@ from goap.running.errors import RunError
 from goap.running.runner import Runner, RunResult
 from state.status import UNFINISHED
 from state.store import load_state
-
-STATE_FILE = "deployment_state.json"
 
 
 @dataclass(frozen=True)

@@ -16,6 +16,7 @@ from rich.table import Table
 
 from actions.pipeline import KINDS, REPORT, int8_path, read_json, read_record
 from actions.publish import version_history
+from demo.workspace import STATE_FILE
 from goap.running.runner import RunResult
 from state.store import StateFile
 
@@ -63,7 +64,7 @@ def summarize(
         "onnx models": "artifacts/{classifier,dit}{,.int8}.onnx",
         "checkpoints": "runs/{classifier,dit}/checkpoint.pt",
         "progress report": "reports/PROGRESS.md",
-        "state file": state_file_name(workspace, run),
+        "state file": STATE_FILE,
         "action logs": ".goap/logs/",
     }
     return {
@@ -82,11 +83,6 @@ def summarize(
         "executed": run.executed,
         "failures": run.failures,
     }
-
-
-def state_file_name(workspace: Path, run: RunResult) -> str:
-    path = run.state_path
-    return str(path.relative_to(workspace)) if path.is_relative_to(workspace) else str(path)
 
 
 def highlights(facts: dict[str, Any]) -> str:

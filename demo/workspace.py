@@ -23,6 +23,7 @@ from goap.running.errors import RunError
 TEMPLATE = files("demo") / "template"
 DOT = "dot-"  # template name prefix of a dotfile
 DATASET = {"root": "data/pets", "per_class": 40, "size": 32, "seed": 0}
+STATE_FILE = "deployment_state.json"  # the demo run's state file, in the workspace
 
 
 def is_workspace(directory: Path) -> bool:

@@ -22,8 +22,6 @@ if TYPE_CHECKING:  # types only: `goap plan --json` must not import the runner o
     from goap.running.runner import RunResult, StepResult
     from state.store import StateFile
 
-TAIL_SHOWN = 4000  # characters of a failure's log tail in a step document
-
 
 def parse_goals(catalog: Catalog, texts: list[str] | None) -> tuple[Condition, ...] | None:
     """Goal conditions from ``NAME=VALUE`` / ``NAME>=N`` texts (None: the catalog's goal)."""
@@ -107,6 +105,8 @@ def run_document(catalog: Catalog, run: RunResult) -> dict[str, Any]:
 
 def step_document(catalog: Catalog, step: StepResult, state_path: Path) -> dict[str, Any]:
     """``goap skill run --json`` (and the MCP ``run_action`` tool)."""
+    from goap.running.record import TAIL_KEPT  # the caller ran the step: already imported
+
     outcome = step.outcome
     return {
         "action": step.action,
@@ -114,7 +114,7 @@ def step_document(catalog: Catalog, step: StepResult, state_path: Path) -> dict[
         "outcome": outcome.status,
         "exit_code": step.exit_code,
         "error": outcome.error or None,
-        "tail": None if outcome.ok else outcome.tail[-TAIL_SHOWN:],
+        "tail": None if outcome.ok else outcome.tail[-TAIL_KEPT:],
         "facts": outcome.facts,
         "seconds": round(outcome.seconds, 3),
         "forced": bool(step.forced_over),

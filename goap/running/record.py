@@ -52,16 +52,19 @@ class RunRecord:
     # ------------------------------------------------------------ opening
 
     @classmethod
-    def open(cls, catalog: Catalog, path: Path, resume: bool) -> RunRecord:
+    def open(
+        cls, catalog: Catalog, path: Path, resume: bool, state: StateFile | None = None
+    ) -> RunRecord:
         """A new run from the persisted world, or (``resume``) the unfinished one continued.
 
         An attempt that started and never ended is marked ``interrupted``, so it runs again.
+        ``state`` is the file as the caller already read it (read here when not given).
         """
         if resume and not path.exists():
             raise RunError(
                 f"{path}: nothing to resume (no state file); run without --resume to start"
             )
-        state = read_state(catalog, path)
+        state = read_state(catalog, path) if state is None else state
         unfinished = state.status in UNFINISHED
         if unfinished and not resume:
             raise RunError(

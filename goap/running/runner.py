@@ -33,7 +33,7 @@ from goap.running.execution import (
     Outcome,
 )
 from goap.running.protocol import Call
-from goap.running.record import RunRecord, read_world
+from goap.running.record import RunRecord, read_state, read_world
 from state.model import StateTypeError
 from state.status import RunEnd, Via
 from state.store import StateLock
@@ -167,10 +167,9 @@ class Runner:
     def run(self, resume: bool = False) -> RunResult:
         """Run to the goal; raise RunError/StateError for bad input (nothing is written)."""
         with StateLock(self.state_path), self._signals():
-            if self.state_path.exists():  # a bad state file is refused before anything else
-                read_world(self.catalog, self.state_path)
+            state = read_state(self.catalog, self.state_path)  # a bad file is refused first
             self._preflight()
-            return self._loop(RunRecord.open(self.catalog, self.state_path, resume))
+            return self._loop(RunRecord.open(self.catalog, self.state_path, resume, state))
 
     def run_one(
         self, name: str, args: dict[str, Any] | None = None, force: bool = False
