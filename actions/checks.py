@@ -14,9 +14,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
-from actions.contract import WorkdirArgs, known
+from actions.contract import InWorkdir, WorkdirArgs, known
 from actions.process import ProcessResult, head, require_tool, run_process, tail
 from goap.executor import ActionFailed
 
@@ -24,14 +24,14 @@ RUFF_HINT = "install ruff (pip install ruff)"
 
 
 class RuffArgs(WorkdirArgs):
-    paths: list[str] = Field(
+    paths: list[InWorkdir] = Field(
         default_factory=lambda: ["."], description="Files or directories to check, from workdir."
     )
     timeout_s: float = Field(300, gt=0, description="Time allowed for each ruff command.")
 
 
 class PytestArgs(WorkdirArgs):
-    paths: list[str] = Field(
+    paths: list[InWorkdir] = Field(
         default_factory=list,
         description="Test files or directories; default: pytest's own discovery (testpaths).",
     )
@@ -45,9 +45,21 @@ class PytestArgs(WorkdirArgs):
     )
     timeout_s: float = Field(900, gt=0, description="Time allowed for the whole test run.")
 
+    @field_validator("paths")
+    @classmethod
+    def _paths_are_not_options(cls, paths: list[str]) -> list[str]:
+        """pytest takes ``-x`` among the paths as an option: options belong in extra_args."""
+        for index, path in enumerate(paths):
+            if path.startswith("-"):
+                raise ValueError(
+                    f"paths[{index}]: {path[:80]!r} is an option, not a test path; "
+                    "put options in extra_args"
+                )
+        return paths
+
 
 class TypeScriptArgs(WorkdirArgs):
-    project_dir: str = Field(
+    project_dir: InWorkdir = Field(
         ".", description="Directory (from workdir) holding package.json, e.g. 'frontend'."
     )
     timeout_s: float = Field(600, gt=0, description="Time allowed for the build.")

@@ -29,7 +29,7 @@ from git import GitCommandError, Repo
 from pydantic import BaseModel, Field
 
 from actions.config import GoapConfig, load_config, state_dir
-from actions.contract import WorkdirArgs, known
+from actions.contract import InWorkdir, WorkdirArgs, known
 from actions.credentials import redact, token_from_env
 from actions.git import (
     NO_PROMPT,
@@ -41,6 +41,7 @@ from actions.git import (
     push,
     remote_url,
 )
+from actions.paths import write_text
 from actions.process import ProcessResult, command_argv, require_tool, run_process, tail
 from goap.executor import ActionFailed
 
@@ -100,7 +101,7 @@ class ResolveCiFailureArgs(WorkdirArgs):
         None,
         description="The failing commit (its CI log is attached on escalation); default: HEAD.",
     )
-    paths: list[str] = Field(
+    paths: list[InWorkdir] = Field(
         default_factory=lambda: ["."], description="Where to apply the automatic ruff fixes."
     )
     message: str = Field(
@@ -262,10 +263,7 @@ def read_record(workdir: Path, sha: str) -> CiRecord | None:
 
 
 def _write_record(workdir: Path, record: CiRecord) -> None:
-    path = _record_path(workdir, record.sha)
-    partial = path.with_suffix(".tmp")
-    partial.write_text(record.model_dump_json(indent=2))
-    partial.replace(path)
+    write_text(_record_path(workdir, record.sha), record.model_dump_json(indent=2))
 
 
 def _last_known_record(config: GoapConfig, sha: str) -> CiRecord | None:

@@ -18,9 +18,10 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
-from actions.contract import WorkdirArgs
+from actions.contract import InWorkdir, WorkdirArgs, leads_outside
+from actions.paths import write_text
 from actions.pipeline import relative
 from goap.executor import ActionFailed
 
@@ -31,15 +32,34 @@ _LINK = re.compile(r"\[[^\]]*\]\(([^)\s]+)\)")
 class ProgressArgs(WorkdirArgs):
     state_file: str | None = Field(
         None,
-        description="The goap state file to report on (relative to workdir, or absolute); "
-        "default: the state file of the run calling this action (GOAP_STATE_FILE).",
+        description="The goap state file to report on: a path inside the workdir, or the "
+        "state file of the run calling this action (GOAP_STATE_FILE), which is the default.",
     )
-    out: str = Field("reports/PROGRESS.md", description="Where the markdown report goes.")
+    out: InWorkdir = Field("reports/PROGRESS.md", description="Where the markdown report goes.")
     title: str = Field("Deployment Progress Report", description="Heading of the report.")
+
+    @model_validator(mode="after")
+    def _state_file_is_inside_or_the_runs_own(self) -> ProgressArgs:
+        """Any other file would make the report (and its errors) a way to read files."""
+        if self.state_file is None or _is_run_state_file(self.workdir, self.state_file):
+            return self
+        if leads_outside(self.workdir, self.state_file):
+            shown = self.state_file if len(self.state_file) <= 80 else self.state_file[:80] + "..."
+            raise ValueError(
+                f"state_file: {shown!r} is neither inside the working directory nor this run's "
+                "state file (GOAP_STATE_FILE); give a path inside it, or leave state_file unset"
+            )
+        return self
+
+
+def _is_run_state_file(workdir: Path, named: str) -> bool:
+    """``named`` (relative to workdir, or absolute) is the file GOAP_STATE_FILE names."""
+    own = os.environ.get("GOAP_STATE_FILE")
+    return bool(own) and (workdir / named).resolve() == Path(own).resolve()
 
 
 class AdrArgs(WorkdirArgs):
-    adr_dir: str = Field("docs/adr", description="Folder of the ADR files (ADR-026-*.md).")
+    adr_dir: InWorkdir = Field("docs/adr", description="Folder of the ADR files (ADR-026-*.md).")
     required: list[str] = Field(
         default_factory=lambda: ["ADR-026", "ADR-027", "ADR-028", "ADR-029"],
         description="ADR numbers that must exist.",
@@ -51,11 +71,13 @@ class AdrArgs(WorkdirArgs):
 
 
 class AdrCheckArgs(AdrArgs):
-    index: str = Field("reports/ADR-INDEX.md", description="Where the ADR index is written.")
+    index: InWorkdir = Field("reports/ADR-INDEX.md", description="Where the ADR index is written.")
 
 
 class DocsStatusArgs(AdrCheckArgs):
-    progress: str = Field("reports/PROGRESS.md", description="The progress report A14 writes.")
+    progress: InWorkdir = Field(
+        "reports/PROGRESS.md", description="The progress report A14 writes."
+    )
 
 
 # ---------------------------------------------------------------------------------- executors
@@ -78,8 +100,7 @@ def write_progress_report(args: ProgressArgs) -> dict[str, Any]:
         raise ActionFailed(f"state file {path} is not valid JSON ({exc})") from exc
     progress = Progress(state)
     out = args.workdir / args.out
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(progress.markdown(args.title), encoding="utf-8")
+    write_text(out, progress.markdown(args.title))  # replaces a link planted at out
     return {
         "path": relative(args.workdir, out),
         "run_id": state.get("run_id"),
@@ -95,14 +116,13 @@ def check_adrs(args: AdrCheckArgs) -> dict[str, Any]:
     """A15: every required ADR exists and is complete; writes an index of them."""
     adrs, problems = _read_adrs(args)
     index = args.workdir / args.index
-    index.parent.mkdir(parents=True, exist_ok=True)
     rows = [
         f"| {a['id']} | {a['title']} | {a['status']} | "
         f"[{a['file']}]({os.path.relpath(args.workdir / a['path'], index.parent)}) |"
         for a in adrs
     ]
     table = ["| ADR | title | status | file |", "| --- | --- | --- | --- |", *rows]
-    index.write_text("# Architecture decision records\n\n" + "\n".join(table) + "\n")
+    write_text(index, "# Architecture decision records\n\n" + "\n".join(table) + "\n")
     facts = {
         "adrs_complete": not problems,
         "adrs": len(adrs),

@@ -35,7 +35,7 @@ from typing import Any
 import numpy as np
 from pydantic import Field
 
-from actions.contract import ExecutorArgs, WorkdirArgs
+from actions.contract import ExecutorArgs, InWorkdir, OptionalInWorkdir, WorkdirArgs
 from actions.pipeline import (
     DATA_ROOT,
     KINDS,
@@ -63,8 +63,10 @@ class Latency(ExecutorArgs):
 
 
 class ModelGates(ExecutorArgs):
-    checkpoint: str | None = Field(None, description="Default: runs/<kind>/checkpoint.pt.")
-    artifact: str | None = Field(
+    """One model's gates; its paths are checked by GatesArgs (they are relative to its workdir)."""
+
+    checkpoint: OptionalInWorkdir = Field(None, description="Default: runs/<kind>/checkpoint.pt.")
+    artifact: OptionalInWorkdir = Field(
         None, description="The graph that ships; default: artifacts/<kind>.int8.onnx."
     )
     max_size_mb: float = Field(10.0, gt=0, description="Size limit of the artifact (MB).")
@@ -100,11 +102,13 @@ class DiTGates(ModelGates):
 
 
 class GatesArgs(WorkdirArgs):
-    data_root: str = Field(DATA_ROOT, description="Dataset; its test split measures accuracy.")
+    data_root: InWorkdir = Field(
+        DATA_ROOT, description="Dataset; its test split measures accuracy."
+    )
     classifier: ClassifierGates = Field(default_factory=ClassifierGates)
     dit: DiTGates = Field(default_factory=DiTGates)
     latency_runs: int = Field(50, ge=10, description="Timed calls per latency measurement.")
-    report: str = Field(REPORT, description="Where validation_report.json is written.")
+    report: InWorkdir = Field(REPORT, description="Where validation_report.json is written.")
 
 
 @dataclass

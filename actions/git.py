@@ -16,7 +16,7 @@ from git import GitCommandError, InvalidGitRepositoryError, NoSuchPathError, Rep
 from pydantic import Field
 
 from actions.config import STATE_DIR, GoapConfig, load_config, state_dir
-from actions.contract import WorkdirArgs, known
+from actions.contract import InWorkdirEntry, WorkdirArgs, known
 from actions.credentials import find_secrets, redact
 from actions.process import tail
 from goap.executor import ActionFailed
@@ -43,10 +43,10 @@ class CreateBranchArgs(WorkdirArgs):
 
 
 class CommitArgs(WorkdirArgs):
-    paths: list[str] = Field(
+    paths: list[InWorkdirEntry] = Field(
         min_length=1,
-        description="Files or directories (relative to workdir) that make up this commit "
-        "group; changes elsewhere are left out of the commit.",
+        description="Files or directories (relative to workdir, inside it) that make up this "
+        "commit group; changes elsewhere are left out of the commit.",
     )
     message: str = Field(min_length=1, description="Commit message; the first line is the subject.")
     scan_secrets: bool = Field(

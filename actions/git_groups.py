@@ -14,12 +14,12 @@ from typing import Any
 from git import GitCommandError
 from pydantic import Field
 
-from actions.contract import WorkdirArgs
+from actions.contract import InWorkdirEntry, WorkdirArgs
 from actions.git import open_repo
 
 
 class CommitGroupsArgs(WorkdirArgs):
-    groups: dict[str, list[str]] = Field(
+    groups: dict[str, list[InWorkdirEntry]] = Field(
         min_length=1,
         description="Group name -> the paths (from workdir) that make up its commit; each "
         "group is reported as the fact <name>_committed.",

@@ -23,7 +23,7 @@ import warnings
 from pathlib import Path
 from typing import Any
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from actions.config import load_config
 from actions.contract import ExecutorArgs, WorkdirArgs
@@ -57,6 +57,18 @@ class ModalCheckArgs(ModalAppArgs):
         default_factory=lambda: {"image_size": 16},
         description="Extra training config fields (models.train) for the one step.",
     )
+
+    @field_validator("train_config")
+    @classmethod
+    def _no_paths(cls, config: dict[str, Any]) -> dict[str, Any]:
+        """The one step reads and writes a temporary folder of its own, nothing else."""
+        clash = sorted(set(config) & {"data_root", "out_dir"})
+        if clash:
+            raise ValueError(
+                f"train_config: {', '.join(clash)} cannot be set; the one-step check uses a "
+                "temporary dataset and output folder of its own"
+            )
+        return config
 
 
 # ---------------------------------------------------------------------------------- executors

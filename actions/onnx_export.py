@@ -30,7 +30,8 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 from pydantic import Field
 
-from actions.contract import WorkdirArgs
+from actions.contract import InWorkdir, OptionalInWorkdir, WorkdirArgs
+from actions.paths import replacing
 from actions.pipeline import (
     DATA_ROOT,
     Kind,
@@ -57,8 +58,10 @@ OUTPUTS: dict[Kind, tuple[str, ...]] = {"classifier": ("logits",), "dit": ("velo
 
 class ExportArgs(WorkdirArgs):
     kind: Kind = Field(description="Which model: 'classifier' or 'dit'.")
-    checkpoint: str | None = Field(None, description="Default: runs/<kind>/checkpoint.pt.")
-    out: str | None = Field(None, description="ONNX file to write; default: artifacts/<kind>.onnx.")
+    checkpoint: OptionalInWorkdir = Field(None, description="Default: runs/<kind>/checkpoint.pt.")
+    out: OptionalInWorkdir = Field(
+        None, description="ONNX file to write; default: artifacts/<kind>.onnx."
+    )
     opset: int = Field(17, ge=13, description="ONNX opset of the TorchScript exporter.")
     batch_sizes: list[int] = Field(
         default_factory=lambda: [1, 3],
@@ -73,8 +76,12 @@ class ExportArgs(WorkdirArgs):
 
 class QuantizeArgs(WorkdirArgs):
     kind: Kind = Field(description="Which model: 'classifier' or 'dit'.")
-    source: str | None = Field(None, description="fp32 ONNX; default: artifacts/<kind>.onnx.")
-    out: str | None = Field(None, description="int8 ONNX; default: artifacts/<kind>.int8.onnx.")
+    source: OptionalInWorkdir = Field(
+        None, description="fp32 ONNX; default: artifacts/<kind>.onnx."
+    )
+    out: OptionalInWorkdir = Field(
+        None, description="int8 ONNX; default: artifacts/<kind>.int8.onnx."
+    )
     weight_type: Literal["QUInt8", "QInt8"] = Field(
         "QUInt8", description="Weight type of quantize_dynamic."
     )
@@ -83,8 +90,10 @@ class QuantizeArgs(WorkdirArgs):
         min_length=1,
         description="Operators to quantize.",
     )
-    data_root: str = Field(DATA_ROOT, description="Dataset; its test split measures accuracy.")
-    judge: str | None = Field(
+    data_root: InWorkdir = Field(
+        DATA_ROOT, description="Dataset; its test split measures accuracy."
+    )
+    judge: OptionalInWorkdir = Field(
         None,
         description="DiT: the classifier ONNX that recognises samples; default: "
         "artifacts/classifier.onnx.",
@@ -112,14 +121,14 @@ def export_onnx(args: ExportArgs) -> dict[str, Any]:
     started = time.monotonic()
     model, image_size = _graph_module(args.kind, checkpoint)
     example = example_inputs(args.kind, image_size, 2, np.random.default_rng(args.seed))
-    out.parent.mkdir(parents=True, exist_ok=True)
     names, outputs = list(INPUTS[args.kind]), list(OUTPUTS[args.kind])
-    with warnings.catch_warnings():
+    # written beside out, then renamed over it: a link planted at out is replaced, not followed
+    with replacing(out) as partial, warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the TorchScript exporter is deprecated but supported
         torch.onnx.export(
             model,
             tuple(torch.from_numpy(example[name]) for name in names),
-            str(out),
+            str(partial),
             input_names=names,
             output_names=outputs,
             dynamic_axes={name: {0: "batch"} for name in names + outputs},
@@ -179,12 +188,13 @@ def quantize_onnx(args: QuantizeArgs) -> dict[str, Any]:
         raise ActionFailed(f"{source} does not exist; export the {args.kind} to ONNX first")
     started = time.monotonic()
     logging.getLogger().setLevel(logging.ERROR)  # quiet its "consider pre-processing" advice
-    quantize_dynamic(
-        str(source),
-        str(out),
-        weight_type=getattr(QuantType, args.weight_type),
-        op_types_to_quantize=args.op_types,
-    )
+    with replacing(out) as partial:  # a link planted at out is replaced, not followed
+        quantize_dynamic(
+            str(source),
+            str(partial),
+            weight_type=getattr(QuantType, args.weight_type),
+            op_types_to_quantize=args.op_types,
+        )
     fp32, int8 = ort_session(source, settings), ort_session(out, settings)
     if args.kind == "classifier":
         metric = "accuracy"

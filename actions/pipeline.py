@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
@@ -32,7 +31,8 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from actions.config import ConfigError, load_config
-from actions.contract import WorkdirArgs, known
+from actions.contract import InWorkdir, WorkdirArgs, known
+from actions.paths import write_text
 from actions.publish import ModelCard, PublishStatusArgs, publish_status
 from goap.executor import ActionFailed
 
@@ -160,10 +160,8 @@ def read_json(path: Path) -> dict[str, Any] | None:
 
 
 def write_json(path: Path, data: dict[str, Any]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(path.name + ".tmp")
-    partial.write_text(json.dumps(data, indent=2, allow_nan=False) + "\n", encoding="utf-8")
-    os.replace(partial, path)
+    """Replace ``path`` atomically (a new file renamed over it: a link there is not followed)."""
+    write_text(path, json.dumps(data, indent=2, allow_nan=False) + "\n")
 
 
 def relative(workdir: Path, path: Path) -> str:
@@ -201,16 +199,16 @@ class Digests:
 
 
 class PipelineStatusArgs(WorkdirArgs):
-    data_root: str = Field(DATA_ROOT, description="Dataset root (Oxford-IIIT Pet layout).")
-    runs_dir: str = Field(RUNS_DIR, description="Training outputs: <runs_dir>/<kind>/.")
-    artifacts_dir: str = Field(ARTIFACTS_DIR, description="ONNX exports and int8 copies.")
-    report: str = Field(REPORT, description="The validation gates' report.")
+    data_root: InWorkdir = Field(DATA_ROOT, description="Dataset root (Oxford-IIIT Pet layout).")
+    runs_dir: InWorkdir = Field(RUNS_DIR, description="Training outputs: <runs_dir>/<kind>/.")
+    artifacts_dir: InWorkdir = Field(ARTIFACTS_DIR, description="ONNX exports and int8 copies.")
+    report: InWorkdir = Field(REPORT, description="The validation gates' report.")
     publish_name: str | None = Field(
         None,
         description="Model name in the hub; when set, report whether the validated "
         "release (publish_files) is the latest published version.",
     )
-    publish_files: list[str] = Field(
+    publish_files: list[InWorkdir] = Field(
         default_factory=list, description="The files A12 publishes (as in its `files`)."
     )
     publish_card: ModelCard = Field(

@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 from pydantic import Field
 
 from actions.config import STATE_DIR, GoapConfig, load_config, state_dir
-from actions.contract import ExecutorArgs, FiniteFloat, WorkdirArgs, known
+from actions.contract import ExecutorArgs, FiniteFloat, InWorkdir, WorkdirArgs, known, leads_outside
 from actions.credentials import redact, token_from_env
 from goap.executor import ActionFailed
 
@@ -57,7 +57,7 @@ class PublishStatusArgs(WorkdirArgs):
         pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$",
         description="Model name: its folder in the local registry, and the default card title.",
     )
-    files: list[str] = Field(
+    files: list[InWorkdir] = Field(
         default_factory=list,
         description="Files or directories (from workdir) to compare with the latest version.",
     )
@@ -70,7 +70,7 @@ class PublishStatusArgs(WorkdirArgs):
 
 
 class PublishArgs(PublishStatusArgs):
-    files: list[str] = Field(
+    files: list[InWorkdir] = Field(
         min_length=1,
         description="Files or directories (from workdir) to publish: weights, ONNX, reports.",
     )
@@ -162,11 +162,14 @@ def _collect_artifacts(args: PublishStatusArgs) -> list[Artifact]:
         if source.is_file():
             found = [(source.name, source)]
         elif source.is_dir():
-            found = [
-                (f"{source.name}/{path.relative_to(source).as_posix()}", path)
-                for path in sorted(source.rglob("*"))
-                if path.is_file()
-            ]
+            tree = sorted(source.rglob("*"))
+            linked_out = [p for p in tree if leads_outside(args.workdir, str(p))]
+            if linked_out:  # refused whether or not the link's target exists
+                raise ActionFailed(
+                    f"`files` entry {entry!r} holds {_tree_name(source, linked_out[0])}, a "
+                    "link that leads outside the working directory; remove it or copy the file in"
+                )
+            found = [(_tree_name(source, path), path) for path in tree if path.is_file()]
         else:
             raise ActionFailed(
                 f"`files` entry {entry!r} does not exist in {args.workdir}; produce it first or "
@@ -185,6 +188,11 @@ def _collect_artifacts(args: PublishStatusArgs) -> list[Artifact]:
             CARD_FILE, hashlib.sha256(card).hexdigest(), len(card), content=card
         )
     return [artifacts[name] for name in sorted(artifacts)]
+
+
+def _tree_name(folder: Path, path: Path) -> str:
+    """A file of a published directory is published as <directory name>/<path in it>."""
+    return f"{folder.name}/{path.relative_to(folder).as_posix()}"
 
 
 def content_hash(artifacts: list[Artifact]) -> str:

@@ -23,7 +23,7 @@ from typing import Any
 from pydantic import Field
 
 from actions.config import STATE_DIR, ConfigError, GoapConfig, load_config, state_dir
-from actions.contract import FiniteFloat, WorkdirArgs, known
+from actions.contract import FiniteFloat, OptionalInWorkdir, WorkdirArgs, known
 from goap.executor import ActionFailed
 
 ParamValue = str | int | float | bool
@@ -38,7 +38,7 @@ class TrackRunArgs(WorkdirArgs):
     metrics: dict[str, FiniteFloat] = Field(
         default_factory=dict, description="Run metrics, name -> finite number."
     )
-    metrics_file: str | None = Field(
+    metrics_file: OptionalInWorkdir = Field(
         None,
         description="JSON file (from workdir), e.g. a validation report, whose numeric values "
         "are logged as metrics (nested keys joined with '.'); `metrics` wins on a clash.",

@@ -19,7 +19,8 @@ from typing import Any
 from pydantic import Field, ValidationError
 
 from actions.config import load_config
-from actions.contract import WorkdirArgs, known
+from actions.contract import InWorkdir, OptionalInWorkdir, WorkdirArgs, known
+from actions.paths import replacing
 from actions.pipeline import (
     DATA_ROOT,
     RUNS_DIR,
@@ -40,7 +41,7 @@ MODAL_TOKEN_HINT = (
 
 
 class DatasetArgs(WorkdirArgs):
-    data_root: str = Field(DATA_ROOT, description="Dataset root (Oxford-IIIT Pet layout).")
+    data_root: InWorkdir = Field(DATA_ROOT, description="Dataset root (Oxford-IIIT Pet layout).")
     generate: bool = Field(
         True,
         description="When no dataset is there, write a synthetic one "
@@ -54,8 +55,8 @@ class DatasetArgs(WorkdirArgs):
 
 class TrainArgs(WorkdirArgs):
     kind: Kind = Field(description="Which model: 'classifier' or 'dit'.")
-    data_root: str = Field(DATA_ROOT, description="Dataset root (Oxford-IIIT Pet layout).")
-    out_dir: str | None = Field(None, description="Output folder; default: runs/<kind>.")
+    data_root: InWorkdir = Field(DATA_ROOT, description="Dataset root (Oxford-IIIT Pet layout).")
+    out_dir: OptionalInWorkdir = Field(None, description="Output folder; default: runs/<kind>.")
     preset: str | None = Field(None, description="Model preset; default: models' default.")
     steps: int = Field(ge=1, description="Optimizer steps.")
     batch_size: int = Field(32, ge=1, description="Effective batch of one step.")
@@ -75,9 +76,11 @@ class TrainArgs(WorkdirArgs):
 
 
 class EvaluateArgs(WorkdirArgs):
-    data_root: str = Field(DATA_ROOT, description="Dataset root; the test split is used.")
-    runs_dir: str = Field(RUNS_DIR, description="Where the checkpoints are: <runs_dir>/<kind>/.")
-    out_dir: str = Field("runs/eval", description="Where the reports and sample grids go.")
+    data_root: InWorkdir = Field(DATA_ROOT, description="Dataset root; the test split is used.")
+    runs_dir: InWorkdir = Field(
+        RUNS_DIR, description="Where the checkpoints are: <runs_dir>/<kind>/."
+    )
+    out_dir: InWorkdir = Field("runs/eval", description="Where the reports and sample grids go.")
     samples_per_class: int = Field(8, ge=1, description="Generator: samples per breed.")
     sample_steps: int = Field(10, ge=1, description="Generator: Euler steps per sample.")
     cfg_scale: float = Field(4.0, description="Generator: classifier-free guidance scale.")
@@ -262,11 +265,9 @@ def _train_on_modal(
     result = _call(args.kind, remote, "modal")
     out_dir.mkdir(parents=True, exist_ok=True)
     for name in ("checkpoint.pt", "metrics.jsonl"):
-        partial = out_dir / f"{name}.download"
-        with partial.open("wb") as handle:
+        with replacing(out_dir / name) as partial, partial.open("wb") as handle:
             for chunk in modal_app.volume.read_file(f"{remote_out}/{name}"):
                 handle.write(chunk)
-        partial.replace(out_dir / name)
     return {**result, "config": config}
 
 

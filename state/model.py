@@ -8,6 +8,7 @@ keyed by those names, on disk it is nested JSON grouped by the dots, so
 from __future__ import annotations
 
 import hashlib
+import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -16,6 +17,7 @@ from typing import Any
 TYPES: dict[str, type] = {"bool": bool, "int": int, "float": float, "str": str}
 NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
 JSON_TYPES = {"bool": "boolean", "int": "integer", "float": "number", "str": "string"}
+INT_LIMIT = 2**63 - 1  # ints are 64-bit, so every JSON reader reads them back exactly
 
 
 class StateTypeError(ValueError):
@@ -52,14 +54,28 @@ class Variable:
     def coerce(self, value: Any) -> Any:
         """Return ``value`` as this variable's type, or raise StateTypeError (no lossy casts)."""
         kind = type_of(value)
+        if kind in ("int", "float"):
+            self._check_number(value)
         if kind == self.type:
             return value
         if self.type == "float" and kind == "int":
             return float(value)
         if self.type == "int" and kind == "float" and float(value).is_integer():
             return int(value)
-        shown = "null" if value is None else f"{value!r} ({kind or type(value).__name__})"
-        raise StateTypeError(f"{self.name} is {self.type}, got {shown}")
+        raise StateTypeError(f"{self.name} is {self.type}, got {shown(value)}")
+
+    def _check_number(self, value: float) -> None:
+        """Non-finite and out-of-range numbers never enter the world: JSON cannot hold them."""
+        if isinstance(value, float) and not math.isfinite(value):
+            raise StateTypeError(
+                f"{self.name} is {self.type}, got {shown(value)}: only finite numbers are "
+                f"stored (NaN and infinity are not JSON)"
+            )
+        if isinstance(value, int) and abs(value) > INT_LIMIT:
+            raise StateTypeError(
+                f"{self.name} is {self.type}, got {shown(value)}: numbers are 64-bit, "
+                f"at most {INT_LIMIT} in size"
+            )
 
     def parse(self, text: str) -> Any:
         """Parse command-line text as this variable's type (``true``, ``3``, ``2.5``, ``main``)."""
@@ -71,9 +87,43 @@ class Variable:
                 return lowered == "true"
             raise StateTypeError(f"{self.name} is bool: write true or false, not {text!r}")
         try:
-            return int(text) if self.type == "int" else float(text)
+            number = int(text) if self.type == "int" else float(text)
         except ValueError:
-            raise StateTypeError(f"{self.name} is {self.type}, got {text!r}") from None
+            raise StateTypeError(f"{self.name} is {self.type}, got {shown(text)}") from None
+        return self.coerce(number)
+
+
+def json_safe(value: Any) -> Any:
+    """``value`` with non-finite floats as the strings "NaN"/"Infinity"/"-Infinity".
+
+    For free-form documents (facts in the journal, JSON goap prints), so what is written is
+    JSON that every reader accepts; the typed world never holds such numbers at all.
+    """
+    if isinstance(value, float) and not math.isfinite(value):
+        return "NaN" if math.isnan(value) else ("Infinity" if value > 0 else "-Infinity")
+    if isinstance(value, dict):
+        return {str(k): json_safe(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [json_safe(v) for v in value]
+    return value
+
+
+def quoted(text: Any, limit: int = 60) -> str:
+    """A name someone sent, for an error message: repr, capped (1 MB of it is not echoed)."""
+    text = repr(text)
+    return text if len(text) <= limit else f"{text[:limit]}... ({len(text)} characters)"
+
+
+def shown(value: Any, limit: int = 60) -> str:
+    """A value for an error message: bounded (a 5000-digit int has no repr), typed."""
+    if value is None:
+        return "null"
+    if isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > 200:
+        return f"an integer of about {int(value.bit_length() * 0.30103) + 1} digits"
+    text = repr(value)
+    if len(text) > limit:
+        text = f"{text[:limit]}... ({len(text)} characters)"
+    return f"{text} ({type_of(value) or type(value).__name__})"
 
 
 class WorldSchema:
@@ -109,8 +159,8 @@ class WorldSchema:
             node[leaf] = flat[var.name]
         return root
 
-    def flatten(self, nested: Mapping[str, Any]) -> dict[str, Any]:
-        """Nested groups back to a typed flat dict; unknown or missing names are errors."""
+    def _names(self, nested: Mapping[str, Any]) -> dict[str, Any]:
+        """Nested groups to flat names, exactly the schema's (StateTypeError otherwise)."""
         flat: dict[str, Any] = {}
         _walk(nested, "", flat)
         unknown = sorted(set(flat) - set(self.by_name))
@@ -122,7 +172,25 @@ class WorldSchema:
             if missing:
                 parts.append("missing variables: " + ", ".join(missing))
             raise StateTypeError("; ".join(parts))
-        return {v.name: v.coerce(flat[v.name]) for v in self.variables}
+        return flat
+
+    def flatten(self, nested: Mapping[str, Any]) -> dict[str, Any]:
+        """Nested groups back to a typed flat dict; unknown, missing or bad values are errors."""
+        flat, bad = self.flatten_lenient(nested)
+        if bad:
+            raise StateTypeError("; ".join(bad.values()))
+        return flat
+
+    def flatten_lenient(self, nested: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, str]]:
+        """As ``flatten``, but a value that does not fit holds the default: (world, problems)."""
+        flat = self._names(nested)
+        world, bad = {}, {}
+        for var in self.variables:
+            try:
+                world[var.name] = var.coerce(flat[var.name])
+            except StateTypeError as exc:
+                world[var.name], bad[var.name] = var.default, str(exc)
+        return world, bad
 
     def json_schema(self, title: str = "world_state") -> dict[str, Any]:
         """JSON Schema of the nested world state."""

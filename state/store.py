@@ -1,24 +1,33 @@
 """The state file: the world state, the journal and the run's bookkeeping, on disk.
 
 Compatible with the seed's ``plans/deployment_state.json`` (seed 000, section 7.1) plus a
-journal (``history``) and a schema version. Every write is atomic (temp file, fsync, rename,
-fsync of the directory), so the file is valid JSON at every instant, even after kill -9.
-One process at a time holds the file's lock (``flock``: the kernel drops it when the holder
-dies, so a killed run never leaves a lock that blocks forever).
+journal (``history``) and a schema version. Every write is atomic (``state.files``: an
+exclusive temp file, fsync, rename, fsync of the directory), so the file is valid JSON at
+every instant, even after kill -9 or on a full disk. One process at a time holds the file's
+lock (``flock``: the kernel drops it when the holder dies, so a killed run never leaves a
+lock that blocks forever); the state file and its lock are never links, so every name that
+reaches the file meets the same lock.
+
+Reading is total: any bytes in the file (not UTF-8, not JSON, nested 100,000 deep, a
+5000-digit number, NaN) give a StateError that says what to do, never a traceback; what is
+written holds only finite numbers, so it is always valid JSON.
 """
 
 from __future__ import annotations
 
 import fcntl
 import json
+import math
 import os
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, Field, PrivateAttr, ValidationError
 
-from state.model import StateError, StateTypeError, WorldSchema
+from state.files import open_fd, owned, write_atomic
+from state.model import StateError, StateTypeError, WorldSchema, quoted
 from state.status import AttemptOutcome, RunStatus, Via
 
 SCHEMA_VERSION = 1
@@ -81,6 +90,7 @@ class StateFile(BaseModel):
     history: list[JournalEntry] = Field(default_factory=list)
     world: dict[str, Any] = Field(default_factory=dict, exclude=True)
     _schema: WorldSchema = PrivateAttr()
+    invalid: dict[str, str] = Field(default_factory=dict, exclude=True)  # name -> problem
 
     @classmethod
     def of(cls, schema: WorldSchema, **fields: Any) -> StateFile:
@@ -113,25 +123,59 @@ def new_state(
     )
 
 
-def load_state(path: Path, schema: WorldSchema, catalog_name: str) -> StateFile:
-    """Read and check a state file against the catalog's variables."""
+RESET = "restore it from a backup or start over with `goap state reset`"
+
+
+def _constant(name: str) -> float:
+    raise ValueError(f"{name} is not a JSON number")
+
+
+def _finite(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"the number {text[:40]} is too large for a float")
+    return value
+
+
+def read_document(path: Path) -> Any:
+    """The file's JSON, or a StateError whatever its bytes are (never a traceback)."""
     try:
-        text = path.read_text(encoding="utf-8")
+        raw = path.read_bytes()
     except FileNotFoundError:
         raise StateError(f"{path}: no state file; run `goap run` first, or pass --state") from None
+    except OSError as exc:
+        raise StateError(f"{path}: cannot read the state file: {exc.strerror}") from None
     try:
-        data = json.loads(text)
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        raise StateError(f"{path}:{line}: not UTF-8 text (byte {exc.start}); {RESET}") from None
+    try:
+        return json.loads(text, parse_constant=_constant, parse_float=_finite)
     except json.JSONDecodeError as exc:
-        raise StateError(
-            f"{path}:{exc.lineno}: not valid JSON ({exc.msg}); restore it or "
-            f"start over with `goap state reset`"
-        ) from None
+        raise StateError(f"{path}:{exc.lineno}: not valid JSON ({exc.msg}); {RESET}") from None
+    except RecursionError:
+        raise StateError(f"{path}: nested too deeply to be a goap state file; {RESET}") from None
+    except ValueError as exc:  # NaN/Infinity, or an integer too long to convert
+        raise StateError(f"{path}: {str(exc)[:120]}; {RESET}") from None
+
+
+def load_state(
+    path: Path, schema: WorldSchema, catalog_name: str, lenient: bool = False
+) -> StateFile:
+    """Read and check a state file against the catalog's variables.
+
+    A variable whose value does not fit (a hand edit, NaN written by an older goap) is an
+    error naming it, unless ``lenient``: then it holds its default and ``invalid`` says
+    why, so `goap state set` can repair the file its own advice points to.
+    """
+    data = read_document(path)
     if not isinstance(data, dict):
         raise StateError(f"{path}: not a goap state file (expected a JSON object)")
     version = data.get("schema_version")
     if version != SCHEMA_VERSION:
         raise StateError(
-            f"{path}: state schema version {version!r} is not supported (this goap "
+            f"{path}: state schema version {quoted(version)} is not supported (this goap "
             f"reads version {SCHEMA_VERSION}); use --state for a new file"
         )
     data.pop("world", None)  # not a field of the file: never read one from it
@@ -140,53 +184,51 @@ def load_state(path: Path, schema: WorldSchema, catalog_name: str) -> StateFile:
     except ValidationError as exc:
         first = exc.errors()[0]
         raise StateError(
-            f"{path}: {'.'.join(map(str, first['loc']))}: {first['msg']}; fix the "
+            f"{path}: {'.'.join(map(str, first['loc']))}: {first['msg'][:200]}; fix the "
             f"file or start over with `goap state reset`"
         ) from None
+    except (TypeError, ValueError) as exc:  # keys that are not names, numbers out of range
+        raise StateError(f"{path}: not a goap state file ({str(exc)[:120]}); {RESET}") from None
     if state.catalog_fingerprint != schema.fingerprint():
         raise StateError(
-            f"{path} belongs to catalog {state.catalog!r} with a different set of "
+            f"{path} belongs to catalog {quoted(state.catalog)} with a different set of "
             f"variables than {catalog_name!r}; pass --state with another path, or "
             f"`goap state reset` to start over"
         )
     try:
-        state.world = schema.flatten(state.world_state)
+        state.world, bad = schema.flatten_lenient(state.world_state)
     except StateTypeError as exc:
-        raise StateError(f"{path}: world_state: {exc}; fix it with `goap state set`") from None
+        raise StateError(f"{path}: world_state: {str(exc)[:300]}; {RESET}") from None
+    if bad and not lenient:
+        first = next(iter(bad))
+        raise StateError(
+            f"{path}: world_state: {'; '.join(bad.values())}; fix it with `goap state set "
+            f"CATALOG {first} VALUE --state {path}` (or `goap state reset`)"
+        )
+    state.invalid = bad
     return state
 
 
-def save_state(path: Path, state: StateFile) -> None:
+def save_state(path: Path, state: StateFile, scrub: Callable[[str], str] | None = None) -> None:
+    """Write the file atomically; ``scrub`` masks secrets in its text as the last step."""
     state.updated_at = now()
-    write_atomic(path, state.to_json(indent=2) + "\n")
-
-
-def write_atomic(path: Path, text: str) -> None:
-    """Replace ``path`` with ``text`` so that readers see the old or the new file, never half."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with open(tmp, "w", encoding="utf-8") as handle:
-        handle.write(text)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(tmp, path)
-    fd = os.open(path.parent, os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+    text = state.to_json(indent=2) + "\n"
+    write_atomic(owned(path), scrub(text) if scrub else text)
 
 
 class StateLock:
     """An exclusive, non-blocking lock on a state file, held by one process at a time."""
 
     def __init__(self, state_path: Path):
+        self.state_path = state_path
         self.path = state_path.with_name(state_path.name + ".lock")
         self.fd: int | None = None
 
     def acquire(self) -> None:
+        real = owned(self.state_path)  # a link to the file is refused, not given its own lock
+        self.path = real.with_name(real.name + ".lock")
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        fd = open_fd(self.path)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -194,7 +236,7 @@ class StateLock:
             os.close(fd)
             raise StateError(
                 f"{self.path.with_suffix('')} is in use by another goap process "
-                f"(pid {holder}); wait for it to finish or stop it"
+                f"(pid {holder[:20]}); wait for it to finish or stop it"
             ) from None
         os.ftruncate(fd, 0)
         os.write(fd, str(os.getpid()).encode())

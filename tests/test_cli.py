@@ -95,7 +95,7 @@ def test_state_commands(tmp_path, cli):
     code, out, _ = cli("plan", str(EXAMPLE), "--state", str(state), "--json")
     assert json.loads(out)["plan"] == ["build", "checksum", "notes"]
     cli("state", "reset", str(EXAMPLE), "--state", str(state))
-    assert read_json(state.with_name("s.json.bak"))["world_state"]["checks"]["tests_passed"]
+    assert read_json(state.with_name("s.json.1.bak"))["world_state"]["checks"]["tests_passed"]
 
 
 def test_state_schema(cli):

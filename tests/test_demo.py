@@ -282,7 +282,7 @@ def test_hugging_face_without_a_token_names_the_variable_and_leaks_no_token(copy
     assert proc.returncode == 1
     assert "Hugging Face upload to demo-user/tiny-cats failed" in summary["failures"][0]["error"]
     everything = proc.stdout + proc.stderr + (copy / "deployment_state.json").read_text()
-    for log in (copy / ".goap" / "logs").iterdir():
+    for log in (copy / ".goap" / "logs").rglob("*.log"):
         everything += log.read_text(errors="replace")
     for report in (copy / "reports").iterdir():
         everything += report.read_text()

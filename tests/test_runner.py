@@ -241,11 +241,11 @@ def test_failure_routes_through_the_alternative(tmp_path):
 
 
 def test_failure_budget_escalates(tmp_path):
+    """A failure that changes each time (a new exit code) is given the whole budget."""
+    counting = "n=$(cat count 2>/dev/null || echo 0); n=$((n+1)); echo $n > count; exit $n"
     cat = catalog(
         tmp_path / "c.yaml",
-        {
-            "push": {"effects": {"s.done": True}, "cmd": [SH, "-c", "echo denied; exit 1"]},
-        },
+        {"push": {"effects": {"s.done": True}, "cmd": [SH, "-c", counting]}},
         {"s.done": True},
         {"s.done": False},
         budget=3,
@@ -257,7 +257,31 @@ def test_failure_budget_escalates(tmp_path):
     assert "3 failures" in summary["message"] and "push" in summary["message"]
     state = read_json(tmp_path / "c_state.json")
     assert state["status"] == "escalated" and len(state["failures"]) == 3
-    assert "exited with code 1" in state["report"]
+    assert "exited with code 1" in state["report"] and "exited with code 3" in state["report"]
+
+
+def test_a_failure_that_repeats_itself_with_no_other_route_escalates_at_once(tmp_path):
+    """The same error from the same world, and no route around it: one report, no budget."""
+    cat = catalog(
+        tmp_path / "c.yaml",
+        {
+            "push": {
+                "effects": {"s.done": True},
+                "cmd": [SH, "-c", "echo run >> runs; echo denied; exit 1"],
+                "retry": {"attempts": 2, "delay": 0},
+            },
+        },
+        {"s.done": True},
+        {"s.done": False},
+        budget=5,
+    )
+    proc = goap_cmd("run", str(cat), "--workdir", str(tmp_path), "--json")
+    assert proc.returncode == 1
+    summary = json.loads(proc.stdout)
+    assert summary["status"] == "escalated"
+    assert "fails the same way every time and there is no other route" in summary["message"]
+    assert summary["message"].count("exited with code 1") == 1
+    assert (tmp_path / "runs").read_text().count("run") == 2  # its two attempts, no replan
 
 
 EXECUTORS = '''
@@ -356,7 +380,7 @@ def test_secrets_never_reach_state_or_logs(tmp_path, monkeypatch):
     )
     assert proc.returncode == 1  # upload always fails: escalated
     everything = proc.stdout + proc.stderr + (tmp_path / "s_state.json").read_text()
-    for log in (tmp_path / ".goap" / "logs").iterdir():
+    for log in (tmp_path / ".goap" / "logs").rglob("*.log"):
         everything += log.read_text()
     assert "token is ***" in everything and "used ***" in everything
     assert fake not in everything

@@ -49,6 +49,7 @@ CATALOG = {
             "run": "agent_exec:build",
             "with": {"target": "app"},
             "observe": {"w.jobs": "jobs"},
+            "agent": {"args": ["jobs"]},  # what an agent may override; `target` stays
         },
         "ship": {
             "id": "B2",

@@ -19,10 +19,11 @@ import typer
 from goap.faces import documents
 from goap.loading.catalog import Catalog, CatalogError, load_catalog
 from goap.loading.logic import LogicError
+from goap.loading.secrets import MASKER
 from goap.planning.planner import PlanOptions, plan
 from goap.planning.registry import OptionError
 from goap.running.errors import RunError
-from state.model import StateError, StateTypeError
+from state.model import StateError, StateTypeError, json_safe, quoted
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -72,13 +73,25 @@ def handles_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
             return fn(*args, **kwargs)
         except (CatalogError, StateError, RunError, Usage, LogicError, StateTypeError) as exc:
             fail(str(exc), json_mode=kwargs.get("json_out", False))
+        except OSError as exc:  # the environment: a full disk, a folder we may not write
+            where = f"{exc.filename}: " if exc.filename else ""
+            fail(
+                f"{where}{exc.strerror or exc}; goap stopped, and what it had written is "
+                f"whole (every file is replaced atomically): fix this, then run again",
+                json_mode=kwargs.get("json_out", False),
+            )
 
     return wrapper
 
 
+def _print_json(document: Any, indent: int | None = None) -> None:
+    """Every JSON document goap prints: valid JSON always (NaN never), masked on the way out."""
+    print(json.dumps(json_safe(document), default=str, indent=indent, allow_nan=False))
+
+
 def fail(message: str, json_mode: bool = False, code: int = 2) -> None:
     if json_mode:
-        print(json.dumps({"error": message, "exit_code": code}))
+        _print_json({"error": message, "exit_code": code})
     err().print(f"[red]error:[/] {escape(message)}", highlight=False, markup=True, soft_wrap=True)
     raise typer.Exit(code)
 
@@ -152,7 +165,7 @@ def plan_cmd(
     world = _world(catalog, state)
     result = plan(catalog, world, documents.parse_goals(catalog, goal), options=options)
     if json_out:
-        print(json.dumps(documents.plan_document(result)))
+        _print_json(documents.plan_document(result))
     elif result.found:
         from goap.faces.view import plan_summary, plan_table
 
@@ -187,7 +200,7 @@ def run_cmd(
     if dry_run:
         result = Runner(catalog, state_path, workdir).dry_run()
         if json_out:
-            print(json.dumps(documents.plan_document(result)))
+            _print_json(documents.plan_document(result))
         elif result.found:
             out().print(plan_table(result, title=f"{catalog.name}: would run"))
             out().print(plan_summary(result))
@@ -202,7 +215,7 @@ def run_cmd(
         with RunView(view_console) as live:
             run = Runner(catalog, state_path, workdir, events=live).run(resume)
     if json_out:
-        print(json.dumps(documents.run_document(catalog, run)))
+        _print_json(documents.run_document(catalog, run))
     else:
         color = "green" if run.exit_code == 0 else "red"
         err().print(f"[{color}]{run.status}[/]: {escape(run.message)}")
@@ -220,7 +233,7 @@ def validate_cmd(file: FileArg, json_out: JsonOpt = False) -> None:
     findings = lint(catalog)
     errors = [f for f in findings if f.severity == "error"]
     if json_out:
-        print(json.dumps(documents.validate_document(findings)))
+        _print_json(documents.validate_document(findings))
     else:
         for f in findings:
             color = "red" if f.severity == "error" else "yellow"
@@ -323,44 +336,50 @@ def state_get(file: FileArg, key: str, state: StateOpt = None) -> None:
     catalog, _, data = _load_state(file, state)
     world = data.world
     if key in world:
-        print(json.dumps(world[key]))
+        _print_json(world[key])
         return
     group = {k[len(key) + 1 :]: v for k, v in world.items() if k.startswith(key + ".")}
     if not group:
         raise Usage(f"unknown state variable or group {key!r}; see `goap state show {file}`")
-    print(json.dumps(catalog.schema.nest(world)[key] if "." not in key else group))
+    _print_json(catalog.schema.nest(world)[key] if "." not in key else group)
 
 
 @state_app.command("set")
 @handles_errors
 def state_set(file: FileArg, key: str, value: str, state: StateOpt = None) -> None:
-    """Set one variable; the value must fit its type."""
-    from state.store import StateLock, save_state
+    """Set one variable; the value must fit its type (and a finite, 64-bit number)."""
+    from state.store import StateLock, load_state, save_state
 
-    catalog, path, _ = _load_state(file, state)
+    catalog = _catalog(file)
+    path = _state_path(catalog, state)
     if key not in catalog.schema:
-        raise Usage(f"unknown state variable {key!r}; see `goap state schema {file}`")
+        raise Usage(f"unknown state variable {quoted(key)}; see `goap state schema {file}`")
     parsed = catalog.schema[key].parse(value)
     with StateLock(path):
-        _, _, data = _load_state(file, state)  # re-read under the lock
+        # lenient: a value that does not fit (the reason to call this) must not block it
+        data = load_state(path, catalog.schema, catalog.name, lenient=True)
         data.world[key] = parsed
         save_state(path, data)
-    print(json.dumps({key: parsed}))
+    for name, problem in data.invalid.items():
+        if name != key:
+            err().print(f"note: {escape(problem)}; {name} was reset to its default")
+    _print_json({key: parsed})
 
 
 @state_app.command("reset")
 @handles_errors
 def state_reset(file: FileArg, state: StateOpt = None) -> None:
-    """Start over: the catalog's initial state, an empty journal (the old file is kept as .bak)."""
-    from state.store import StateLock, new_state, save_state, write_atomic
+    """Start over: the catalog's initial state, an empty journal (the old file is kept as a
+    numbered .bak, whatever it holds)."""
+    from state.files import backup
+    from state.store import StateLock, new_state, save_state
 
     catalog = _catalog(file)
     path = _state_path(catalog, state)
     with StateLock(path):
-        if path.exists():
-            write_atomic(path.with_name(path.name + ".bak"), path.read_text(encoding="utf-8"))
+        kept = backup(path)  # a copy of the file itself, never of a link's target
         save_state(path, new_state(catalog.name, catalog.schema))
-    print(f"reset {path}")
+    print(f"reset {path}" + (f" (the old file is {kept})" if kept else ""))
 
 
 @state_app.command("schema")
@@ -368,7 +387,7 @@ def state_reset(file: FileArg, state: StateOpt = None) -> None:
 def state_schema(file: FileArg) -> None:
     """JSON Schema of the catalog's world state."""
     catalog = _catalog(file)
-    print(json.dumps(catalog.schema.json_schema(f"{catalog.name} world_state"), indent=2))
+    _print_json(catalog.schema.json_schema(f"{catalog.name} world_state"), indent=2)
 
 
 # ------------------------------------------------------------------ agents: skills, next, mcp
@@ -376,10 +395,6 @@ def state_schema(file: FileArg) -> None:
 skill_app = typer.Typer(no_args_is_help=True, help="Drive single actions, as an agent would.")
 app.add_typer(skill_app, name="skill")
 WorkdirOpt = Annotated[Path, typer.Option(help="Where actions run (default: here).")]
-
-
-def _print_json(document: Any) -> None:
-    print(json.dumps(document, default=str))
 
 
 @skill_app.command("list")
@@ -541,7 +556,22 @@ def _unavailable(name: str, value: str, exc: Exception) -> Callable[..., None]:
     return command
 
 
+class Masked:
+    """stdout or stderr with every secret masked: the CLI's one boundary for what it prints."""
+
+    def __init__(self, stream: Any):
+        self.stream = stream
+
+    def write(self, text: str) -> int:
+        self.stream.write(MASKER(text))
+        return len(text)
+
+    def __getattr__(self, name: str) -> Any:  # flush, isatty, encoding, fileno...
+        return getattr(self.stream, name)
+
+
 def main() -> None:
+    sys.stdout, sys.stderr = Masked(sys.stdout), Masked(sys.stderr)
     first = next((a for a in sys.argv[1:] if not a.startswith("-")), None)
     if first is None or first not in builtin_commands():
         add_plugin_commands()

@@ -60,8 +60,16 @@ class Retry:
     delay: float = 1.0  # seconds before the second attempt
 
     def wait_before(self, attempt: int) -> float:
-        """Seconds to wait before ``attempt`` (2, 3, ...): delay, delay*backoff, ..."""
-        return self.delay * self.backoff ** (attempt - 2)
+        """Seconds to wait before ``attempt`` (2, 3...): delay, delay*backoff... (a day at most)."""
+        return min(self.delay * self.backoff ** (attempt - 2), 86400.0)
+
+
+@dataclass(frozen=True)
+class AgentPolicy:
+    """What an agent may change when it runs the action: by default, nothing."""
+
+    args: frozenset[str] = frozenset()  # `with:` arguments it may override (never workdir)
+    env: frozenset[str] = frozenset()  # ${NAME} it may use in what it sends
 
 
 @dataclass(frozen=True)
@@ -76,6 +84,7 @@ class Action:
     executor: Executor | None = None
     retry: Retry = Retry()
     line: int | None = None
+    agent: AgentPolicy = AgentPolicy()
 
     @property
     def label(self) -> str:
@@ -101,6 +110,7 @@ class Catalog:
     description: str = ""
     failure_budget: int = 3
     skills: dict[str, str] = field(default_factory=dict)  # skill group -> its description
+    secrets: tuple[str, ...] = ()  # more environment names (globs) whose values are secret
 
     @property
     def initial(self) -> dict[str, Any]:
@@ -168,7 +178,38 @@ class _Compiler:
             self.spec["description"],
             self.spec["failure_budget"],
             skills,
+            self.secret_names(),
         )
+
+    def secret_names(self) -> tuple[str, ...]:
+        names = self.spec["secrets"]
+        for i, name in enumerate(names):
+            if not re.fullmatch(r"[A-Za-z0-9_*?\[\]]+", name):
+                self.fail(
+                    ("secrets", i),
+                    f"{name!r} is not an environment variable name or glob",
+                    "write names like DEPLOY_KEY or DEPLOY_*",
+                )
+        return tuple(names)
+
+    def agent_policy(self, loc: Loc, spec: dict[str, Any], runs: bool) -> AgentPolicy:
+        args, env = spec["args"], spec["env"]
+        if "workdir" in args:
+            self.fail(
+                (*loc, "agent", "args"),
+                "an agent never chooses the working directory",
+                "remove workdir from agent.args",
+            )
+        if args and not runs:
+            self.fail(
+                (*loc, "agent", "args"),
+                "only a `run:` action takes arguments",
+                "remove agent.args, or make the action a `run:`",
+            )
+        for i, name in enumerate(env):
+            if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
+                self.fail((*loc, "agent", "env", i), f"{name!r} is not a variable name")
+        return AgentPolicy(frozenset(args) - {"workdir"}, frozenset(env))
 
     def skills(self, actions: tuple[Action, ...]) -> dict[str, str]:
         """Descriptions of the skill groups; each must be the skill of some action."""
@@ -298,6 +339,7 @@ class _Compiler:
             description=spec["description"],
             executor=executor,
             retry=Retry(**spec["retry"]),
+            agent=self.agent_policy(loc, spec["agent"], run is not None),
             line=self.source.line(loc),
         )
 

@@ -13,8 +13,6 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-import yaml
-
 from state.model import StateTypeError, Variable, type_of
 
 OPS: dict[str, Any] = {
@@ -165,10 +163,13 @@ def condition_from_text(var: Variable, op: str, text: str) -> Condition:
 
 
 def _literal(text: str) -> Any:
+    """Text read as YAML (``5``, ``true``), or the text itself where it is not YAML."""
+    from goap.loading.yamlsrc import SourceError, load_value
+
     try:
-        return yaml.safe_load(text) if text.strip() else ""
-    except yaml.YAMLError:
-        return text
+        return load_value(text, "value") if text.strip() else ""
+    except SourceError as exc:
+        raise LogicError(f"{text[:40]!r}: {exc.problem}; {exc.fix}") from None
 
 
 def _unquote(text: str) -> str:

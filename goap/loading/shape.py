@@ -9,13 +9,16 @@ reported, with the file, line, key and fix, and all of them at once.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from goap.loading.yamlsrc import Loc, Source, SourceError
+from state.model import shown
 
 Check = Callable[[Any], str | None]  # the problem with a value, or None
+NUMBER_LIMIT = 1e15  # costs, timeouts, budgets: larger ones are typos, and sums must stay finite
 REQUIRED = object()  # the default of a key that must be written
 _BAD = object()  # what a wrong value checks to (its problem is in the errors)
 
@@ -61,8 +64,12 @@ VARIABLE = {
 }
 RETRY = {
     "attempts": Key("int", 1, at_least(1, 100), "e.g. `attempts: 3`"),
-    "backoff": Key("number", 2.0, at_least(0), "a factor >= 0, e.g. `backoff: 2`"),
-    "delay": Key("number", 1.0, at_least(0), "seconds before the second attempt"),
+    "backoff": Key("number", 2.0, at_least(0, 100), "a factor from 0 to 100, e.g. `backoff: 2`"),
+    "delay": Key("number", 1.0, at_least(0, 86400), "seconds before the second attempt"),
+}
+AGENT = {  # what an agent (goap skill run, MCP run_action) may change of an action
+    "args": Key("strings", [], fix="names of `with:` arguments, e.g. `args: [epochs]`"),
+    "env": Key("strings", [], fix="environment variable names, e.g. `env: [RUN_LABEL]`"),
 }
 ACTION = {
     "id": Key("str", None),
@@ -77,6 +84,7 @@ ACTION = {
     "observe": Key("mapping of strings", {}),
     "timeout": Key("number", 600.0, positive, "seconds, e.g. `timeout: 600`"),
     "retry": Key("retry", {}),
+    "agent": Key("agent", {}),
 }
 SENSOR = {
     "run": Key("str"),
@@ -94,6 +102,7 @@ CATALOG = {
     "sensors": Key("sensors", []),
     "skills": Key("mapping of strings", {}),  # skill group -> what it is for (SKILL.md)
     "failure_budget": Key("int", 3, at_least(1), "e.g. `failure_budget: 3`"),
+    "secrets": Key("strings", [], fix="environment variable names or globs, e.g. [DEPLOY_*]"),
 }
 
 
@@ -129,7 +138,7 @@ def _value(source: Source, loc: Loc, value: Any, spec: Key, errors: list[SourceE
     """One checked value (``_BAD`` when it is wrong, the problem appended to ``errors``)."""
     if value is None and spec.default is None:
         return None  # an optional key written empty
-    if spec.kind in ("actions", "sensors", "retry"):
+    if spec.kind in ("actions", "sensors", "retry", "agent"):
         return _nested(source, loc, value, spec.kind, errors)
     problem = _kind_problem(value, spec.kind)
     if problem is None and spec.check is not None:
@@ -145,10 +154,13 @@ def _kind_problem(value: Any, kind: str) -> str | None:
         return None
     if kind == "str":
         ok = isinstance(value, str)
-    elif kind == "int":
-        ok = isinstance(value, int) and not isinstance(value, bool)
-    elif kind == "number":
-        ok = isinstance(value, int | float) and not isinstance(value, bool)
+    elif kind in ("int", "number"):
+        allowed = int if kind == "int" else int | float
+        if not isinstance(value, allowed) or isinstance(value, bool):
+            return f"must be {_ARTICLE[kind]}, not {_describe(value)}"
+        if not math.isfinite(value) or abs(value) > NUMBER_LIMIT:
+            return f"must be a finite number of at most {NUMBER_LIMIT:g}, not {shown(value)}"
+        return None
     elif kind == "strings":
         if isinstance(value, list):
             return next((f"{v!r} is not a string" for v in value if not isinstance(v, str)), None)
@@ -178,13 +190,13 @@ _ARTICLE = {
 def _describe(value: Any) -> str:
     if isinstance(value, list):
         return "a list"
-    return repr(value)
+    return shown(value)
 
 
 def _nested(source: Source, loc: Loc, value: Any, kind: str, errors: list[SourceError]) -> Any:
     """The catalog's records: actions by name, the list of sensors, an action's retry."""
-    if kind == "retry":
-        return check(source, loc, value, RETRY, errors)
+    if kind in ("retry", "agent"):
+        return check(source, loc, value, RETRY if kind == "retry" else AGENT, errors)
     if kind == "actions":
         if not isinstance(value, dict) or not all(isinstance(name, str) for name in value):
             errors.append(source.error(loc, "must be a mapping of action names to actions"))

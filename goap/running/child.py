@@ -1,13 +1,17 @@
 """The lifecycle of one child process, apart from what it runs and why (as luigi's TaskProcess).
 
 The child gets its own process group, is killed with it on timeout or interrupt, and dies
-with us if we are killed (PR_SET_PDEATHSIG), so a resumed run never races an orphan. Its
-output is scrubbed of secrets line by line as it is written to the log; the last lines
-become the error tail.
+with us if we are killed (PR_SET_PDEATHSIG). Every descendant carries the child's mark in
+its environment (``goap.running.orphans``): when the child ends, whatever still carries the
+mark is killed too, so nothing an action started outlives it. Its output is scrubbed of
+secrets line by line as it is written to the log; the last lines become the error tail. A
+log that cannot be written (a full disk) never stops the pipe from being drained, so the
+child is never blocked by us.
 """
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import os
 import signal
@@ -17,8 +21,11 @@ import time
 from collections import deque
 from collections.abc import Callable
 from pathlib import Path
+from typing import IO
 
 from goap.loading.secrets import scrub
+from goap.running import orphans
+from state.files import open_append
 
 TAIL_LINES = 40
 
@@ -48,11 +55,23 @@ class Child:
         secrets: list[str],
         env: dict[str, str] | None = None,
     ):
-        log.parent.mkdir(parents=True, exist_ok=True)
-        self.log = log.open("a", encoding="utf-8")
+        self.log: IO[str] | None = open_append(log)
+        self.log_error = ""
         self.tail: deque[str] = deque(maxlen=TAIL_LINES)
         self.secrets = secrets
-        self.proc = subprocess.Popen(
+        self.mark = orphans.child_mark()
+        env = dict(os.environ if env is None else env, **{orphans.CHILD: self.mark})
+        try:
+            self.proc = self._start(argv, cwd, env)
+        except BaseException:
+            self.log.close()
+            raise
+        self.reader = threading.Thread(target=self._pump, daemon=True)
+        self.reader.start()
+
+    @staticmethod
+    def _start(argv: list[str], cwd: Path, env: dict[str, str]) -> subprocess.Popen[bytes]:
+        return subprocess.Popen(
             argv,
             cwd=cwd,
             stdin=subprocess.DEVNULL,
@@ -62,16 +81,22 @@ class Child:
             preexec_fn=_die_with(os.getpid()),
             env=env,
         )
-        self.reader = threading.Thread(target=self._pump, daemon=True)
-        self.reader.start()
 
     def _pump(self) -> None:
         assert self.proc.stdout is not None
         for raw in self.proc.stdout:
             line = scrub(raw.decode("utf-8", "replace"), self.secrets)
-            self.log.write(line)
-            self.log.flush()
             self.tail.append(line)
+            if self.log is None:
+                continue
+            try:
+                self.log.write(line)
+                self.log.flush()
+            except OSError as exc:  # keep draining the pipe; the tail still has the output
+                self.log_error = f"[goap: the log stopped: {exc.strerror}]\n"
+                with contextlib.suppress(OSError):
+                    self.log.close()
+                self.log = None
 
     def kill(self) -> None:
         """SIGTERM the whole group, then SIGKILL what is left after a short grace."""
@@ -103,6 +128,12 @@ class Child:
         return code, ""
 
     def close(self) -> str:
+        """End whatever the child left running (its group, its marked descendants); the tail."""
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        orphans.end(orphans.CHILD, self.mark)
         self.reader.join(5)
-        self.log.close()
-        return "".join(self.tail)
+        if self.log is not None:
+            with contextlib.suppress(OSError):
+                self.log.close()
+        return "".join(self.tail) + self.log_error

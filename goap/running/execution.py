@@ -17,15 +17,17 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Protocol
 
 from goap.loading.catalog import Executor
-from goap.loading.secrets import MissingVariable, interpolate, referenced, scrub, secret_values
+from goap.loading.secrets import MASKER, MissingVariable, interpolate, referenced, scrub
 from goap.running.child import Child
 from goap.running.errors import RunError
 from goap.running.protocol import Answer, Call, CheckAnswer, CheckRequest, Request
+from state.files import safe_name
 from state.status import StepOutcome
 
 ENGINE_ROOT = Path(__file__).resolve().parents[2]  # the folder that holds the goap package
@@ -56,8 +58,15 @@ class ExecutionContext:
         return cls(workdir.resolve(), logs, env, stop)
 
     def secrets(self, value: Any) -> list[str]:
-        """Values to scrub from what ``value``'s execution writes: interpolated or secret-named."""
-        return secret_values(referenced(value), self.env)
+        """Values to scrub from what ``value``'s execution writes: interpolated or secret-named.
+
+        The values ``value`` refers to join the process's masker, so every later boundary
+        (the state file, the CLI's output) masks them too.
+        """
+        for name in referenced(value):
+            if name in self.env:
+                MASKER.add(self.env[name])
+        return MASKER.secrets(self.env)
 
 
 @dataclass(frozen=True)
@@ -123,6 +132,12 @@ class ChildProcesses:
 def run_executor(executor: Executor, *, where: str, log: Path, ctx: ExecutionContext) -> Outcome:
     """Execute ``executor`` once; never raises for the executor's own failures."""
     secrets = ctx.secrets([list(executor.cmd or ()), executor.args])
+    return masked(_execute(executor, where, log, secrets, ctx), secrets)
+
+
+def _execute(
+    executor: Executor, where: str, log: Path, secrets: list[str], ctx: ExecutionContext
+) -> Outcome:
     if executor.cmd is not None:
         try:
             argv = interpolate(list(executor.cmd), where, ctx.env)
@@ -143,26 +158,44 @@ def run_executor(executor: Executor, *, where: str, log: Path, ctx: ExecutionCon
         "workdir": str(ctx.workdir),
     }
     process, answer = _run_worker(request, executor.timeout, log, secrets, ctx)
-    return process if answer is None else _from_answer(answer, secrets, process)
+    return process if answer is None else _from_answer(answer, process)
 
 
 def run_sensors(
     sensors: list[tuple[str, Executor]], *, log: Path, ctx: ExecutionContext
 ) -> list[Outcome]:
-    """Call every sensor in one child process (one interpreter start, shared imports)."""
+    """Every sensor in a child of its own, all at once, each with its own deadline.
+
+    A hung sensor is killed at its own ``timeout`` and fails alone; the others' outcomes
+    stand. Each writes its own log, ``<log stem>-<sensor>.log``.
+    """
     if not sensors:
         return []
-    secrets = ctx.secrets([e.args for _, e in sensors])
-    calls: list[Call] = [
-        {"target": e.run or "", "args": e.args, "where": f"sensor {n}"} for n, e in sensors
-    ]
-    timeout = sum(e.timeout for _, e in sensors)
-    request: Request = {"op": "sense", "calls": calls, "workdir": str(ctx.workdir)}
-    process, answer = _run_worker(request, timeout, log, secrets, ctx)
-    if answer is None or "results" not in answer:  # no answer, or the request was refused
-        outcome = process if answer is None else _from_answer(answer, secrets, process)
-        return [outcome for _ in sensors]
-    return [_from_answer(r, secrets, process) for r in answer["results"]]
+
+    def one(item: tuple[str, Executor]) -> Outcome:
+        name, executor = item
+        own_log = log.with_name(f"{log.stem}-{safe_name(name)}{log.suffix}")
+        return run_executor(executor, where=f"sensor {name}", log=own_log, ctx=ctx)
+
+    with ThreadPoolExecutor(max_workers=min(len(sensors), 16)) as pool:
+        return list(pool.map(one, sensors))
+
+
+def masked(outcome: Outcome, secrets: list[str]) -> Outcome:
+    """The outcome as it may be kept: error, tail and every string of its facts masked."""
+
+    def mask(value: Any) -> Any:
+        if isinstance(value, str):
+            return scrub(value, secrets)
+        if isinstance(value, dict):
+            return {scrub(str(k), secrets): mask(v) for k, v in value.items()}
+        if isinstance(value, list | tuple):
+            return [mask(v) for v in value]
+        return value
+
+    return replace(
+        outcome, error=mask(outcome.error), tail=mask(outcome.tail), facts=mask(outcome.facts)
+    )
 
 
 def check_executors(calls: list[Call], ctx: ExecutionContext) -> dict[str, Any]:
@@ -187,7 +220,10 @@ def query(request: CheckRequest, ctx: ExecutionContext, timeout: float = 120) ->
         process, answer = _run_worker(request, timeout, Path(tmp) / "check.log", [], ctx)
     if answer is None or "problems" not in answer:
         error = process.error if answer is None else answer.get("error")
-        raise RuntimeError(f"executor check failed: {error}\n{process.tail[-2000:]}")
+        raise RunError(
+            f"checking the executors failed before anything ran: {error}; an executor "
+            f"module crashed on import?\n{MASKER(process.tail[-2000:], ctx.env)}"
+        )
     return answer
 
 
@@ -198,14 +234,20 @@ def _run_worker(
     with tempfile.TemporaryDirectory(prefix="goap-") as tmp:
         request_path, answer_path = Path(tmp) / "request.json", Path(tmp) / "answer.json"
         request_path.write_text(json.dumps(request))
-        argv = [sys.executable, "-m", "goap.running.worker", str(request_path), str(answer_path)]
+        # -P: the workdir is not put first on sys.path, so its json.py cannot replace ours
+        worker = [sys.executable, "-P", "-m", "goap.running.worker"]
+        argv = [*worker, str(request_path), str(answer_path)]
         process, code = _run_child(argv, timeout, log, secrets, ctx)
         if process.error:
             return process, None
         if not answer_path.exists():
             error = f"executor process died (exit code {code})"
             return failed(error, tail=process.tail, seconds=process.seconds), None
-        return process, json.loads(answer_path.read_text())
+        try:
+            return process, json.loads(answer_path.read_text())
+        except (OSError, ValueError) as exc:
+            error = f"executor process left an unreadable answer ({exc})"
+            return failed(error, tail=process.tail, seconds=process.seconds), None
 
 
 def _run_child(
@@ -226,14 +268,13 @@ def _run_child(
     return Outcome("failed", tail=tail, seconds=seconds), code
 
 
-def _from_answer(answer: Answer, secrets: list[str], process: Outcome) -> Outcome:
-    """The executor's own outcome, scrubbed of secrets."""
-    facts = json.loads(scrub(json.dumps(answer.get("facts", {})), secrets))
+def _from_answer(answer: Answer, process: Outcome) -> Outcome:
+    """The executor's own outcome (masked by the caller, as every outcome is)."""
     return Outcome(
         "succeeded" if answer["ok"] else "failed",
-        facts,
-        scrub(answer.get("error", ""), secrets),
-        scrub(answer.get("tail") or process.tail, secrets),
+        answer.get("facts", {}),
+        answer.get("error", ""),
+        answer.get("tail") or process.tail,
         answer.get("retryable", True),
         seconds=process.seconds,
     )

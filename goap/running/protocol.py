@@ -4,9 +4,8 @@ The parent writes one request as JSON and the child answers with one JSON docume
 atomically (a crashed child leaves no half answer). Both sides import these types, so the
 contract is code, not a docstring; a request whose ``op`` is not one of ``OPS`` is refused.
 
-- ``call``: run one executor; the answer is an :class:`Answer`.
-- ``sense``: run every sensor in one process (one interpreter start, shared imports); the
-  answer is a :class:`SenseAnswer`, one Answer per call in order.
+- ``call``: run one executor (an action, or one sensor: each sensor has a process and a
+  deadline of its own, so a hung one cannot take a healthy one down); an :class:`Answer`.
 - ``check``: import each target and validate each call's arguments without running them;
   the answer is a :class:`CheckAnswer` with the problems and each target's JSON Schema.
 """
@@ -15,7 +14,7 @@ from __future__ import annotations
 
 from typing import Any, Literal, NotRequired, TypedDict
 
-OPS = ("call", "sense", "check")
+OPS = ("call", "check")
 
 
 class Call(TypedDict):
@@ -29,12 +28,6 @@ class CallRequest(Call):
     workdir: str
 
 
-class SenseRequest(TypedDict):
-    op: Literal["sense"]
-    calls: list[Call]
-    workdir: str
-
-
 class CheckRequest(TypedDict):
     op: Literal["check"]
     targets: list[str]
@@ -42,7 +35,7 @@ class CheckRequest(TypedDict):
     workdir: str
 
 
-Request = CallRequest | SenseRequest | CheckRequest
+Request = CallRequest | CheckRequest
 
 
 class Answer(TypedDict):
@@ -51,10 +44,6 @@ class Answer(TypedDict):
     error: NotRequired[str]
     tail: NotRequired[str]
     retryable: NotRequired[bool]  # False: a catalog mistake, trying again cannot help
-
-
-class SenseAnswer(TypedDict):
-    results: list[Answer]
 
 
 class CheckAnswer(TypedDict):

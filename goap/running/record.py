@@ -18,10 +18,21 @@ from pathlib import Path
 from typing import Any
 
 from goap.loading.catalog import Action, Catalog
+from goap.loading.secrets import MASKER
 from goap.running.errors import RunError
 from goap.running.execution import Outcome
+from state.files import safe_name
+from state.model import json_safe
 from state.status import UNFINISHED, RunEnd, Via, persisted
-from state.store import Failure, JournalEntry, StateFile, load_state, new_state, now, save_state
+from state.store import (
+    Failure,
+    JournalEntry,
+    StateFile,
+    load_state,
+    new_state,
+    now,
+    save_state,
+)
 
 TAIL_KEPT = 4000  # characters of a failure's log tail kept in the journal
 
@@ -111,8 +122,25 @@ class RunRecord:
     def completed(self) -> list[str]:
         return self.state.actions_completed
 
+    def errors(self, action: str) -> list[str]:
+        """The errors of this run's failed attempts of ``action``, oldest first."""
+        return [
+            e.error or ""
+            for e in self.state.history
+            if e.run_id == self.state.run_id and e.action == action and e.outcome == "failed"
+        ]
+
     def save(self) -> None:
-        save_state(self.path, self.state)
+        """The one write of the state file: atomic, and masked of every secret as a whole."""
+        save_state(self.path, self.state, scrub=MASKER)
+
+    def log_path(self, name: str, logs: Path) -> Path:
+        """This run's own log file ``name`` under ``logs`` (one folder per state file and run).
+
+        Runs after a reset, and two state files in one folder, never share a log file.
+        """
+        folder = logs / safe_name(self.path.name) / safe_name(self.state.run_id or "run")
+        return folder / safe_name(name)
 
     # ------------------------------------------------------------ transitions
 
@@ -153,7 +181,7 @@ class RunRecord:
         entry.outcome = outcome.status
         entry.error = outcome.error or None
         entry.tail = outcome.tail[-TAIL_KEPT:] if (outcome.tail and not outcome.ok) else None
-        entry.facts = outcome.facts
+        entry.facts = json_safe(outcome.facts)  # NaN is not JSON: kept as the string "NaN"
         self.state.world = dict(world)
         if outcome.ok:
             self._at(action)

@@ -23,7 +23,9 @@ from typing import Any, Protocol
 
 from goap.loading.catalog import Action, Catalog, Executor
 from goap.loading.logic import simulate, with_effects
+from goap.loading.secrets import MASKER, referenced
 from goap.planning.planner import PlanOptions, PlanResult, plan
+from goap.running import orphans
 from goap.running.errors import RunError
 from goap.running.execution import (
     INTERRUPTED,
@@ -34,7 +36,7 @@ from goap.running.execution import (
 )
 from goap.running.protocol import Call
 from goap.running.record import RunRecord, read_state, read_world
-from state.model import StateTypeError
+from state.model import StateTypeError, quoted, shown
 from state.status import RunEnd, Via
 from state.store import StateLock
 
@@ -110,16 +112,39 @@ class StepResult:
 
 
 def with_args(catalog: Catalog, name: str, args: dict[str, Any]) -> Action:
-    """The action ``name`` with ``args`` laid over its ``with:``; RunError for bad names."""
+    """The action ``name`` with an agent's ``args`` laid over its ``with:``.
+
+    What an agent sends is confined to what the catalog allows: only the arguments the
+    action's ``agent.args`` names (``workdir`` never), and ``${NAME}`` only for the names its
+    ``agent.env`` lists (the server's environment is not the agent's to read). RunError
+    for bad names, with the agent's text capped.
+    """
     try:
         action = catalog.action(name)
     except KeyError:
         names = ", ".join(a.name for a in catalog.actions)
-        raise RunError(f"unknown action {name!r} in {catalog.path}; actions: {names}") from None
+        raise RunError(
+            f"unknown action {quoted(name)} in {catalog.path}; actions: {names}"
+        ) from None
     if not args:
         return action
     if action.executor is None or action.executor.run is None:
         raise RunError(f"action {name} runs a command; it takes no --arg")
+    allowed = action.agent.args
+    refused = sorted(k for k in args if k not in allowed)
+    if refused:
+        listed = ", ".join(sorted(allowed)) or "none"
+        raise RunError(
+            f"action {name} does not let an agent set {', '.join(map(quoted, refused[:5]))}; "
+            f"it allows: {listed} (the catalog's `agent: {{args: [...]}}` on the action)"
+        )
+    reads = sorted(referenced(args) - action.agent.env)
+    if reads:
+        raise RunError(
+            f"action {name}: an agent's arguments may not read ${{{reads[0]}}} from the "
+            f"environment (allowed: {', '.join(sorted(action.agent.env)) or 'none'}); "
+            f"write $$ for a literal $"
+        )
     executor = replace(action.executor, args={**action.executor.args, **args})
     return replace(action, executor=executor)
 
@@ -154,13 +179,20 @@ class Runner:
         self.sleep = sleep
         self.execute = execute or ChildProcesses()
         self.stop_requested = False
+        MASKER.declare(catalog.secrets)
         self.ctx = ExecutionContext.create(
             workdir,
             state_path.parent / ".goap" / "logs",
-            # what executors may want to know about the run that calls them
-            {"GOAP_STATE_FILE": str(state_path.resolve()), "GOAP_WORKDIR": str(workdir.resolve())},
+            {
+                # what executors may want to know about the run that calls them
+                "GOAP_STATE_FILE": str(state_path.resolve()),
+                "GOAP_WORKDIR": str(workdir.resolve()),
+                # inherited by every descendant: how leftovers of a killed run are found
+                orphans.OWNER: orphans.owner_mark(state_path),
+            },
             stop=lambda: self.stop_requested,
         )
+        self.record: RunRecord | None = None  # the record of the run in progress
 
     # ------------------------------------------------------------ entry points
 
@@ -169,7 +201,9 @@ class Runner:
         with StateLock(self.state_path), self._signals():
             state = read_state(self.catalog, self.state_path)  # a bad file is refused first
             self._preflight()
-            return self._loop(RunRecord.open(self.catalog, self.state_path, resume, state))
+            self._end_leftovers()
+            self.record = RunRecord.open(self.catalog, self.state_path, resume, state)
+            return self._loop(self.record)
 
     def run_one(
         self, name: str, args: dict[str, Any] | None = None, force: bool = False
@@ -184,8 +218,9 @@ class Runner:
         with StateLock(self.state_path), self._signals():
             if action.executor is None:
                 raise RunError(f"action {name} has nothing to execute (no cmd or run)")
-            record = RunRecord.single(self.catalog, self.state_path)
+            record = self.record = RunRecord.single(self.catalog, self.state_path)
             self.execute.check(calls(self.catalog, [action]), self.ctx)
+            self._end_leftovers()
             world = self._sense(record.world)
             unmet = [str(c) for c in action.pre if not c.holds(world)]
             if unmet and not force:
@@ -212,6 +247,17 @@ class Runner:
             )
         self.execute.check(calls(self.catalog, self.catalog.actions), self.ctx)
 
+    def _end_leftovers(self) -> None:
+        """Kill what a run that died (kill -9) left running for this state file, first.
+
+        We hold the lock, so any process still carrying this file's mark is an orphan that
+        would otherwise do its action at the same time as the run that repeats it.
+        """
+        ended = orphans.end(orphans.OWNER, self.ctx.env[orphans.OWNER])
+        if ended:
+            pids = ", ".join(map(str, ended))
+            self.events.note(f"ended {len(ended)} process(es) left by an earlier run: {pids}")
+
     @contextmanager
     def _signals(self) -> Iterator[None]:
         def request_stop(signum: int, frame: Any) -> None:
@@ -233,6 +279,8 @@ class Runner:
         world = self._sense(record.world)
         done = Progress()
         visits: dict[tuple[str, frozenset[tuple[str, Any]]], int] = {}
+        # action -> (the world it failed from, the error), once it failed the same way twice
+        settled: dict[str, tuple[frozenset[tuple[str, Any]], str]] = {}
         while True:
             if all(c.holds(world) for c in self.catalog.goal):
                 return self._finish(record, done, "completed", "goal reached")
@@ -241,6 +289,11 @@ class Runner:
             planned = plan(self.catalog, world, penalties=record.penalties, options=self.options)
             if not planned.found:
                 return self._finish(record, done, "no_plan", planned.message)
+            here = frozenset(world.items())
+            stuck = [a.name for a in planned.actions if settled.get(a.name, ("",))[0] == here]
+            if stuck:  # the plan would repeat a failure that repeats itself: no other route
+                message = _no_route(stuck[0], settled[stuck[0]][1])
+                return self._finish(record, done, "escalated", message)
             done.plans += 1
             done.plan = [a.name for a in planned.actions]
             record.planned(planned.actions, world)
@@ -263,6 +316,7 @@ class Runner:
                         f"run a {visits[key]}th time from the same world state",
                     )
                 expected = simulate([action], world)
+                before = world
                 outcome, world = self._perform(record, action, world, expected=expected)
                 done.executed.append(
                     {
@@ -275,7 +329,12 @@ class Runner:
                 )
                 if outcome.interrupted or self.stop_requested:
                     return self._finish(record, done, "interrupted", "interrupted")
+                if outcome.ok and outcome.error:  # it ran; what it observed cannot be stored
+                    return self._finish(record, done, "escalated", _unobserved(action, outcome))
                 if not outcome.ok:
+                    errors = record.errors(action.name)
+                    if len(errors) >= 2 and errors[-1] == errors[-2]:  # it repeats itself
+                        settled[action.name] = (frozenset(before.items()), outcome.error)
                     if len(record.failures) >= self.catalog.failure_budget:
                         return self._finish(record, done, "escalated", self._report(record))
                     self.events.note(f"{action.name} failed; replanning around it")
@@ -314,19 +373,16 @@ class Runner:
                     break
             entry = record.attempt_started(action, attempt, via, forced)
             self.events.started(action, attempt)
-            log = self.ctx.logs / f"{entry.seq:05d}-{action.name}.log"
-            outcome = self.execute.action(action.executor, f"action {action.name}", log, self.ctx)
+            log = record.log_path(f"{entry.seq:05d}-{action.name}.log", self.ctx.logs)
+            where = f"action {action.name}"
+            outcome = self.execute.action(action.executor, where, log, self.ctx)
             after = world
-            if outcome.ok:
-                try:
-                    after = self._observe(expected, action.executor, outcome.facts)
-                except StateTypeError as exc:
-                    outcome = replace(outcome, status="failed", error=str(exc), retryable=False)
+            if outcome.ok:  # it ran: its effects hold, what it observed overrides them
+                after, problems = self._observe(expected, action.executor, where, outcome.facts)
+                if problems:  # recorded as executed, never run again for this
+                    outcome = replace(outcome, error="; ".join(problems), retryable=False)
             elif outcome.facts:  # what the executor saw before failing is still the truth
-                try:
-                    world = after = self._observe(world, action.executor, outcome.facts)
-                except StateTypeError:
-                    pass
+                world = after = self._observe(world, action.executor, where, outcome.facts)[0]
             self.events.finished(action, outcome, attempt)
             if outcome.ok:
                 after = self._sense(after)
@@ -352,28 +408,41 @@ class Runner:
             left -= step
 
     def _observe(
-        self, world: dict[str, Any], executor: Executor, facts: dict[str, Any]
-    ) -> dict[str, Any]:
-        """Observed facts, bound by ``observe:``, override the declared effects."""
-        world = dict(world)
+        self, world: dict[str, Any], executor: Executor, where: str, facts: dict[str, Any]
+    ) -> tuple[dict[str, Any], list[str]]:
+        """Observed facts, bound by ``observe:``, override the declared effects.
+
+        A fact that does not fit its variable leaves the variable as it was and is one of
+        the problems returned, naming the action or sensor, the variable and the fact.
+        """
+        world, problems = dict(world), []
         for var_name, fact in executor.observe.items():
             if fact in facts:
-                world[var_name] = self.catalog.schema[var_name].coerce(facts[fact])
-        return world
+                try:
+                    world[var_name] = self.catalog.schema[var_name].coerce(facts[fact])
+                except StateTypeError as exc:
+                    problems.append(
+                        f"{where} observed {fact} = {shown(facts[fact])}, which "
+                        f"`observe: {{{var_name}: {fact}}}` cannot store: {exc}"
+                    )
+        return world, problems
 
     def _sense(self, world: dict[str, Any]) -> dict[str, Any]:
         sensors = [(s.name, s.executor) for s in self.catalog.sensors]
         if not sensors:
             return world
-        outcomes = self.execute.sense(sensors, self.ctx.logs / "sensors.log", self.ctx)
+        if self.record is not None:
+            log = self.record.log_path("sensors.log", self.ctx.logs)
+        else:  # a dry run: no run, no lock; its own folder
+            log = self.ctx.logs / "dry-run" / "sensors.log"
+        outcomes = self.execute.sense(sensors, log, self.ctx)
         for (name, executor), outcome in zip(sensors, outcomes, strict=True):
             if not outcome.ok:
                 self.events.note(f"sensor {name} failed: {outcome.error}")
                 continue
-            try:
-                world = self._observe(world, executor, outcome.facts)
-            except StateTypeError as exc:
-                self.events.note(f"sensor {name}: {exc}")
+            world, problems = self._observe(world, executor, f"sensor {name}", outcome.facts)
+            for problem in problems:
+                self.events.note(problem)
         return world
 
     # ------------------------------------------------------------ the end
@@ -383,8 +452,13 @@ class Runner:
             f"escalated: {len(record.failures)} failures reached the budget of "
             f"{self.catalog.failure_budget}; a human needs to look:"
         ]
-        for failure in record.failures:
-            lines.append(f"- {failure.action} (after {failure.attempts} attempts): {failure.error}")
+        counted: dict[tuple[str, int, str], int] = {}
+        for failure in record.failures:  # the same failure twice is one line, counted
+            key = (failure.action, failure.attempts, failure.error)
+            counted[key] = counted.get(key, 0) + 1
+        for (action, attempts, error), times in counted.items():
+            again = f", {times} times" if times > 1 else ""
+            lines.append(f"- {action} (after {attempts} attempts{again}): {error}")
         return "\n".join(lines)
 
     def _finish(self, record: RunRecord, done: Progress, end: RunEnd, message: str) -> RunResult:
@@ -392,6 +466,21 @@ class Runner:
         self.events.note(message)
         failures = [f.model_dump() for f in record.failures]
         return RunResult(end, message, self.state_path, done, failures, dict(record.world))
+
+
+def _no_route(action: str, error: str) -> str:
+    return (
+        f"escalated: {action} fails the same way every time and there is no other route to "
+        f"the goal: {error}\na human needs to look: fix the cause, then `goap run`"
+    )
+
+
+def _unobserved(action: Action, outcome: Outcome) -> str:
+    return (
+        f"escalated: {action.name} ran and is recorded as executed (it will not run again "
+        f"by itself), but what it observed cannot be stored: {outcome.error}\nfix the "
+        f"executor or its `observe:`, check the world with `goap state show`, then `goap run`"
+    )
 
 
 __all__ = ["RunResult", "Runner", "StepResult", "with_args"]

@@ -20,7 +20,7 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError, create_model
 
-from goap.loading.secrets import MissingVariable, interpolate
+from goap.loading.secrets import MASKER, MissingVariable, interpolate
 from goap.running.contract import ActionFailed
 from goap.running.protocol import (
     OPS,
@@ -28,7 +28,6 @@ from goap.running.protocol import (
     CheckAnswer,
     CheckRequest,
     ProtocolError,
-    SenseAnswer,
     refusal,
 )
 
@@ -126,11 +125,11 @@ def outcome_of(target: str, args: dict[str, Any], workdir: str, where: str) -> A
         }
     except (TargetError, MissingVariable) as exc:
         return {"ok": False, "error": str(exc), "retryable": False}
-    except TypeError as exc:
-        if "JSON serializable" in str(exc):
+    except (TypeError, ValueError) as exc:
+        if "JSON serializable" in str(exc) or "Exceeds the limit" in str(exc):
             return {
                 "ok": False,
-                "error": f"{target} returned facts that are not JSON: {exc}",
+                "error": f"{target} returned facts that are not JSON: {str(exc)[:200]}",
                 "retryable": False,
             }
         return _crash(exc)
@@ -138,7 +137,7 @@ def outcome_of(target: str, args: dict[str, Any], workdir: str, where: str) -> A
         return _crash(exc)
 
 
-def handle(request: Any) -> Answer | SenseAnswer | CheckAnswer:
+def handle(request: Any) -> Answer | CheckAnswer:
     """Carry out one request; ProtocolError for a request that is not one of OPS."""
     op = request.get("op") if isinstance(request, dict) else None
     if op not in OPS:
@@ -148,13 +147,6 @@ def handle(request: Any) -> Answer | SenseAnswer | CheckAnswer:
             return outcome_of(
                 request["target"], request["args"], request["workdir"], request["where"]
             )
-        if op == "sense":  # all sensors in one process: one interpreter start, shared imports
-            return {
-                "results": [
-                    outcome_of(c["target"], c["args"], request["workdir"], c["where"])
-                    for c in request["calls"]
-                ]
-            }
         return check(request)
     except (KeyError, TypeError) as exc:
         raise ProtocolError(f"malformed {op} request: {type(exc).__name__}: {exc}") from None
@@ -192,12 +184,17 @@ def main() -> None:
     request = json.loads(Path(request_path).read_text())
     if request.get("workdir"):
         os.chdir(request["workdir"])
+        # last on the path (we run with -P): the workdir's own modules can be executors,
+        # but its json.py or typing.py never replaces the standard library's
+        sys.path.append(request["workdir"])
     try:
         result: Any = handle(request)
     except ProtocolError as exc:
         result = refusal(str(exc))
+    # the boundary: what this process interpolated or holds as secrets never leaves it
+    text = json.dumps(MASKER.document(result), default=str)
     tmp = result_path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(result, default=str))
+    tmp.write_text(text)
     os.replace(tmp, result_path)
 
 
