@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import fcntl
 import json
-import math
 import os
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -126,17 +125,6 @@ def new_state(
 RESET = "restore it from a backup or start over with `goap state reset`"
 
 
-def _constant(name: str) -> float:
-    raise ValueError(f"{name} is not a JSON number")
-
-
-def _finite(text: str) -> float:
-    value = float(text)
-    if not math.isfinite(value):
-        raise ValueError(f"the number {text[:40]} is too large for a float")
-    return value
-
-
 def read_document(path: Path) -> Any:
     """The file's JSON, or a StateError whatever its bytes are (never a traceback)."""
     try:
@@ -151,12 +139,14 @@ def read_document(path: Path) -> Any:
         line = raw[: exc.start].count(b"\n") + 1
         raise StateError(f"{path}:{line}: not UTF-8 text (byte {exc.start}); {RESET}") from None
     try:
-        return json.loads(text, parse_constant=_constant, parse_float=_finite)
+        # NaN, Infinity and 1e400 are read (as floats) so that the variable holding one is
+        # named, and `goap state set` can repair it; nothing goap writes holds them
+        return json.loads(text)
     except json.JSONDecodeError as exc:
         raise StateError(f"{path}:{exc.lineno}: not valid JSON ({exc.msg}); {RESET}") from None
     except RecursionError:
         raise StateError(f"{path}: nested too deeply to be a goap state file; {RESET}") from None
-    except ValueError as exc:  # NaN/Infinity, or an integer too long to convert
+    except ValueError as exc:  # an integer too long to convert
         raise StateError(f"{path}: {str(exc)[:120]}; {RESET}") from None
 
 

@@ -102,6 +102,8 @@ StateOpt = Annotated[
     typer.Option("--state", help="State file (default: next to the catalog, <name>_state.json)."),
 ]
 FileArg = Annotated[Path, typer.Argument(help="The YAML catalog.")]
+MaxExpansionsOpt = Annotated[int, typer.Option(help="Planning gives up after this many nodes.")]
+PlanTimeoutOpt = Annotated[float, typer.Option(help="Planning gives up after this many seconds.")]
 
 
 def _catalog(path: Path) -> Catalog:
@@ -155,8 +157,8 @@ def plan_cmd(
             "at most twice the optimal cost), greedy (fastest, no cost guarantee)."
         ),
     ] = "astar",
-    max_expansions: Annotated[int, typer.Option(help="Give up after this many.")] = 1_000_000,
-    timeout: Annotated[float, typer.Option(help="Give up after this many seconds.")] = 60.0,
+    max_expansions: MaxExpansionsOpt = 1_000_000,
+    timeout: PlanTimeoutOpt = 60.0,
     json_out: JsonOpt = False,
 ) -> None:
     """Find the cheapest plan from the current (or initial) state to the goal."""
@@ -187,6 +189,8 @@ def run_cmd(
     resume: Annotated[bool, typer.Option(help="Continue an unfinished run.")] = False,
     dry_run: Annotated[bool, typer.Option(help="Plan from the sensed state; run nothing.")] = False,
     workdir: Annotated[Path, typer.Option(help="Where actions run (default: here).")] = Path("."),
+    max_expansions: MaxExpansionsOpt = 1_000_000,
+    timeout: PlanTimeoutOpt = 60.0,
     json_out: JsonOpt = False,
 ) -> None:
     """Execute the plan, persisting the state after every step, replanning on surprises."""
@@ -197,8 +201,9 @@ def run_cmd(
     state_path = _state_path(catalog, state)
     if not workdir.is_dir():
         raise Usage(f"--workdir {workdir}: no such directory")
+    options = _options("hmax", "astar", max_expansions, timeout)
     if dry_run:
-        result = Runner(catalog, state_path, workdir).dry_run()
+        result = Runner(catalog, state_path, workdir, options=options).dry_run()
         if json_out:
             _print_json(documents.plan_document(result))
         elif result.found:
@@ -210,10 +215,10 @@ def run_cmd(
     view_console = err()
     if json_out or not view_console.is_terminal:
         view: Any = LineView(view_console)
-        run = Runner(catalog, state_path, workdir, events=view).run(resume)
+        run = Runner(catalog, state_path, workdir, events=view, options=options).run(resume)
     else:
         with RunView(view_console) as live:
-            run = Runner(catalog, state_path, workdir, events=live).run(resume)
+            run = Runner(catalog, state_path, workdir, events=live, options=options).run(resume)
     if json_out:
         _print_json(documents.run_document(catalog, run))
     else:

@@ -3,19 +3,48 @@
 Tools: plan, next_action, run_action, get_state, list_actions. They return the same JSON
 documents as the CLI's ``--json``; bad input comes back as an MCP tool error carrying the
 CLI's message.
+
+The stdio transport is our own, because the library's drops a line it cannot decode without
+a word, so a client waiting on that request hangs. Every line is screened first: bad JSON,
+a non-object (a batch too), a broken envelope or params that are not an object get their
+JSON-RPC 2.0 error here, and the server reads on; a sound message goes to the library's
+session. Every reply leaves through one writer, and an error reply there has each long
+client string it repeats cut to ``ECHO_LIMIT`` and each text to ``ERROR_LIMIT``, so 1 MB
+sent is not 1 MB echoed, whichever layer (goap or the library) wrote the message.
 """
 
 from __future__ import annotations
 
+import json
+import os
+import sys
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import anyio
 from mcp.server.mcpserver import MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
+from mcp.shared.message import SessionMessage
+from mcp.types import (
+    INVALID_PARAMS,
+    INVALID_REQUEST,
+    PARSE_ERROR,
+    ErrorData,
+    JSONRPCError,
+    JSONRPCMessage,
+    JSONRPCRequest,
+    JSONRPCResponse,
+    RequestId,
+    jsonrpc_message_adapter,
+)
+from pydantic import ValidationError
 
 from goap.faces import documents, skills
 from goap.loading.catalog import Catalog, CatalogError, load_catalog
 from goap.loading.logic import LogicError
+from goap.loading.secrets import MASKER
 from goap.planning.planner import plan
 from goap.running.errors import RunError
 from goap.running.record import read_world
@@ -23,6 +52,9 @@ from state.model import StateError, StateTypeError
 from state.store import load_state
 
 BAD_INPUT = (CatalogError, StateError, RunError, LogicError, StateTypeError)
+ECHO_LIMIT = 200  # characters of one client string an error reply repeats
+ERROR_LIMIT = 4000  # characters of one error text
+PENDING_LIMIT = 64  # requests whose long strings are kept (a cancelled one is never answered)
 
 
 def build_server(catalog_path: Path, state_path: Path, workdir: Path) -> MCPServer:
@@ -94,4 +126,143 @@ def build_server(catalog_path: Path, state_path: Path, workdir: Path) -> MCPServ
 
 
 def serve(catalog_path: Path, state_path: Path, workdir: Path) -> None:
-    build_server(catalog_path, state_path, workdir).run("stdio")
+    anyio.run(serve_stdio, build_server(catalog_path, state_path, workdir))
+
+
+async def serve_stdio(server: MCPServer) -> None:
+    """``server`` over stdin/stdout, one JSON-RPC message a line, until stdin ends."""
+    lowlevel = server._lowlevel_server  # what MCPServer.run_stdio_async serves too
+    echoes: dict[RequestId, Sequence[str]] = {}  # long strings of the requests in flight
+    to_session, inbound = anyio.create_memory_object_stream[SessionMessage | Exception](0)
+    outbound, to_wire = anyio.create_memory_object_stream[SessionMessage](0)
+    rejections = outbound.clone()
+    with _wire() as (stdin, stdout):
+
+        async def read() -> None:
+            async with to_session, rejections:
+                async for line in stdin:
+                    message = screen(line)
+                    if isinstance(message, JSONRPCError):
+                        await rejections.send(SessionMessage(message))
+                    elif message is not None:
+                        if isinstance(message, JSONRPCRequest):
+                            remember(echoes, message)
+                        await to_session.send(SessionMessage(message))
+
+        async def write() -> None:
+            async with to_wire:
+                async for item in to_wire:
+                    message = item.message
+                    replied = isinstance(message, JSONRPCResponse | JSONRPCError)
+                    echoed = echoes.pop(message.id, ()) if replied else ()
+                    # the boundary: no secret of this process reaches the client
+                    await stdout.write(MASKER(wire_text(message, echoed)) + "\n")
+                    await stdout.flush()
+
+        async with anyio.create_task_group() as tasks, outbound:
+            tasks.start_soon(read)
+            tasks.start_soon(write)
+            await lowlevel.run(inbound, outbound, lowlevel.create_initialization_options())
+
+
+@contextmanager
+def _wire() -> Iterator[tuple[Any, Any]]:
+    """The client's stdin/stdout on private descriptors, as the library's stdio transport does.
+
+    Meanwhile fd 0 reads /dev/null and fd 1 writes to stderr, so a stray print or a child
+    process cannot corrupt the JSON-RPC stream; both are restored on exit. The private
+    descriptors are never closed: a reader thread may still block on one.
+    """
+    sys.stdout.flush()
+    wire_in, wire_out, null = os.dup(0), os.dup(1), os.open(os.devnull, os.O_RDONLY)
+    os.dup2(null, 0)
+    os.dup2(2, 1)
+    os.close(null)
+    try:
+        yield (
+            anyio.wrap_file(open(wire_in, encoding="utf-8", errors="replace", closefd=False)),
+            anyio.wrap_file(open(wire_out, "w", encoding="utf-8", closefd=False)),
+        )
+    finally:
+        os.dup2(wire_in, 0)
+        os.dup2(wire_out, 1)
+
+
+def screen(line: str) -> JSONRPCMessage | None:
+    """The message a line carries, the JSONRPCError that answers it, or None (a blank line).
+
+    The reply goes to the request's id when it has a usable one (a string or an integer),
+    else to null. A well-formed notification passes on and is never answered.
+    """
+    if not line.strip():
+        return None
+    try:
+        data = json.loads(line)
+    except (ValueError, RecursionError):
+        return _error(None, PARSE_ERROR, "Parse error", "the line is not JSON")
+    if not isinstance(data, dict):
+        why = "batches are not supported" if isinstance(data, list) else "not a JSON object"
+        return _error(None, INVALID_REQUEST, "Invalid Request", why)
+    rid = data.get("id")
+    rid = rid if isinstance(rid, str) or type(rid) is int else None
+    if data.get("jsonrpc") != "2.0":
+        return _error(rid, INVALID_REQUEST, "Invalid Request", 'jsonrpc must be "2.0"')
+    if "id" in data and rid is None:
+        return _error(None, INVALID_REQUEST, "Invalid Request", "id must be a string or an integer")
+    if "method" in data or "id" not in data:  # a request or a notification
+        if not isinstance(data.get("method"), str):
+            return _error(rid, INVALID_REQUEST, "Invalid Request", "method must be a string")
+        if not isinstance(data.get("params", {}), dict | None):
+            return _error(rid, INVALID_PARAMS, "Invalid params", "params must be an object")
+    try:
+        return jsonrpc_message_adapter.validate_python(data, by_name=False)
+    except ValidationError:  # an id but no method: not a response (result or error) either
+        return _error(rid, INVALID_REQUEST, "Invalid Request", "no method, and not a response")
+
+
+def _error(rid: RequestId | None, code: int, message: str, data: str) -> JSONRPCError:
+    error = ErrorData(code=code, message=message, data=data)
+    return JSONRPCError(jsonrpc="2.0", id=rid, error=error)
+
+
+def remember(echoes: dict[RequestId, Sequence[str]], request: JSONRPCRequest) -> None:
+    """Keep the request's strings longer than ECHO_LIMIT (name, keys, values) until its reply."""
+    found, stack = set(), [request.method, request.params]
+    while stack:  # not recursive: params may nest as deep as the JSON parser allows
+        value = stack.pop()
+        if isinstance(value, str) and len(value) > ECHO_LIMIT:
+            found.add(value)
+        elif isinstance(value, dict):
+            stack += [*value, *value.values()]
+        elif isinstance(value, list):
+            stack += value
+    echoes.pop(request.id, None)
+    if found:
+        echoes[request.id] = sorted(found, key=len, reverse=True)
+        while len(echoes) > PENDING_LIMIT:
+            del echoes[next(iter(echoes))]
+
+
+def wire_text(message: JSONRPCMessage, echoed: Sequence[str]) -> str:
+    """The line for ``message``: a JSON-RPC error or a tool error gets its texts ``bounded``."""
+    tool_error = isinstance(message, JSONRPCResponse) and message.result.get("isError")
+    if not (tool_error or isinstance(message, JSONRPCError)):
+        return message.model_dump_json(by_alias=True, exclude_unset=True)
+    doc = message.model_dump(by_alias=True, exclude_unset=True, mode="json")
+    boxes = doc["result"].get("content", []) if tool_error else [doc["error"]]
+    for box in boxes:
+        for key in ("text", "message", "data"):
+            if isinstance(box.get(key), str):
+                box[key] = bounded(box[key], echoed)
+    return json.dumps(doc, separators=(",", ":"))
+
+
+def bounded(text: str, echoed: Sequence[str] = ()) -> str:
+    """``text`` with each echoed client string capped to ECHO_LIMIT, all of it to ERROR_LIMIT."""
+    for value in echoed:
+        text = text.replace(value, capped(value, ECHO_LIMIT))
+    return capped(text, ERROR_LIMIT)
+
+
+def capped(text: str, limit: int) -> str:
+    return text if len(text) <= limit else f"{text[:limit]}… ({len(text)} characters)"

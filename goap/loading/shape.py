@@ -158,7 +158,7 @@ def _kind_problem(value: Any, kind: str) -> str | None:
         allowed = int if kind == "int" else int | float
         if not isinstance(value, allowed) or isinstance(value, bool):
             return f"must be {_ARTICLE[kind]}, not {_describe(value)}"
-        if not math.isfinite(value) or abs(value) > NUMBER_LIMIT:
+        if abs(value) > NUMBER_LIMIT or not math.isfinite(value):  # abs first: 10**400 is no float
             return f"must be a finite number of at most {NUMBER_LIMIT:g}, not {shown(value)}"
         return None
     elif kind == "strings":
