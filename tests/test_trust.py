@@ -661,3 +661,73 @@ def test_advice_names_only_commands_and_options_that_exist():
         for command in re.findall(r"`goap ([a-z]+(?: [a-z]+)?)", text):
             words = command.split()
             assert words[0] in commands or " ".join(words) in commands, (name, command, text)
+
+
+# ---------------------------------------------------------------- 4. agents (the CLI face)
+
+AGENT_EXEC = """
+def go(note: str = "", workdir: str = "."):
+    open("went", "a").write(note + "\\n")
+    return {}
+"""
+
+
+def agent_catalog(tmp_path: Path, skill: str = "deploying") -> Path:
+    (tmp_path / "agent_cli_exec.py").write_text(AGENT_EXEC)
+    return catalog(
+        tmp_path / "c.yaml",
+        {
+            "prep": {"effects": {"ready": True}, "cmd": ["true"]},
+            "go": {
+                "skill": skill,
+                "pre": {"ready": True},
+                "effects": {"done": True, "n": "+=1"},
+                "run": "agent_cli_exec:go",
+                "agent": {"args": ["note"]},
+            },
+        },
+        {"ready": False, "done": False, "n": 0},
+        {"done": True},
+    )
+
+
+def test_an_alias_bomb_in_an_agents_argument_is_refused_fast(tmp_path):
+    cat = agent_catalog(tmp_path)
+    levels = ["a: &a [x, x, x, x, x, x, x, x, x]"]
+    levels += [
+        f"{n}: &{n} [{', '.join([f'*{p}'] * 9)}]"
+        for p, n in zip("abcdefgh", "bcdefghi", strict=True)
+    ]
+    bomb = "{" + ", ".join(levels) + "}"
+    started = time.monotonic()
+    proc = goap_cmd(
+        "skill", "run", str(cat), "go", "--force", "--arg", f"note={bomb}", cwd=tmp_path
+    )
+    assert proc.returncode == 2 and time.monotonic() - started < 20
+    assert "alias" in proc.stderr
+    no_traceback(proc)
+    assert not (tmp_path / "went").exists()
+
+
+def test_force_records_the_action_and_its_effects_so_a_run_does_not_repeat_it(tmp_path):
+    cat = agent_catalog(tmp_path)
+    proc = goap_cmd("skill", "run", str(cat), "go", "--force", "--json", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    document = strict_json(proc.stdout)
+    assert document["forced_over"] == ["ready == true"]
+    assert document["world_state"] == {"ready": False, "done": True, "n": 1}
+    entry = strict_json((tmp_path / "c_state.json").read_text())["history"][-1]
+    assert (entry["action"], entry["forced"], entry["outcome"]) == ("go", True, "succeeded")
+    run = goap_cmd("run", str(cat), "--workdir", str(tmp_path), "--json", cwd=tmp_path)
+    assert run.returncode == 0 and strict_json(run.stdout)["executed"] == []
+    assert (tmp_path / "went").read_text().count("\n") == 1
+
+
+def test_exported_skill_folders_are_named_safely(tmp_path):
+    cat = agent_catalog(tmp_path, skill="../../escaped")
+    out = tmp_path / "skills"
+    proc = goap_cmd("skill", "export", str(cat), "--dir", str(out), cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    written = [Path(line) for line in proc.stdout.split()]
+    assert written and all(p.resolve().is_relative_to(out.resolve()) for p in written)
+    assert not (tmp_path.parent / "escaped").exists()

@@ -51,7 +51,7 @@ from goap.running.record import read_world
 from state.model import StateError, StateTypeError
 from state.store import load_state
 
-BAD_INPUT = (CatalogError, StateError, RunError, LogicError, StateTypeError)
+BAD_INPUT = (CatalogError, StateError, RunError, LogicError, StateTypeError, OSError)
 ECHO_LIMIT = 200  # characters of one client string an error reply repeats
 ERROR_LIMIT = 4000  # characters of one error text
 PENDING_LIMIT = 64  # requests whose long strings are kept (a cancelled one is never answered)

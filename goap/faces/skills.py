@@ -11,15 +11,16 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from goap.faces import documents
 from goap.loading.catalog import Catalog
+from goap.loading.yamlsrc import SourceError, load_value
 from goap.planning.planner import plan
 from goap.running.errors import RunError
 from goap.running.execution import ExecutionContext, query
 from goap.running.record import read_world
 from goap.running.runner import Runner
+from state.files import safe_name, write_atomic
+from state.model import quoted
 
 
 def list_actions(
@@ -66,10 +67,10 @@ def parse_args(pairs: list[str]) -> dict[str, Any]:
         key, sep, text = pair.partition("=")
         if not sep or not key.strip():
             raise RunError(f"--arg {pair!r}: write KEY=VALUE")
-        try:
-            args[key.strip()] = yaml.safe_load(text) if text.strip() else ""
-        except yaml.YAMLError:
-            args[key.strip()] = text
+        try:  # bounded: an alias bomb or deep nesting in --arg is refused, not expanded
+            args[key.strip()] = load_value(text, f"--arg {key.strip()}") if text.strip() else ""
+        except SourceError as exc:
+            raise RunError(f"--arg {quoted(key.strip())}: {exc.problem}") from None
     return args
 
 
@@ -80,10 +81,8 @@ def export_skills(catalog: Catalog, listing: dict[str, Any], out: Path) -> list[
         groups.setdefault(item["skill"] or "general", []).append(item)
     written = []
     for skill, items in groups.items():
-        folder = out / skill
-        folder.mkdir(parents=True, exist_ok=True)
-        path = folder / "SKILL.md"
-        path.write_text(_skill_md(catalog, skill, items), encoding="utf-8")
+        path = out / safe_name(skill) / "SKILL.md"  # a name from catalog text: sanitised
+        write_atomic(path, _skill_md(catalog, skill, items))  # never through a planted link
         written.append(path)
     return written
 

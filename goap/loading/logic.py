@@ -13,6 +13,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from goap.loading.yamlsrc import SourceError, load_value
 from state.model import StateTypeError, Variable, type_of
 
 OPS: dict[str, Any] = {
@@ -164,8 +165,6 @@ def condition_from_text(var: Variable, op: str, text: str) -> Condition:
 
 def _literal(text: str) -> Any:
     """Text read as YAML (``5``, ``true``), or the text itself where it is not YAML."""
-    from goap.loading.yamlsrc import SourceError, load_value
-
     try:
         return load_value(text, "value") if text.strip() else ""
     except SourceError as exc:

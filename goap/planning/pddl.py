@@ -32,6 +32,7 @@ from typing import Any
 from goap.loading.catalog import Action, Catalog
 from goap.loading.logic import OPS, Condition, Effect
 from goap.planning.task import counter_bounds
+from state.files import write_atomic
 
 OP_WORDS = {"!=": "ne", "<": "lt", "<=": "le", ">": "gt", ">=": "ge", "==": "eq"}
 MAX_VALUES = 1000  # values of one variable
@@ -55,8 +56,8 @@ class Export:
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
         domain, problem = directory / "domain.pddl", directory / "problem.pddl"
-        domain.write_text(self.domain, encoding="utf-8")
-        problem.write_text(self.problem, encoding="utf-8")
+        write_atomic(domain, self.domain)  # never through a link planted at the name
+        write_atomic(problem, self.problem)
         return domain, problem
 
     def read_plan(self, catalog: Catalog, steps: Iterable[str]) -> list[Action]:
