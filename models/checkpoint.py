@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import random
+import tempfile
 from pathlib import Path
 from typing import Any, Literal
 
@@ -26,12 +27,21 @@ Kind = Literal["classifier", "dit"]
 
 
 def save_checkpoint(path: str | Path, payload: dict[str, Any]) -> Path:
-    """Write payload (plus the format version) atomically to path."""
+    """Write payload (plus the format version) atomically to path.
+
+    The temp file is created exclusively under a random name, so a link planted at a
+    predictable name is never written through; the rename replaces a link at ``path``.
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    torch.save({"format_version": FORMAT_VERSION, **payload}, tmp)
-    os.replace(tmp, path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            torch.save({"format_version": FORMAT_VERSION, **payload}, handle)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
     return path
 
 

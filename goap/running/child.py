@@ -28,16 +28,22 @@ from goap.running import orphans
 from state.files import open_append
 
 TAIL_LINES = 40
+# Sensors start children from several threads at once. A preexec_fn runs between fork and
+# exec, where a lock another thread held at the fork stays locked forever: so libc is
+# loaded here, once (no dlopen after the fork), and one thread forks at a time.
+try:
+    _PRCTL: Callable[..., int] | None = ctypes.CDLL("libc.so.6", use_errno=True).prctl
+except (OSError, AttributeError):
+    _PRCTL = None
+_FORKING = threading.Lock()
 
 
 def _die_with(parent: int) -> Callable[[], None]:
     """preexec_fn: die with ``parent``, also if it died between fork and this call."""
 
     def arm() -> None:
-        try:
-            ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PDEATHSIG
-        except (OSError, AttributeError):
-            pass
+        if _PRCTL is not None:
+            _PRCTL(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
         if os.getppid() != parent:  # the parent is already gone: the signal will never come
             os._exit(1)
 
@@ -71,16 +77,17 @@ class Child:
 
     @staticmethod
     def _start(argv: list[str], cwd: Path, env: dict[str, str]) -> subprocess.Popen[bytes]:
-        return subprocess.Popen(
-            argv,
-            cwd=cwd,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-            preexec_fn=_die_with(os.getpid()),
-            env=env,
-        )
+        with _FORKING:
+            return subprocess.Popen(
+                argv,
+                cwd=cwd,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+                preexec_fn=_die_with(os.getpid()),
+                env=env,
+            )
 
     def _pump(self) -> None:
         assert self.proc.stdout is not None

@@ -199,9 +199,9 @@ class Runner:
     def run(self, resume: bool = False) -> RunResult:
         """Run to the goal; raise RunError/StateError for bad input (nothing is written)."""
         with StateLock(self.state_path), self._signals():
+            self._end_leftovers()
             state = read_state(self.catalog, self.state_path)  # a bad file is refused first
             self._preflight()
-            self._end_leftovers()
             self.record = RunRecord.open(self.catalog, self.state_path, resume, state)
             return self._loop(self.record)
 
@@ -218,9 +218,9 @@ class Runner:
         with StateLock(self.state_path), self._signals():
             if action.executor is None:
                 raise RunError(f"action {name} has nothing to execute (no cmd or run)")
+            self._end_leftovers()
             record = self.record = RunRecord.single(self.catalog, self.state_path)
             self.execute.check(calls(self.catalog, [action]), self.ctx)
-            self._end_leftovers()
             world = self._sense(record.world)
             unmet = [str(c) for c in action.pre if not c.holds(world)]
             if unmet and not force:
