@@ -10,7 +10,8 @@ hub = "local"         # "local" | "huggingface"   (env GOAP_HUB_BACKEND)
 train = "local"       # "local" | "modal"         (env GOAP_TRAIN_BACKEND)
 
 [git]
-remote = "origin"                 # remote that push and CI use
+remote = "goap-local"             # remote that push and CI use; by default goap's own, so
+                                  # a clone's real `origin` is used only when named here
 remote_url = ".goap/remote.git"   # added as that remote when the repo lacks it; a local
                                   # path is a bare repository (push can create it)
 
@@ -79,7 +80,9 @@ class Backends(_Section):
 
 
 class GitSettings(_Section):
-    remote: str = Field("origin", min_length=1)
+    # never the clone's real `origin` unless goap.toml names it: a run on a checkout with
+    # credentials must not push to the real project by default
+    remote: str = Field("goap-local", min_length=1)
     remote_url: str = Field(f"{STATE_DIR}/remote.git", min_length=1)
 
 

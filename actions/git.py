@@ -182,6 +182,7 @@ def push(args: PushArgs) -> dict[str, Any]:
     url, remote_added, remote_created = _ensure_remote(
         repo, remote, config, args.create_remote, branch
     )
+    print(f"pushing {branch} to {remote} ({redact(url)}; [git] remote in goap.toml)", flush=True)
     try:
         output = repo.git.push(
             "--porcelain",

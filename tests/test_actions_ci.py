@@ -124,7 +124,7 @@ def test_ci_status_without_any_commit_is_missing(tmp_path: Path) -> None:
 def test_unpushed_commit_is_a_clear_failure(workspace: Path) -> None:
     write(workspace / "new.py", "x = 1\n")
     commit(CommitArgs(workdir=workspace, paths=["new.py"], message="not pushed"))
-    with pytest.raises(ActionFailed, match=r"is not on remote origin .*push it first"):
+    with pytest.raises(ActionFailed, match=r"is not on remote goap-local .*push it first"):
         monitor_ci(MonitorCiArgs(workdir=workspace))
 
 

@@ -19,7 +19,7 @@ def test_without_goap_toml_every_backend_is_local(tmp_path: Path) -> None:
         "local",
         "local",
     )
-    assert config.git.remote == "origin"
+    assert config.git.remote == "goap-local"
     assert config.path(config.registry.path) == tmp_path / ".goap" / "registry"
     assert "absent" in config.source
 
@@ -118,3 +118,22 @@ def test_state_dir_is_ignored_by_git(tmp_path: Path) -> None:
     (records / "abc.json").write_text("{}")
     assert records == repo / ".goap" / "ci"
     assert git(repo, "status", "--porcelain", "--untracked-files=all") == ""
+
+
+def test_the_readmes_goap_toml_reference_names_every_key_and_only_real_ones():
+    import re
+    import tomllib
+
+    from actions.config import GoapConfig
+
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    section = readme[readme.index("### goap.toml") :]
+    block = re.search(r"```toml\n(.*?)```", section, re.S).group(1)
+    data = tomllib.loads(block)
+    GoapConfig.model_validate(data)  # unknown keys are refused: every key is real
+    for name, field in GoapConfig.model_fields.items():
+        assert name in data, f"[{name}] is missing from the README"
+        model = field.annotation
+        if isinstance(model, type) and hasattr(model, "model_fields"):
+            missing = set(model.model_fields) - set(data[name])
+            assert not missing, f"[{name}] lacks {sorted(missing)} in the README"

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from git import Repo
 from test_actions_support import git, init_repo, isolated_env, write, write_config  # noqa: F401
 
 from actions.git import (
@@ -240,10 +241,10 @@ def test_push_creates_the_default_bare_remote_when_asked(repo: Path) -> None:
     assert facts["pushed"] is True
     assert facts["remote_created"] is True
     assert facts["remote_added"] is True
-    assert facts["upstream"] == "origin/main"
+    assert facts["upstream"] == "goap-local/main"  # goap's own remote: no goap.toml names another
     assert facts["sha"] == head
     assert git(bare, "rev-parse", "refs/heads/main") == head
-    assert git(repo, "rev-parse", "--abbrev-ref", "main@{upstream}") == "origin/main"
+    assert git(repo, "rev-parse", "--abbrev-ref", "main@{upstream}") == "goap-local/main"
     assert git(repo, "status", "--porcelain") == ""
 
     again = push(PushArgs(workdir=repo))
@@ -325,3 +326,20 @@ def test_git_state_of_a_new_branch_counts_commits_not_on_the_remote(repo: Path) 
 
 def test_git_state_outside_a_repository(tmp_path: Path) -> None:
     assert git_state(GitStateArgs(workdir=tmp_path)) == {"is_repo": False}
+
+
+def test_with_no_goap_toml_push_never_reaches_the_clones_real_origin(tmp_path):
+    """A clone of a real project (origin with credentials) and no goap.toml: goap pushes to
+    its own local remote under .goap/, says where before it pushes, and origin is untouched."""
+    upstream = tmp_path / "upstream.git"
+    Repo.init(upstream, bare=True, initial_branch="main")
+    work = tmp_path / "work"
+    repo = Repo.init(work, initial_branch="main")
+    (work / "a.txt").write_text("a\n")
+    repo.index.add(["a.txt"])
+    repo.index.commit("first")
+    repo.create_remote("origin", str(upstream))
+    facts = push(PushArgs(workdir=work, create_remote=True))
+    assert facts["pushed"] and facts["remote"] == "goap-local"
+    assert Path(facts["remote_url"]).resolve() == (work / ".goap" / "remote.git").resolve()
+    assert not list(Repo(upstream).heads)  # nothing reached the real project

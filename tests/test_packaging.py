@@ -162,3 +162,51 @@ def test_goap_demo_from_the_wheel_in_an_empty_directory(wheel: Path, tmp_path: P
     assert summary["status"] == "completed" and summary["published_version"] == "v1"
     assert Path(summary["workspace"]) == empty / "goap-demo"
     assert (empty / "goap-demo" / ".gitignore").is_file()  # the dotfile template, renamed
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(600)
+def test_the_core_wheel_names_the_extra_a_missing_import_needs(wheel: Path, tmp_path: Path):
+    """Installed without extras (pydantic, PyYAML, rich, typer only), goap plans and runs
+    plain commands, and an executor or command needing more names the extra to install."""
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=120)
+    install = subprocess.run(
+        [str(venv / "bin" / "python"), "-m", "pip", "install", "-q", str(wheel)],
+        capture_output=True,
+        text=True,
+        timeout=400,
+    )
+    assert install.returncode == 0, install.stderr[-2000:]
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTHON", "GOAP_"))}
+    goap = str(venv / "bin" / "goap")
+    catalog = tmp_path / "c.yaml"
+    catalog.write_text(
+        "version: 1\nname: core\nstate: {built: false, branched: false}\n"
+        "goal: {branched: true}\nactions:\n"
+        "  build: {effects: {built: true}, cmd: ['true']}\n"
+        "  branch: {pre: {built: true}, effects: {branched: true},"
+        " run: 'actions.git:create_branch', with: {branch: feature/x}}\n"
+    )
+    plan = subprocess.run(
+        [goap, "plan", str(catalog), "--json"],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+    )
+    assert plan.returncode == 0 and json.loads(plan.stdout)["plan"] == ["build", "branch"]
+    run = subprocess.run(
+        [goap, "run", str(catalog)], capture_output=True, text=True, env=env, cwd=tmp_path
+    )
+    assert run.returncode == 2 and "pip install 'goap-mlops[git]'" in run.stderr, run.stderr
+    assert "Traceback" not in run.stderr
+    mcp = subprocess.run(
+        [goap, "mcp", str(catalog)],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+        stdin=subprocess.DEVNULL,
+    )
+    assert mcp.returncode == 2 and "pip install 'goap-mlops[agents]'" in mcp.stderr, mcp.stderr

@@ -223,19 +223,28 @@ def run_cmd(
         _print_json(documents.run_document(catalog, run))
     else:
         color = "green" if run.exit_code == 0 else "red"
-        err().print(f"[{color}]{run.status}[/]: {escape(run.message)}")
+        said = run.message if run.message.startswith(run.status) else f"{run.status}: {run.message}"
+        err().print(f"[{color}]{escape(said)}[/]")
         err().print(f"state: {run.state_path}")
     raise typer.Exit(run.exit_code)
 
 
 @app.command("validate")
 @handles_errors
-def validate_cmd(file: FileArg, json_out: JsonOpt = False) -> None:
-    """Lint a catalog: unreachable goals, actions that never apply, unused effects/variables."""
+def validate_cmd(
+    file: FileArg,
+    workdir: Annotated[Path, typer.Option(help="Where actions would run (default: here).")] = Path(
+        "."
+    ),
+    json_out: JsonOpt = False,
+) -> None:
+    """Lint a catalog (unreachable goals, actions that never apply, unused effects and
+    variables) and run `goap run`'s preflight: every `run:` target imported and its
+    arguments checked, in a child process, nothing executed."""
     from goap.planning.lint import lint
 
     catalog = _catalog(file)
-    findings = lint(catalog)
+    findings = lint(catalog) + _preflight_findings(catalog, workdir)
     errors = [f for f in findings if f.severity == "error"]
     if json_out:
         _print_json(documents.validate_document(findings))
@@ -249,6 +258,39 @@ def validate_cmd(file: FileArg, json_out: JsonOpt = False) -> None:
             else f"{catalog.path}: ok"
         )
     raise typer.Exit(1 if errors else 0)
+
+
+def _preflight_findings(catalog: Catalog, workdir: Path) -> list[Any]:
+    """What `goap run` would refuse before running anything, as validate findings."""
+    from goap.planning.lint import Finding
+    from goap.running.execution import ExecutionContext, query
+    from goap.running.protocol import CheckRequest
+    from goap.running.runner import calls
+
+    findings = [
+        Finding(
+            "warning",
+            f"actions.{a.name}",
+            "has nothing to execute (no cmd or run): `goap run` refuses the catalog until it has",
+        )
+        for a in catalog.actions
+        if a.executor is None
+    ]
+    checked = calls(catalog, [a for a in catalog.actions if a.executor])
+    if not checked:
+        return findings
+    targets = sorted({c["target"] for c in checked})
+    ctx = ExecutionContext.create(workdir, workdir / ".goap" / "logs")
+    request: CheckRequest = {
+        "op": "check",
+        "targets": targets,
+        "calls": checked,
+        "workdir": str(ctx.workdir),
+    }
+    answer = query(request, ctx)
+    return findings + [
+        Finding("error", where, problem) for where, problem in answer["problems"].items()
+    ]
 
 
 @app.command("graph")
@@ -328,6 +370,13 @@ def state_show(file: FileArg, state: StateOpt = None, json_out: JsonOpt = False)
     )
     out().print(f"completed: {', '.join(data.actions_completed) or '-'}")
     out().print(f"pending: {', '.join(data.actions_pending) or '-'}")
+    for failure in data.failures:
+        out().print(
+            f"[red]failed[/] {escape(failure.action)} (after {failure.attempts} attempts, "
+            f"{failure.at}): {escape(failure.error)}"
+        )
+    if data.report:
+        out().print(f"[bold]report[/]: {escape(data.report)}")
     table = Table("variable", "type", "value", header_style="bold")
     for name, value in data.world.items():
         table.add_row(name, catalog.schema[name].type, json.dumps(value))
@@ -393,6 +442,41 @@ def state_schema(file: FileArg) -> None:
     """JSON Schema of the catalog's world state."""
     catalog = _catalog(file)
     _print_json(catalog.schema.json_schema(f"{catalog.name} world_state"), indent=2)
+
+
+@app.command("logs")
+@handles_errors
+def logs_cmd(
+    file: FileArg,
+    action: Annotated[str | None, typer.Argument(help="Print this action's newest log.")] = None,
+    state: StateOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """The logs of the state file's newest run, or print an action's newest log."""
+    from goap.running.record import run_logs
+
+    catalog = _catalog(file)
+    path = _state_path(catalog, state)
+    logs = run_logs(path)
+    if action is not None:
+        if action not in {a.name for a in catalog.actions}:
+            raise Usage(f"unknown action {quoted(action)}; see `goap skill list {file}`")
+        logs = [log for log in logs if log.name.endswith(f"-{action}.log")][-1:]
+        if not logs:
+            raise Usage(f"no log of {action} yet for {path}; run it with `goap run {file}`")
+        text = logs[0].read_text(encoding="utf-8", errors="replace")
+        if json_out:
+            _print_json({"action": action, "path": str(logs[0]), "text": text})
+        else:
+            sys.stdout.write(text)
+        return
+    if json_out:
+        _print_json({"logs": [{"path": str(p), "bytes": p.stat().st_size} for p in logs]})
+        return
+    if not logs:
+        out().print(f"no logs yet for {path}")
+    for log in logs:
+        print(f"{log}  ({log.stat().st_size} bytes)")
 
 
 # ------------------------------------------------------------------ agents: skills, next, mcp
@@ -519,7 +603,12 @@ def next_cmd(file: FileArg, state: StateOpt = None, json_out: JsonOpt = False) -
 @handles_errors
 def mcp_cmd(file: FileArg, state: StateOpt = None, workdir: WorkdirOpt = Path(".")) -> None:
     """Serve the catalog's actions as MCP tools over stdio."""
-    from goap.faces.mcp_server import serve
+    try:
+        import mcp  # noqa: F401 - first, so a missing install names mcp, not what it pulls in
+
+        from goap.faces.mcp_server import serve
+    except ModuleNotFoundError as exc:
+        raise Usage(f"goap mcp needs the module {exc.name!r}; {_install(exc, 'goap')}") from None
 
     catalog = _catalog(file)
     serve(catalog.path, _state_path(catalog, state), workdir.resolve())
@@ -553,9 +642,16 @@ def add_plugin_commands() -> None:
         app.command(point.name)(command)
 
 
+def _install(exc: ModuleNotFoundError, importer: str) -> str:
+    from goap.running.extras import install_hint
+
+    return install_hint((exc.name or "").partition(".")[0], importer) or "install it"
+
+
 def _unavailable(name: str, value: str, exc: Exception) -> Callable[..., None]:
     def command() -> None:
-        fail(f"goap {name} cannot load ({value}): {type(exc).__name__}: {exc}")
+        hint = f"; {_install(exc, value)}" if isinstance(exc, ModuleNotFoundError) else ""
+        fail(f"goap {name} cannot load ({value}): {type(exc).__name__}: {exc}{hint}")
 
     command.__doc__ = f"(cannot load: {exc})"
     return command

@@ -46,6 +46,20 @@ def plan_summary(result: PlanResult) -> str:
 ICONS = {"done": "[green]✓[/]", "failed": "[red]✗[/]", "pending": "[dim]·[/]"}
 
 
+WHY_LINES = 8  # last lines of a failed step's output shown where it failed
+
+
+def why(action: Action, outcome: Outcome) -> list[str]:
+    """Why a step failed, where it failed: the error, its output's last lines, the log file."""
+    lines = [f"{action.name}: {outcome.error}"]
+    tail = [t for t in outcome.tail.splitlines() if t.strip()][-WHY_LINES:]
+    if tail and not outcome.ok:
+        lines += [f"| {t[:200]}" for t in tail]
+    if outcome.log:
+        lines.append(f"log: {outcome.log}")
+    return lines
+
+
 class RunView:
     """A live table of the current plan: what finished, what runs now, what is next."""
 
@@ -53,7 +67,8 @@ class RunView:
         self.console = console
         self.rows: list[dict[str, Any]] = []
         self.notes: list[str] = []
-        self.live = Live(self._render(), console=console, refresh_per_second=8, transient=False)
+        # Live renders `self` (``__rich__``) at every refresh, so the running step's timer moves
+        self.live = Live(self, console=console, refresh_per_second=8, transient=False)
 
     def __enter__(self) -> RunView:
         self.live.__enter__()
@@ -62,6 +77,9 @@ class RunView:
     def __exit__(self, *exc: object) -> None:
         self.live.update(self._render())
         self.live.__exit__(*exc)
+
+    def __rich__(self) -> Group:
+        return self._render()
 
     def _render(self) -> Group:
         table = Table(header_style="bold", expand=False)
@@ -83,11 +101,11 @@ class RunView:
                 elapsed,
                 row.get("result", ""),
             )
-        notes = [Text.from_markup(f"[yellow]•[/] {escape(n)}") for n in self.notes[-6:]]
+        notes = [Text.from_markup(f"[yellow]•[/] {escape(n)}") for n in self.notes[-12:]]
         return Group(table, *notes)
 
     def _refresh(self) -> None:
-        self.live.update(self._render())
+        self.live.refresh()
 
     def planned(self, result: PlanResult, done: list[str]) -> None:
         self.rows = [r for r in self.rows if r["state"] in ("done", "failed")]
@@ -126,12 +144,16 @@ class RunView:
     def finished(self, action: Action, outcome: Outcome, attempt: int) -> None:
         row = self._row(action)
         row["time"] = f"{outcome.seconds:.1f}s"
-        if outcome.ok:
+        if outcome.ok and not outcome.error:
             row.update(state="done", result="ok")
+        elif outcome.ok:  # it ran, but what it observed cannot be stored
+            row.update(state="failed", result=f"ran; unobserved: {outcome.error}"[:80])
         elif attempt < action.retry.attempts and outcome.retryable and not outcome.interrupted:
             row.update(state="pending", result=f"[retrying] {outcome.error}"[:80])
         else:
             row.update(state="failed", result=outcome.error[:80])
+        if not (outcome.ok and not outcome.error) and not outcome.interrupted:
+            self.notes.extend(why(action, outcome))
         self._refresh()
 
     def note(self, text: str) -> None:
@@ -154,8 +176,14 @@ class LineView:
         self.console.print(f"▶ {action.label} {action.name}{suffix}", highlight=False)
 
     def finished(self, action: Action, outcome: Outcome, attempt: int) -> None:
-        result = "ok" if outcome.ok else f"failed: {outcome.error}"
-        self.console.print(f"  {action.label} {result} ({outcome.seconds:.1f}s)", highlight=False)
+        if outcome.ok and not outcome.error:
+            self.console.print(f"  {action.label} ok ({outcome.seconds:.1f}s)", highlight=False)
+            return
+        state = "ran, but" if outcome.ok else "failed"
+        self.console.print(f"  {action.label} {state} ({outcome.seconds:.1f}s)", highlight=False)
+        if not outcome.interrupted:
+            for line in why(action, outcome):
+                self.console.print(f"    {line}", highlight=False, markup=False, soft_wrap=True)
 
     def note(self, text: str) -> None:
         self.console.print(f"• {text}", highlight=False)

@@ -79,6 +79,7 @@ class Outcome:
     tail: str = ""
     retryable: bool = True
     seconds: float = 0.0
+    log: str = ""  # the file its output went to
 
     @property
     def ok(self) -> bool:

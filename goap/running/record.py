@@ -42,6 +42,22 @@ def default_state_path(catalog_path: Path) -> Path:
     return catalog_path.with_name(f"{catalog_path.stem}_state.json")
 
 
+def logs_root(state_path: Path) -> Path:
+    """Where a state file's runs keep their logs: ``.goap/logs/<state file>/`` beside it."""
+    return state_path.parent / ".goap" / "logs"
+
+
+def run_logs(state_path: Path) -> list[Path]:
+    """The log files of the newest run of ``state_path`` (and every sensor log), in order."""
+    root = logs_root(state_path) / safe_name(state_path.name)
+    runs = (
+        sorted((p for p in root.iterdir() if p.is_dir()), key=lambda p: p.stat().st_mtime)
+        if root.is_dir()
+        else []
+    )
+    return sorted(runs[-1].glob("*.log")) if runs else []
+
+
 def read_state(catalog: Catalog, path: Path) -> StateFile:
     """The state file at ``path``, or a new one (not written) when there is none yet."""
     if path.exists():

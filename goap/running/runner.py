@@ -35,7 +35,7 @@ from goap.running.execution import (
     Outcome,
 )
 from goap.running.protocol import Call
-from goap.running.record import RunRecord, read_state, read_world
+from goap.running.record import RunRecord, logs_root, read_state, read_world
 from state.model import StateTypeError, quoted, shown
 from state.status import RunEnd, Via
 from state.store import StateLock
@@ -182,7 +182,7 @@ class Runner:
         MASKER.declare(catalog.secrets)
         self.ctx = ExecutionContext.create(
             workdir,
-            state_path.parent / ".goap" / "logs",
+            logs_root(state_path),
             {
                 # what executors may want to know about the run that calls them
                 "GOAP_STATE_FILE": str(state_path.resolve()),
@@ -202,6 +202,13 @@ class Runner:
             self._end_leftovers()
             state = read_state(self.catalog, self.state_path)  # a bad file is refused first
             self._preflight()
+            if not resume and state.status == "completed":
+                world = self._sense(state.world)
+                if all(c.holds(world) for c in self.catalog.goal):
+                    # nothing to do: the file keeps the summary of the run that did the work
+                    message = "the goal already holds: nothing to do"
+                    self.events.note(message)
+                    return RunResult("completed", message, self.state_path, Progress(), [], world)
             self.record = RunRecord.open(self.catalog, self.state_path, resume, state)
             return self._loop(self.record)
 
@@ -376,6 +383,7 @@ class Runner:
             log = record.log_path(f"{entry.seq:05d}-{action.name}.log", self.ctx.logs)
             where = f"action {action.name}"
             outcome = self.execute.action(action.executor, where, log, self.ctx)
+            outcome = replace(outcome, log=str(log))
             after = world
             if outcome.ok:  # it ran: its effects hold, what it observed overrides them
                 after, problems = self._observe(expected, action.executor, where, outcome.facts)

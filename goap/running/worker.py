@@ -22,6 +22,7 @@ from pydantic import BaseModel, ValidationError, create_model
 
 from goap.loading.secrets import MASKER, MissingVariable, interpolate
 from goap.running.contract import ActionFailed
+from goap.running.extras import install_hint
 from goap.running.protocol import (
     OPS,
     Answer,
@@ -43,6 +44,7 @@ def resolve(target: str) -> Any:
     except Exception as exc:  # noqa: BLE001 - any import failure is reported, not raised
         raise TargetError(
             f"cannot import {module_name!r} for {target}: {type(exc).__name__}: {exc}"
+            f"{_missing(exc, module_name)}"
         ) from None
     fn = getattr(module, attr, None)
     if fn is None or not callable(fn):
@@ -132,9 +134,9 @@ def outcome_of(target: str, args: dict[str, Any], workdir: str, where: str) -> A
                 "error": f"{target} returned facts that are not JSON: {str(exc)[:200]}",
                 "retryable": False,
             }
-        return _crash(exc)
+        return _crash(exc, target)
     except Exception as exc:  # noqa: BLE001 - the executor's own failure
-        return _crash(exc)
+        return _crash(exc, target)
 
 
 def handle(request: Any) -> Answer | CheckAnswer:
@@ -174,9 +176,33 @@ def check(request: CheckRequest) -> CheckAnswer:
     return {"ok": not problems, "problems": problems, "schemas": schemas}
 
 
-def _crash(exc: BaseException) -> Answer:
+def _crash(exc: BaseException, target: str = "") -> Answer:
     tail = "".join(traceback.format_exception(exc)[-6:])
-    return {"ok": False, "error": f"{type(exc).__name__}: {exc}", "tail": tail, "retryable": True}
+    error = f"{type(exc).__name__}: {exc}{_missing(exc, target.partition(':')[0])}"
+    # a missing module stays missing: trying again cannot help
+    retryable = not isinstance(exc, ModuleNotFoundError)
+    return {"ok": False, "error": error, "tail": tail, "retryable": retryable}
+
+
+def _missing(exc: BaseException, importer: str) -> str:
+    """For a missing module: which extra of the executor's distribution brings it."""
+    if not isinstance(exc, ModuleNotFoundError) or not exc.name or not importer:
+        return ""
+    hint = install_hint(exc.name.partition(".")[0], importer)
+    return f"; {hint}" if hint else ""
+
+
+def _log(answer: Any) -> None:
+    """What the executor answered, on stdout, so its log says it (most executors print nothing)."""
+    if not isinstance(answer, dict) or "ok" not in answer or "problems" in answer:
+        return
+    if answer["ok"]:
+        print(f"[goap] succeeded; facts: {json.dumps(answer.get('facts', {}), default=str)[:4000]}")
+        return
+    print(f"[goap] failed: {answer.get('error', '')}")
+    if answer.get("tail"):
+        print(str(answer["tail"]).rstrip())
+    sys.stdout.flush()
 
 
 def main() -> None:
@@ -192,7 +218,9 @@ def main() -> None:
     except ProtocolError as exc:
         result = refusal(str(exc))
     # the boundary: what this process interpolated or holds as secrets never leaves it
-    text = json.dumps(MASKER.document(result), default=str)
+    result = MASKER.document(result)
+    _log(result)
+    text = json.dumps(result, default=str)
     tmp = result_path.with_suffix(".tmp")
     tmp.write_text(text)
     os.replace(tmp, result_path)
