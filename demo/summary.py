@@ -33,7 +33,7 @@ HIGHLIGHTS = (
 def summarize(
     workspace: Path, state: StateFile, run: RunResult, created: bool, wall_s: float
 ) -> dict[str, Any]:
-    """Actions of this run with durations and highlights, metrics, and where everything is."""
+    """Actions of the last run with durations and highlights, metrics, and where everything is."""
     steps = [
         {
             "id": e.id or e.action,
@@ -101,8 +101,8 @@ def highlights(facts: dict[str, Any]) -> str:
 
 
 def print_summary(summary: dict[str, Any], out: Console) -> None:
-    """The summary as tables: actions of this run, metrics, artifacts."""
-    steps = Table(title="goap demo: actions of this run", header_style="bold")
+    """The summary as tables: actions of the last run (a no-op keeps it), metrics, artifacts."""
+    steps = Table(title="goap demo: actions of the last run", header_style="bold")
     for column in ("id", "action", "result", "seconds", "highlights"):
         steps.add_column(column, justify="right" if column == "seconds" else "left")
     for step in summary["steps"]:

@@ -130,7 +130,7 @@ def test_validate_lints(tmp_path, cli):
     sensed.write_text(
         bad.read_text().replace(
             "actions:\n",
-            "sensors:\n  - {run: goap.executor:ActionFailed, observe: {y: flag}}\nactions:\n",
+            "sensors:\n  - {run: actions.git:git_state, observe: {y: clean}}\nactions:\n",
         )
     )
     code, out, _ = cli("validate", str(sensed), "--json")

@@ -167,7 +167,9 @@ def test_running_it_again_is_a_no_op(copy: Path) -> None:
     proc, summary = demo(copy)
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert summary["created"] is False and summary["executed"] == []
-    assert summary["message"] == "goal reached" and summary["published_version"] == "v1"
+    assert summary["message"] == "the goal already holds: nothing to do"
+    assert summary["published_version"] == "v1"
+    assert summary["steps"], "the last run's steps stay in the summary"
     assert not (copy / ".goap" / "registry" / "tiny-cats" / "v2").exists()
 
 
@@ -176,7 +178,8 @@ def test_the_summary_renders_without_json(copy: Path) -> None:
     proc = goap("demo", "--dir", str(copy))
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert "Traceback" not in proc.stdout + proc.stderr
-    assert "goal reached" in proc.stdout and "published v1" in proc.stdout
+    assert "nothing to do" in proc.stdout and "published v1" in proc.stdout
+    assert "actions of the last run" in proc.stdout
 
 
 # ----------------------------------------------------------------------------- contingencies

@@ -479,6 +479,24 @@ def logs_cmd(
         print(f"{log}  ({log.stat().st_size} bytes)")
 
 
+@app.command("init")
+@handles_errors
+def init_cmd(
+    directory: Annotated[Path, typer.Argument(help="The repository (default: here).")] = Path("."),
+    json_out: JsonOpt = False,
+) -> None:
+    """Write goap.yaml (a commented catalog of the checks, git and CI steps found) and
+    goap.toml (backends; pushes go to goap's own remote) into an existing repository.
+    Never overwrites: exit 2 and nothing written when either file exists."""
+    from goap.faces.scaffold import init
+
+    report = init(directory)
+    if json_out:
+        _print_json(report.document())
+    else:
+        print("\n".join(report.lines()))
+
+
 # ------------------------------------------------------------------ agents: skills, next, mcp
 
 skill_app = typer.Typer(no_args_is_help=True, help="Drive single actions, as an agent would.")
