@@ -117,6 +117,7 @@ def step_document(catalog: Catalog, step: StepResult, state_path: Path) -> dict[
         "tail": None if outcome.ok else outcome.tail[-TAIL_KEPT:],
         "facts": outcome.facts,
         "seconds": round(outcome.seconds, 3),
+        "log": outcome.log or None,  # the file its output went to (`goap logs` prints it)
         "forced": bool(step.forced_over),
         "forced_over": step.forced_over,
         "state": str(state_path),

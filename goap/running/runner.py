@@ -332,6 +332,7 @@ class Runner:
                         "ok": outcome.ok,
                         "seconds": round(outcome.seconds, 3),
                         "error": outcome.error or None,
+                        "log": outcome.log or None,
                     }
                 )
                 if outcome.interrupted or self.stop_requested:
