@@ -27,6 +27,17 @@ class RuffArgs(WorkdirArgs):
     paths: list[InWorkdir] = Field(
         default_factory=lambda: ["."], description="Files or directories to check, from workdir."
     )
+    format: bool | None = Field(
+        None,
+        description="Also require `ruff format --check`; default: when the project formats "
+        "with ruff ([tool.ruff.format] in pyproject.toml or ruff.toml, a ruff-format "
+        "pre-commit hook, or `ruff format` among goap.toml's [ci] commands).",
+    )
+    ruff: str | None = Field(
+        None,
+        description="The ruff executable; default: the project's virtualenv (.venv/bin/ruff), "
+        "else the one beside goap's Python or on PATH.",
+    )
     timeout_s: float = Field(300, gt=0, description="Time allowed for each ruff command.")
 
 
@@ -69,35 +80,88 @@ class TypeScriptArgs(WorkdirArgs):
 
 
 def ruff_status(args: RuffArgs) -> dict[str, Any]:
-    """Sensor: lint errors and unformatted files under ``paths``; never raises for findings."""
-    ruff = require_tool("ruff", RUFF_HINT)
+    """Sensor: lint errors (and unformatted files, when checked) under ``paths``; never raises
+    for findings."""
+    ruff = args.ruff or _project_tool(args.workdir, "ruff") or require_tool("ruff", RUFF_HINT)
     lint = run_process(
         [ruff, "check", "--output-format=concise", "--", *args.paths], args.workdir, args.timeout_s
     )
-    fmt = run_process([ruff, "format", "--check", "--", *args.paths], args.workdir, args.timeout_s)
-    for result in (lint, fmt):
-        _fail_if_broken(result, "ruff", ok_codes=(0, 1))
+    _fail_if_broken(lint, "ruff", ok_codes=(0, 1))
     found = _RUFF_FOUND.search(lint.output)
     diagnostics = [line for line in lint.output.splitlines() if _RUFF_DIAGNOSTIC.match(line)]
-    unformatted = [m.group(1) or m.group(2) for m in _RUFF_UNFORMATTED.finditer(fmt.output)]
-    would_reformat = _RUFF_WOULD_REFORMAT.search(fmt.output)
-    return {
-        "passed": lint.ok and fmt.ok,
+    facts = {
+        "passed": lint.ok,
         "lint_errors": int(found.group(1)) if found else len(diagnostics),
-        "unformatted_files": int(would_reformat.group(1)) if would_reformat else len(unformatted),
         "lint_output": head("\n".join(diagnostics)),
-        "format_output": head("\n".join(unformatted)),
-        "duration_s": round(lint.duration_s + fmt.duration_s, 3),
+        "format_checked": args.format if args.format is not None else formats(args.workdir),
+        "ruff": ruff,
+        "duration_s": lint.duration_s,
     }
+    if facts["format_checked"]:
+        fmt = run_process(
+            [ruff, "format", "--check", "--", *args.paths], args.workdir, args.timeout_s
+        )
+        _fail_if_broken(fmt, "ruff", ok_codes=(0, 1))
+        unformatted = [m.group(1) or m.group(2) for m in _RUFF_UNFORMATTED.finditer(fmt.output)]
+        would_reformat = _RUFF_WOULD_REFORMAT.search(fmt.output)
+        facts["passed"] = lint.ok and fmt.ok
+        facts["unformatted_files"] = (
+            int(would_reformat.group(1)) if would_reformat else len(unformatted)
+        )
+        facts["format_output"] = head("\n".join(unformatted))
+        facts["duration_s"] += fmt.duration_s
+    else:
+        facts["unformatted_files"], facts["format_output"] = 0, ""
+    facts["duration_s"] = round(facts["duration_s"], 3)
+    return facts
+
+
+def formats(workdir: Path) -> bool:
+    """Whether the project formats with ruff, by its own configuration.
+
+    goap.toml's [ci] commands count (with no goap.toml, the local CI's defaults, which run
+    `ruff format --check`): validation then agrees with what CI will check.
+    """
+    for name in ("pyproject.toml", "ruff.toml", ".ruff.toml"):
+        text = _read(workdir / name)
+        if re.search(r"^\[(tool\.ruff\.)?format\]", text, re.MULTILINE):
+            return True
+    if "ruff-format" in _read(workdir / ".pre-commit-config.yaml"):
+        return True
+    try:
+        from actions.config import load_config
+
+        commands = load_config(workdir).ci.commands
+    except Exception:  # noqa: BLE001 - a bad goap.toml is reported by the CI step itself
+        return False
+    return any(re.search(r"\bruff\s+format\b", command) for command in commands)
+
+
+def _read(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return ""
+
+
+def _project_tool(workdir: Path, name: str) -> str | None:
+    """``name`` from the project's own virtualenv, when it has one."""
+    for venv in (".venv", "venv"):
+        candidate = workdir / venv / "bin" / name
+        if candidate.is_file():
+            return str(candidate)
+    return None
 
 
 def validate_ruff(args: RuffArgs) -> dict[str, Any]:
-    """A02: ruff check and ruff format --check must both be clean."""
+    """A02: ruff check must be clean, and ruff format --check when the project formats."""
     facts = ruff_status(args)
     if not facts["passed"]:
+        found = [f"{facts['lint_errors']} lint error(s)"]
+        if facts["format_checked"]:
+            found.append(f"{facts['unformatted_files']} file(s) need formatting")
         raise ActionFailed(
-            f"ruff: {facts['lint_errors']} lint error(s), {facts['unformatted_files']} file(s) "
-            "need formatting; run `ruff check --fix` and `ruff format` (actions.ci:"
+            f"ruff: {', '.join(found)}; run `ruff check --fix` and `ruff format` (actions.ci:"
             "resolve_ci_failure does) and fix the rest by hand",
             tail=f"{facts['lint_output']}\n{facts['format_output']}".strip(),
             facts=facts,

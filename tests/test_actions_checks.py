@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import sys
 import time
 from pathlib import Path
 
@@ -179,3 +180,32 @@ def test_missing_typescript_compiler_says_how_to_install(
 def test_package_json_without_build_or_tsconfig_is_not_applicable(tmp_path: Path) -> None:
     package(tmp_path, {"test": "true"})
     assert validate_typescript(TypeScriptArgs(workdir=tmp_path))["applicable"] is False
+
+
+UNFORMATTED_ONLY = "def sub(a, b):\n    return a-b\n"  # lint-clean, but ruff format differs
+
+
+def test_ruff_checks_formatting_only_when_the_project_formats(tmp_path: Path) -> None:
+    (tmp_path / "m.py").write_text(UNFORMATTED_ONLY)
+    (tmp_path / "goap.toml").write_text('[ci]\ncommands = ["ruff check ."]\n')  # no format
+    facts = validate_ruff(RuffArgs(workdir=tmp_path))
+    assert facts["passed"] and facts["format_checked"] is False
+    with pytest.raises(ActionFailed, match="1 file\\(s\\) need formatting"):
+        validate_ruff(RuffArgs(workdir=tmp_path, format=True))  # asked for explicitly
+    (tmp_path / "pyproject.toml").write_text("[tool.ruff.format]\nquote-style = 'double'\n")
+    assert ruff_status(RuffArgs(workdir=tmp_path))["format_checked"] is True
+    (tmp_path / "pyproject.toml").unlink()
+    (tmp_path / "goap.toml").unlink()  # the local CI's defaults run `ruff format --check`
+    assert ruff_status(RuffArgs(workdir=tmp_path))["format_checked"] is True
+
+
+def test_ruff_comes_from_the_projects_virtualenv_first(tmp_path: Path) -> None:
+    (tmp_path / "m.py").write_text(CLEAN_MODULE)
+    fake = tmp_path / ".venv" / "bin" / "ruff"
+    fake.parent.mkdir(parents=True)
+    real = shutil.which("ruff") or str(Path(sys.executable).with_name("ruff"))
+    fake.write_text(f'#!/bin/sh\necho "$@" >> {tmp_path / "calls"}\nexec {real} "$@"\n')
+    fake.chmod(0o755)
+    facts = ruff_status(RuffArgs(workdir=tmp_path))
+    assert facts["ruff"] == str(fake) and facts["passed"]
+    assert "check" in (tmp_path / "calls").read_text()
