@@ -146,10 +146,15 @@ def ci_status(args: CiStatusArgs) -> dict[str, Any]:
 
 
 def resolve_ci_failure(args: ResolveCiFailureArgs) -> dict[str, Any]:
-    """A10: apply ruff's automatic fixes, commit and push them; else escalate with the CI log.
+    """A10: fix what CI's ruff jobs name, commit and push that; anything else is diagnosed.
 
-    Only files that were clean before the fix are committed: uncommitted work of the user is
-    never swept into the fix commit (it is listed in ``skipped_dirty_files``).
+    An automatic fix touches only the files a failed ruff job names in its log (and only
+    within ``paths``); other failed jobs are listed in ``also_failing`` (CI of the fix commit
+    tells whether they pass). When no ruff job names a file, nothing is "fixed": the action
+    fails with a diagnosis (failing test ids, the first error line, and the files the workdir
+    has but the commit lacks: untracked or uncommitted, what a CI checkout never sees). Only
+    files that were clean before the fix are committed: uncommitted work of the user is never
+    swept into the fix commit (it is listed in ``skipped_dirty_files``).
     """
     config = load_config(args.workdir)
     sha = resolve_sha(args.workdir, args.sha)
@@ -158,10 +163,15 @@ def resolve_ci_failure(args: ResolveCiFailureArgs) -> dict[str, Any]:
         return {"fixed": False, "ci_passed": True, "sha": sha, "fixed_files": []}
     repo = open_repo(args.workdir)
     root = Path(repo.working_tree_dir or args.workdir)
+    failed_jobs = record.failed_jobs if record else []
+    others = [job for job in failed_jobs if not _RUFF_JOB.search(job)]
+    targets = _named_files(record.log_tail if record else "", root, args.workdir, args.paths)
+    if len(others) == len(failed_jobs) or not targets:  # no ruff job names a file to fix
+        raise _diagnosis(sha, record, repo, failed_jobs)
     dirty_before = set(dirty_paths(repo))
     ruff = require_tool("ruff", "install ruff (pip install ruff)")
-    fix = run_process([ruff, "check", "--fix", "--", *args.paths], args.workdir, args.timeout_s)
-    fmt = run_process([ruff, "format", "--", *args.paths], args.workdir, args.timeout_s)
+    fix = run_process([ruff, "check", "--fix", "--", *targets], args.workdir, args.timeout_s)
+    fmt = run_process([ruff, "format", "--", *targets], args.workdir, args.timeout_s)
     for result in (fix, fmt):
         if result.timed_out or result.returncode not in (0, 1):
             raise ActionFailed(
@@ -171,14 +181,7 @@ def resolve_ci_failure(args: ResolveCiFailureArgs) -> dict[str, Any]:
             )
     fixed = sorted(set(dirty_paths(repo)) - dirty_before)
     if not fixed:
-        failed_jobs = record.failed_jobs if record else []
-        what = f"failed jobs: {', '.join(failed_jobs)}" if failed_jobs else "no CI record"
-        raise ActionFailed(
-            f"CI of {sha[:12]} is failing ({what}) and ruff has nothing to fix automatically; "
-            "a person must fix it (CI log tail attached)",
-            tail=record.log_tail if record else "",
-            facts={"fixed": False, "ci_passed": False, "failed_jobs": failed_jobs},
-        )
+        raise _diagnosis(sha, record, repo, failed_jobs, "ruff has nothing to fix automatically")
     committed = commit(
         CommitArgs(workdir=args.workdir, paths=[str(root / p) for p in fixed], message=args.message)
     )
@@ -189,9 +192,68 @@ def resolve_ci_failure(args: ResolveCiFailureArgs) -> dict[str, Any]:
         "fixed_files": fixed,
         "skipped_dirty_files": sorted(dirty_before),
         "remaining_lint_errors": _remaining_lint_errors(fix.output),
+        "also_failing": others,  # not fixed here: CI of the fix commit tells whether they pass
         "sha": committed["sha"],
         "pushed": bool(pushed and pushed["pushed"]),
     }
+
+
+_RUFF_JOB = re.compile(r"\bruff\b")
+# ruff's concise lines "path:row:col: CODE", "Would reformat: path", " --> path:row:col"
+_NAMED = re.compile(r"^(?:Would reformat: (\S+)|\s*--> (\S+?):\d+:\d+|(\S+?):\d+:\d+: )", re.M)
+_FAILED_TEST = re.compile(r"^(?:FAILED|ERROR) (\S+)", re.M)
+_FIRST_ERROR = re.compile(r"^(?:E\s+.+|.*(?:Error|error):.+)$", re.M)
+
+
+def _named_files(log: str, root: Path, workdir: Path, paths: list[str]) -> list[str]:
+    """Files a ruff job's log names, that exist here and lie within ``paths``."""
+    allowed = [(workdir / p).resolve() for p in paths]
+    found: list[str] = []
+    for match in _NAMED.finditer(log):
+        name = next(g for g in match.groups() if g)
+        path = (root / name).resolve()
+        inside = any(path == a or path.is_relative_to(a) for a in allowed)
+        if path.is_file() and inside and str(path) not in found:
+            found.append(str(path))
+    return found
+
+
+def _diagnosis(
+    sha: str, record: CiRecord | None, repo: Repo, jobs: list[str], why: str = ""
+) -> ActionFailed:
+    """Why CI fails, as far as its log and the workdir tell, instead of a claimed fix."""
+    log = record.log_tail if record else ""
+    tests = list(dict.fromkeys(_FAILED_TEST.findall(log)))[:20]
+    first = _FIRST_ERROR.search(log)
+    own = Path(os.environ.get("GOAP_STATE_FILE", "/nonexistent")).name  # goap's, not the project's
+    untracked = sorted(p for p in repo.untracked_files if not Path(p).name.startswith(own))[:20]
+    uncommitted = sorted(set(dirty_paths(repo)) - set(repo.untracked_files))[:20]
+    parts = [f"CI of {sha[:12]} is failing"]
+    parts.append(f"failed jobs: {', '.join(jobs)}" if jobs else "no CI record")
+    if tests:
+        parts.append(f"failing tests: {', '.join(tests[:5])}")
+    if first:
+        parts.append(f"first error: {first.group(0).strip()[:200]}")
+    if untracked or uncommitted:
+        lacks = [f"{p} (untracked)" for p in untracked] + [
+            f"{p} (uncommitted)" for p in uncommitted
+        ]
+        parts.append(f"the commit lacks what the workdir has: {', '.join(lacks[:8])}")
+    if why:
+        parts.append(why)
+    return ActionFailed(
+        "; ".join(parts) + "; nothing was changed: a person must fix it (CI log tail attached)",
+        tail=log,
+        facts={
+            "fixed": False,
+            "ci_passed": False,
+            "failed_jobs": jobs,
+            "failing_tests": tests,
+            "first_error": first.group(0).strip()[:200] if first else None,
+            "untracked_files": untracked,
+            "uncommitted_files": uncommitted,
+        },
+    )
 
 
 # ------------------------------------------------------------------------------ local backend

@@ -163,16 +163,22 @@ def test_resolve_fixes_lint_commits_pushes_and_ci_goes_green(workspace: Path) ->
     assert monitor_ci(MonitorCiArgs(workdir=workspace))["passed"] is True
 
 
-def test_resolve_escalates_with_the_ci_log_when_nothing_is_fixable(workspace: Path) -> None:
+def test_resolve_diagnoses_a_test_failure_and_changes_nothing(workspace: Path) -> None:
+    (workspace / "spaced.py").write_text("def sub(a, b):\n    return a-b\n")  # ruff format would
+    git(workspace, "add", "spaced.py")  # change it, but no failure names it
     failing = "from calc import add\n\n\ndef test_add() -> None:\n    assert add(2, 2) == 5\n"
     commit_and_push(workspace, "tests/test_calc.py", failing, "broken test")
-    assert monitor_ci(MonitorCiArgs(workdir=workspace))["failed_jobs"] == [FAST_PYTEST]
+    assert FAST_PYTEST in monitor_ci(MonitorCiArgs(workdir=workspace))["failed_jobs"]
+    (workspace / "calc_data.json").write_text("{}")  # a file CI never sees
     head = git(workspace, "rev-parse", "HEAD")
-    with pytest.raises(ActionFailed, match="ruff has nothing to fix automatically") as error:
+    with pytest.raises(ActionFailed, match="failing tests: tests/test_calc.py::test_add") as error:
         resolve_ci_failure(ResolveCiFailureArgs(workdir=workspace))
-    assert "assert 4 == 5" in error.value.tail
+    assert "first error: E" in error.value.message and "assert 4 == 5" in error.value.tail
+    assert "calc_data.json (untracked)" in error.value.message
     assert error.value.facts["fixed"] is False
-    assert git(workspace, "rev-parse", "HEAD") == head
+    assert error.value.facts["failing_tests"] == ["tests/test_calc.py::test_add"]
+    assert git(workspace, "rev-parse", "HEAD") == head  # nothing committed, nothing pushed
+    assert (workspace / "spaced.py").read_text() == "def sub(a, b):\n    return a-b\n"
 
 
 def test_resolve_is_a_no_op_when_ci_passed(workspace: Path) -> None:
