@@ -120,10 +120,7 @@ def shown(value: Any, limit: int = 60) -> str:
         return "null"
     if isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > 200:
         return f"an integer of about {int(value.bit_length() * 0.30103) + 1} digits"
-    text = repr(value)
-    if len(text) > limit:
-        text = f"{text[:limit]}... ({len(text)} characters)"
-    return f"{text} ({type_of(value) or type(value).__name__})"
+    return f"{quoted(value, limit)} ({type_of(value) or type(value).__name__})"
 
 
 class WorldSchema:

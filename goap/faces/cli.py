@@ -263,8 +263,7 @@ def validate_cmd(
 def _preflight_findings(catalog: Catalog, workdir: Path) -> list[Any]:
     """What `goap run` would refuse before running anything, as validate findings."""
     from goap.planning.lint import Finding
-    from goap.running.execution import ExecutionContext, query
-    from goap.running.protocol import CheckRequest
+    from goap.running.execution import ExecutionContext, checked
     from goap.running.runner import calls
 
     findings = [
@@ -276,21 +275,9 @@ def _preflight_findings(catalog: Catalog, workdir: Path) -> list[Any]:
         for a in catalog.actions
         if a.executor is None
     ]
-    checked = calls(catalog, [a for a in catalog.actions if a.executor])
-    if not checked:
-        return findings
-    targets = sorted({c["target"] for c in checked})
     ctx = ExecutionContext.create(workdir, workdir / ".goap" / "logs")
-    request: CheckRequest = {
-        "op": "check",
-        "targets": targets,
-        "calls": checked,
-        "workdir": str(ctx.workdir),
-    }
-    answer = query(request, ctx)
-    return findings + [
-        Finding("error", where, problem) for where, problem in answer["problems"].items()
-    ]
+    answer = checked(calls(catalog, [a for a in catalog.actions if a.executor]), ctx)
+    return findings + [Finding("error", where, why) for where, why in answer["problems"].items()]
 
 
 @app.command("graph")
@@ -663,7 +650,7 @@ def add_plugin_commands() -> None:
 def _install(exc: ModuleNotFoundError, importer: str) -> str:
     from goap.running.extras import install_hint
 
-    return install_hint((exc.name or "").partition(".")[0], importer) or "install it"
+    return install_hint(exc.name or "", importer) or "install it"
 
 
 def _unavailable(name: str, value: str, exc: Exception) -> Callable[..., None]:

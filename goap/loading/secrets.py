@@ -97,6 +97,17 @@ def scrub(text: str, secrets: Iterable[str]) -> str:
     return text
 
 
+def scrub_document(value: Any, secrets: list[str]) -> Any:
+    """A JSON-like document with every string in it (keys included) masked."""
+    if isinstance(value, str):
+        return scrub(value, secrets)
+    if isinstance(value, dict):
+        return {scrub(str(k), secrets): scrub_document(v, secrets) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [scrub_document(v, secrets) for v in value]
+    return value
+
+
 class Masker:
     """Every value this process must never write, and the one function that masks them."""
 
@@ -126,13 +137,7 @@ class Masker:
 
     def document(self, value: Any) -> Any:
         """A JSON-like document with every string in it masked."""
-        if isinstance(value, str):
-            return self(value)
-        if isinstance(value, dict):
-            return {k: self.document(v) for k, v in value.items()}
-        if isinstance(value, list | tuple):
-            return [self.document(v) for v in value]
-        return value
+        return scrub_document(value, self.secrets())
 
 
 MASKER = Masker()

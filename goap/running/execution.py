@@ -23,7 +23,14 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from goap.loading.catalog import Executor
-from goap.loading.secrets import MASKER, MissingVariable, interpolate, referenced, scrub
+from goap.loading.secrets import (
+    MASKER,
+    MissingVariable,
+    interpolate,
+    referenced,
+    scrub,
+    scrub_document,
+)
 from goap.running.child import Child
 from goap.running.errors import RunError
 from goap.running.protocol import Answer, Call, CheckAnswer, CheckRequest, Request
@@ -184,35 +191,33 @@ def run_sensors(
 
 def masked(outcome: Outcome, secrets: list[str]) -> Outcome:
     """The outcome as it may be kept: error, tail and every string of its facts masked."""
-
-    def mask(value: Any) -> Any:
-        if isinstance(value, str):
-            return scrub(value, secrets)
-        if isinstance(value, dict):
-            return {scrub(str(k), secrets): mask(v) for k, v in value.items()}
-        if isinstance(value, list | tuple):
-            return [mask(v) for v in value]
-        return value
-
     return replace(
-        outcome, error=mask(outcome.error), tail=mask(outcome.tail), facts=mask(outcome.facts)
+        outcome,
+        error=scrub(outcome.error, secrets),
+        tail=scrub(outcome.tail, secrets),
+        facts=scrub_document(outcome.facts, secrets),
     )
 
 
 def check_executors(calls: list[Call], ctx: ExecutionContext) -> dict[str, Any]:
     """Import every target and validate every call's arguments in a child; RunError if bad."""
+    answer = checked(calls, ctx)
+    if not answer["ok"]:
+        raise RunError("; ".join(answer["problems"].values()))
+    return answer["schemas"]
+
+
+def checked(calls: list[Call], ctx: ExecutionContext) -> CheckAnswer:
+    """The check of these calls (every problem, every target's schema), nothing executed."""
     if not calls:
-        return {}
+        return {"ok": True, "problems": {}, "schemas": {}}
     request: CheckRequest = {
         "op": "check",
         "targets": sorted({c["target"] for c in calls}),
         "calls": calls,
         "workdir": str(ctx.workdir),
     }
-    answer = query(request, ctx)
-    if not answer["ok"]:
-        raise RunError("; ".join(answer["problems"].values()))
-    return answer["schemas"]
+    return query(request, ctx)
 
 
 def query(request: CheckRequest, ctx: ExecutionContext, timeout: float = 120) -> CheckAnswer:

@@ -23,6 +23,7 @@ def _normal(name: str) -> str:
 
 def install_hint(missing: str, importer: str) -> str:
     """How to install the module ``missing`` that ``importer`` (a module name) needs, or ""."""
+    missing = missing.partition(".")[0]  # `huggingface_hub.errors` is huggingface_hub's
     top, wanted = importer.partition(".")[0], _normal(PROJECTS.get(missing, missing))
     for dist in metadata.packages_distributions().get(top, []):
         for line in metadata.requires(dist) or []:

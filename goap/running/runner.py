@@ -202,15 +202,16 @@ class Runner:
             self._end_leftovers()
             state = read_state(self.catalog, self.state_path)  # a bad file is refused first
             self._preflight()
+            sensed = None
             if not resume and state.status == "completed":
-                world = self._sense(state.world)
-                if all(c.holds(world) for c in self.catalog.goal):
+                sensed = self._sense(state.world)
+                if all(c.holds(sensed) for c in self.catalog.goal):
                     # nothing to do: the file keeps the summary of the run that did the work
                     message = "the goal already holds: nothing to do"
                     self.events.note(message)
-                    return RunResult("completed", message, self.state_path, Progress(), [], world)
+                    return RunResult("completed", message, self.state_path, Progress(), [], sensed)
             self.record = RunRecord.open(self.catalog, self.state_path, resume, state)
-            return self._loop(self.record)
+            return self._loop(self.record, sensed)
 
     def run_one(
         self, name: str, args: dict[str, Any] | None = None, force: bool = False
@@ -282,8 +283,9 @@ class Runner:
 
     # ------------------------------------------------------------ the loop
 
-    def _loop(self, record: RunRecord) -> RunResult:
-        world = self._sense(record.world)
+    def _loop(self, record: RunRecord, sensed: dict[str, Any] | None = None) -> RunResult:
+        """``sensed``: the world the sensors just saw, when the caller already asked them."""
+        world = self._sense(record.world) if sensed is None else sensed
         done = Progress()
         visits: dict[tuple[str, frozenset[tuple[str, Any]]], int] = {}
         # action -> (the world it failed from, the error), once it failed the same way twice

@@ -188,7 +188,7 @@ def _missing(exc: BaseException, importer: str) -> str:
     """For a missing module: which extra of the executor's distribution brings it."""
     if not isinstance(exc, ModuleNotFoundError) or not exc.name or not importer:
         return ""
-    hint = install_hint(exc.name.partition(".")[0], importer)
+    hint = install_hint(exc.name, importer)
     return f"; {hint}" if hint else ""
 
 
