@@ -10,6 +10,9 @@ from __future__ import annotations
 
 import io
 import json
+import os
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -17,7 +20,7 @@ from rich.console import Console
 
 from goap.faces.view import RunView
 from goap.loading.catalog import load_catalog
-from tests.conftest import goap_cmd
+from tests.conftest import ROOT, goap_cmd
 
 FAILING_TEST = (
     "echo collecting 3 items; echo 'FAILED tests/test_x.py::test_y - assert 1 == 2'; exit 1"
@@ -139,3 +142,18 @@ def test_a_no_op_rerun_keeps_the_summary_of_the_run_that_did_the_work(tmp_path):
     assert again.returncode == 0 and "nothing to do" in json.loads(again.stdout)["message"]
     assert (tmp_path / "c_state.json").read_bytes() == before  # not even rewritten
     assert json.loads(before)["actions_completed"] == ["work"]
+
+
+def test_goap_logs_into_a_pipe_that_closes_early_says_nothing(tmp_path):
+    cat = catalog(tmp_path, {"loud": {"effects": {"done": True}, "cmd": ["seq", "200000"]}})
+    assert goap_cmd("run", str(cat), "--workdir", str(tmp_path), cwd=tmp_path).returncode == 0
+    proc = subprocess.run(
+        f"{sys.executable} -m goap logs {cat} loud | head -1",
+        shell=True,
+        cwd=tmp_path,
+        env=dict(os.environ, PYTHONPATH=str(ROOT)),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert proc.stdout == "1\n" and proc.stderr == ""  # no "Broken pipe" error, no traceback

@@ -8,6 +8,7 @@ a traceback: it is one message naming the file, the line and the fix.
 from __future__ import annotations
 
 import json
+import os
 import sys
 from collections.abc import Callable
 from functools import cache, wraps
@@ -73,6 +74,9 @@ def handles_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
             return fn(*args, **kwargs)
         except (CatalogError, StateError, RunError, Usage, LogicError, StateTypeError) as exc:
             fail(str(exc), json_mode=kwargs.get("json_out", False))
+        except BrokenPipeError:  # `goap logs ... | head`: the reader left, nothing is wrong
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            raise typer.Exit(141) from None
         except OSError as exc:  # the environment: a full disk, a folder we may not write
             where = f"{exc.filename}: " if exc.filename else ""
             fail(
