@@ -201,6 +201,37 @@ def test_bad_catalog_names_file_line_key_and_fix(case, tmp_path, cli):
     assert state.read_bytes() == before
 
 
+def test_shape_problems_do_not_hide_the_others(tmp_path):
+    """An unknown key used to stop loading before the meaning was checked."""
+    text = replace("name: t\n", "name: t\ncolour: blue\n").replace(
+        "    pre: {a.count:", "    pre: {a.cuont:"
+    )
+    text = text.replace("run: goap.executor:ActionFailed", "run: goap.exector:ActionFailed")
+    with pytest.raises(CatalogError) as info:
+        load_catalog(tmp_path / "c.yaml", text)
+    found = [(e.line, e.key) for e in info.value.errors]
+    assert found == [(3, "colour"), (18, "actions.finish.pre.a.cuont"), (20, "actions.finish.run")]
+
+
+@pytest.mark.parametrize(
+    "old, new",
+    [
+        ("  finish:\n", "  broken: 5\n  finish:\n"),  # an action that is not a mapping
+        ("effects: {a.count: \"+=1\"}", "effects: 5"),  # no effects "can never help"
+        ("state:\n", "state: 5\nstale:\n"),  # no "unknown variable" for every use
+        ("actions:\n", "actions: [1]\nold:\n"),  # no "no actions"
+        ('    cmd: ["true"]\n', "    cmd: 5\n    with: {a: 1}\n"),  # no "with, but no run"
+        ("    cost: 2\n", "    cost: 2\n    retry: 3\n"),
+    ],
+)
+def test_a_wrong_value_is_reported_once_without_follow_up_errors(old, new, tmp_path):
+    with pytest.raises(CatalogError) as info:
+        load_catalog(tmp_path / "c.yaml", replace(old, new))
+    problems = [e.render() for e in info.value.errors]
+    unknown = [p for p in problems if "unknown key" in p]  # state: 5 leaves `stale:` unknown
+    assert len(problems) - len(unknown) == 1, problems
+
+
 def test_all_problems_reported_at_once(tmp_path):
     text = GOOD.replace("a.dnoe", "x").replace("  a.done: true\n", "  a.dnoe: true\n", 1)
     text = text.replace("    cost: 2\n", "    cost: -1\n")

@@ -117,6 +117,28 @@ def test_validate_runs_the_preflight_of_goap_run(tmp_path):
     assert run.returncode == 2 and "lnt" in run.stderr  # the same problems, the same words
 
 
+def test_validate_reports_every_problem_of_a_file_at_once(tmp_path):
+    """An unknown key, a misspelt function, a missing argument and an unknown variable: one
+    validate lists all four (an unknown key used to hide the rest until it was fixed)."""
+    cat = catalog(
+        tmp_path,
+        {
+            "typo": {"effects": {"done": True}, "run": "readable_exec:lnt", "colour": 1},
+            "missing": {"effects": {"n": 1}, "run": "actions.git:commit", "with": {"paths": []}},
+            "lost": {"pre": {"dnoe": True}, "effects": {"n": 2}, "cmd": ["true"]},
+        },
+    )
+    proc = goap_cmd("validate", str(cat), "--json", cwd=tmp_path)
+    assert proc.returncode == 1, proc.stderr
+    found = {f["where"]: f["message"] for f in json.loads(proc.stdout)["findings"]}
+    assert "unknown key" in found["actions.typo.colour"]
+    assert "unknown state variable 'dnoe'" in found["actions.lost.pre.dnoe"]
+    assert "has no function 'lnt'" in " ".join(found.values())
+    assert "message: Field required" in found["action missing"]
+    text = goap_cmd("validate", str(cat), cwd=tmp_path)
+    assert "4 errors" in text.stdout and "Traceback" not in text.stdout + text.stderr
+
+
 def test_the_running_steps_timer_moves(tmp_path):
     cat = catalog(tmp_path, {"slow": {"effects": {"done": True}, "cmd": ["true"]}})
     action = load_catalog(cat).actions[0]

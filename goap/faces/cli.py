@@ -245,10 +245,14 @@ def validate_cmd(
     """Lint a catalog (unreachable goals, actions that never apply, unused effects and
     variables) and run `goap run`'s preflight: every `run:` target imported and its
     arguments checked, in a child process, nothing executed."""
-    from goap.planning.lint import lint
+    from goap.planning.lint import Finding, lint
 
-    catalog = _catalog(file)
-    findings = lint(catalog) + _preflight_findings(catalog, workdir)
+    try:
+        catalog = _catalog(file)
+        findings = lint(catalog) + _preflight_findings(catalog, workdir)
+    except CatalogError as exc:  # every problem at once: the load's, then the intact calls'
+        findings = [Finding("error", e.key or "(file)", _located(e)) for e in exc.errors]
+        findings += _checked_findings(exc.calls, workdir)
     errors = [f for f in findings if f.severity == "error"]
     if json_out:
         _print_json(documents.validate_document(findings))
@@ -257,9 +261,9 @@ def validate_cmd(
             color = "red" if f.severity == "error" else "yellow"
             out().print(f"[{color}]{f.severity}[/] {escape(f.where)}: {escape(f.message)}")
         out().print(
-            f"{catalog.path}: {len(errors)} errors, {len(findings) - len(errors)} warnings"
+            f"{file}: {len(errors)} errors, {len(findings) - len(errors)} warnings"
             if findings
-            else f"{catalog.path}: ok"
+            else f"{file}: ok"
         )
     raise typer.Exit(1 if errors else 0)
 
@@ -267,7 +271,6 @@ def validate_cmd(
 def _preflight_findings(catalog: Catalog, workdir: Path) -> list[Any]:
     """What `goap run` would refuse before running anything, as validate findings."""
     from goap.planning.lint import Finding
-    from goap.running.execution import ExecutionContext, checked
     from goap.running.runner import calls
 
     findings = [
@@ -279,9 +282,24 @@ def _preflight_findings(catalog: Catalog, workdir: Path) -> list[Any]:
         for a in catalog.actions
         if a.executor is None
     ]
-    ctx = ExecutionContext.create(workdir, workdir / ".goap" / "logs")
-    answer = checked(calls(catalog, [a for a in catalog.actions if a.executor]), ctx)
-    return findings + [Finding("error", where, why) for where, why in answer["problems"].items()]
+    return findings + _checked_findings(
+        calls(catalog, [a for a in catalog.actions if a.executor]), workdir
+    )
+
+
+def _checked_findings(calls: list[Any], workdir: Path) -> list[Any]:
+    """The executor check of ``calls`` (target imported, arguments validated) as findings."""
+    from goap.planning.lint import Finding
+    from goap.running.execution import ExecutionContext, checked
+
+    answer = checked(calls, ExecutionContext.create(workdir, workdir / ".goap" / "logs"))
+    return [Finding("error", where, why) for where, why in answer["problems"].items()]
+
+
+def _located(error: Any) -> str:
+    """A load error's problem with its line and fix, for a finding."""
+    line = f" (line {error.line})" if error.line else ""
+    return f"{error.problem}{line}" + (f"; fix: {error.fix}" if error.fix else "")
 
 
 @app.command("graph")

@@ -27,11 +27,15 @@ ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
 class CatalogError(Exception):
-    """One or more problems in a catalog file."""
+    """One or more problems in a catalog file.
 
-    def __init__(self, errors: list[SourceError]):
-        self.errors = errors
-        super().__init__("\n".join(e.render() for e in errors))
+    ``calls`` are the Python executors that compiled cleanly (where, target, arguments), so
+    ``goap validate`` can still check them in the same report."""
+
+    def __init__(self, errors: list[SourceError], calls: list[dict[str, Any]] | None = None):
+        self.errors = sorted(errors, key=lambda e: e.line or 0)  # in the order of the file
+        self.calls = calls or []
+        super().__init__("\n".join(e.render() for e in self.errors))
 
 
 # ---------------------------------------------------------------- compiled (plain)
@@ -144,16 +148,18 @@ def load_catalog(path: str | Path, text: str | None = None) -> Catalog:
         )
     errors: list[SourceError] = []
     spec = shape.check(source, (), source.data, shape.CATALOG, errors)
-    if errors:
-        raise CatalogError(errors)
-    return _Compiler(source, spec).compile()
+    return _Compiler(source, spec, errors).compile()
 
 
 class _Compiler:
-    def __init__(self, source: Source, spec: dict[str, Any]):
-        self.source, self.spec = source, spec
-        self.errors: list[SourceError] = []
+    """The second pass. It runs even when the first found problems (their keys are in
+    ``Checked.bad``), and then stays quiet about what depends on those keys."""
+
+    def __init__(self, source: Source, spec: shape.Checked, errors: list[SourceError]):
+        self.source, self.spec, self.errors = source, spec, errors
         self.broken: set[str] = set()  # declared variables that failed to compile
+        self.unknown_state = "state" in spec.bad  # every name may be one of the lost ones
+        self.calls: list[dict[str, Any]] = []  # executors that compiled cleanly
 
     def fail(self, loc: Loc, problem: str, fix: str = "") -> None:
         self.errors.append(self.source.error(loc, problem, fix))
@@ -164,10 +170,10 @@ class _Compiler:
         actions = tuple(self.action(schema, name, a) for name, a in self.spec["actions"].items())
         sensors = tuple(self.sensor(schema, i, s) for i, s in enumerate(self.spec["sensors"]))
         skills = self.skills(actions)
-        if not self.spec["actions"]:
+        if not self.spec["actions"] and "actions" not in self.spec.bad:
             self.fail(("actions",), "no actions", "declare at least one action")
         if self.errors:
-            raise CatalogError(self.errors)
+            raise CatalogError(self.errors, self.calls)
         return Catalog(
             self.spec["name"],
             Path(self.source.file),
@@ -289,14 +295,14 @@ class _Compiler:
     def variable(self, schema: WorldSchema, loc: Loc, name: str) -> Variable | None:
         if name in schema:
             return schema[name]
-        if name in self.broken:
+        if name in self.broken or self.unknown_state:
             return None  # already reported where it is declared
         close = [v.name for v in schema.variables if v.name.split(".")[-1] == name.split(".")[-1]]
         hint = f"did you mean {close[0]}?" if close else "declare it under `state:`"
         self.fail(loc, f"unknown state variable {name!r}", hint)
         return None
 
-    def action(self, schema: WorldSchema, name: str, spec: dict[str, Any]) -> Action:
+    def action(self, schema: WorldSchema, name: str, spec: shape.Checked) -> Action:
         loc: Loc = ("actions", name)
         pre = self.conditions(schema, (*loc, "pre"), spec["pre"])
         effects = []
@@ -307,7 +313,7 @@ class _Compiler:
                 effects.append(parse_effect(var, value))
             except LogicError as exc:
                 self.fail((*loc, "effects", var_name), str(exc))
-        if not spec["effects"]:
+        if not spec["effects"] and "effects" not in spec.bad:
             self.fail(
                 (*loc, "effects"),
                 "an action without effects can never help",
@@ -320,10 +326,12 @@ class _Compiler:
             )
         executor = None
         if cmd is not None or run is not None:
+            found = len(self.errors)
             executor = self.executor(
                 schema, loc, cmd, run, spec["with"], spec["observe"], spec["timeout"]
             )
-        elif spec["with"]:
+            self.called(f"action {name}", spec, run, clean=len(self.errors) == found)
+        elif spec["with"] and not spec.bad & {"cmd", "run"}:
             self.fail(
                 (*loc, "with"),
                 "`with` gives arguments to `run`, but there is no run",
@@ -343,12 +351,19 @@ class _Compiler:
             line=self.source.line(loc),
         )
 
-    def sensor(self, schema: WorldSchema, index: int, spec: dict[str, Any]) -> Sensor:
+    def sensor(self, schema: WorldSchema, index: int, spec: shape.Checked) -> Sensor:
         loc: Loc = ("sensors", index)
+        found = len(self.errors)
         executor = self.executor(
             schema, loc, None, spec["run"], spec["with"], spec["observe"], spec["timeout"]
         )
+        self.called(f"sensor {spec['run']}", spec, spec["run"], clean=len(self.errors) == found)
         return Sensor(spec["run"], executor, self.source.line(loc))
+
+    def called(self, where: str, spec: shape.Checked, run: str | None, clean: bool) -> None:
+        """Remember a Python call whose target and arguments are intact, for ``validate``."""
+        if run and clean and not spec.bad & {"run", "with"}:
+            self.calls.append({"target": run, "args": dict(spec["with"]), "where": where})
 
     def executor(
         self,

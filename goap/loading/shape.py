@@ -4,7 +4,9 @@ This is the first pass of loading (``goap.loading.catalog`` checks the meaning a
 table per mapping and one function, not pydantic models: ``goap plan`` is called by agents
 in loops and must start in under 0.3 s, and importing pydantic and building the models
 took about 0.1 s of that (bench/planner.py measures the fresh process). Every problem is
-reported, with the file, line, key and fix, and all of them at once.
+reported, with the file, line, key and fix, and all of them at once: a wrong value is replaced
+by a neutral stand-in and its key listed in ``Checked.bad``, so the second pass still checks
+the rest of the file and stays quiet about what depends on the wrong key.
 """
 
 from __future__ import annotations
@@ -21,6 +23,19 @@ Check = Callable[[Any], str | None]  # the problem with a value, or None
 NUMBER_LIMIT = 1e15  # costs, timeouts, budgets: larger ones are typos, and sums must stay finite
 REQUIRED = object()  # the default of a key that must be written
 _BAD = object()  # what a wrong value checks to (its problem is in the errors)
+
+
+class Checked(dict[str, Any]):
+    """A checked mapping: every key of its table, and ``bad``, the keys whose value was wrong
+    or missing (they hold a neutral stand-in: the key's default, or an empty value)."""
+
+    def __init__(self, values: dict[str, Any], bad: set[str]):
+        super().__init__(values)
+        self.bad = frozenset(bad)
+
+
+_EMPTY = {"mapping": dict, "mapping of strings": dict, "actions": dict, "strings": list}
+_EMPTY |= {"sensors": list, "int": int, "number": float}
 
 
 @dataclass(frozen=True)
@@ -108,12 +123,13 @@ CATALOG = {
 
 def check(
     source: Source, loc: Loc, data: Any, keys: dict[str, Key], errors: list[SourceError]
-) -> dict[str, Any]:
+) -> Checked:
     """``data`` with defaults filled in; each problem is appended to ``errors``."""
     if not isinstance(data, dict):
         errors.append(source.error(loc, "must be a mapping", "write `key: value` lines"))
-        return {}
+        return Checked({key: _stand_in(spec) for key, spec in keys.items()}, set(keys))
     out: dict[str, Any] = {}
+    bad: set[str] = set()
     for key in data:
         if key not in keys:
             allowed = ", ".join(keys)
@@ -123,15 +139,30 @@ def check(
     for key, spec in keys.items():
         if key not in data and spec.default is REQUIRED:
             errors.append(source.error((*loc, key), "required key is missing", f"add `{key}:`"))
-            continue
-        default = spec.default
-        if default in ({}, []):
-            default = type(default)()  # a fresh {} or [] for each catalog
-        given = data[key] if key in data else default
-        value = _value(source, (*loc, key), given, spec, errors)
-        if value is not _BAD:
-            out[key] = value
-    return out
+            value = _BAD
+        else:
+            given = data[key] if key in data else _fresh(spec.default)
+            value = _value(source, (*loc, key), given, spec, errors)
+        if value is _BAD:
+            bad.add(key)
+            value = _stand_in(spec)
+        out[key] = value
+    return Checked(out, bad)
+
+
+def _stand_in(spec: Key) -> Any:
+    """What a wrong or missing value is replaced by: the default, else an empty value."""
+    if spec.kind in ("retry", "agent"):  # a record: each of its keys at its default
+        table = RETRY if spec.kind == "retry" else AGENT
+        return Checked({key: _stand_in(inner) for key, inner in table.items()}, set())
+    if spec.default is REQUIRED:
+        return _EMPTY.get(spec.kind, lambda: None)()
+    return _fresh(spec.default)
+
+
+def _fresh(default: Any) -> Any:
+    """A fresh {} or [] for each catalog (a shared one would leak between them)."""
+    return type(default)() if default in ({}, []) else default
 
 
 def _value(source: Source, loc: Loc, value: Any, spec: Key, errors: list[SourceError]) -> Any:
