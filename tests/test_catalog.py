@@ -217,7 +217,7 @@ def test_shape_problems_do_not_hide_the_others(tmp_path):
     "old, new",
     [
         ("  finish:\n", "  broken: 5\n  finish:\n"),  # an action that is not a mapping
-        ("effects: {a.count: \"+=1\"}", "effects: 5"),  # no effects "can never help"
+        ('effects: {a.count: "+=1"}', "effects: 5"),  # no effects "can never help"
         ("state:\n", "state: 5\nstale:\n"),  # no "unknown variable" for every use
         ("actions:\n", "actions: [1]\nold:\n"),  # no "no actions"
         ('    cmd: ["true"]\n', "    cmd: 5\n    with: {a: 1}\n"),  # no "with, but no run"
