@@ -43,7 +43,7 @@ from actions.git import (
 )
 from actions.paths import write_text
 from actions.process import ProcessResult, command_argv, require_tool, run_process, tail
-from goap.executor import ActionFailed
+from goap.executor import ActionFailed, progress
 
 JOB_TAIL_LINES = 30
 OK_CONCLUSIONS = {"success", "skipped", "neutral"}
@@ -280,7 +280,12 @@ def _run_local_ci(config: GoapConfig, sha: str, remote: str, timeout_s: float) -
                 facts={"status": "missing"},
             ) from exc
         env = {**os.environ, "CI": "true"}
-        for command in config.ci.commands:
+        total = len(config.ci.commands)
+        for number, command in enumerate(config.ci.commands, 1):
+            done = "; ".join(f"{job.name}: {job.conclusion}" for job in jobs)
+            progress(
+                step=number, total=total, message=f"{done}{'; ' if done else ''}{command}: running"
+            )
             result = _run_job(command, checkout, deadline - time.monotonic(), env)
             conclusion = "success" if result.ok else "timed_out" if result.timed_out else "failure"
             jobs.append(CiJob(name=command, conclusion=conclusion, duration_s=result.duration_s))
@@ -417,6 +422,10 @@ def _wait_for_github(config: GoapConfig, sha: str, timeout_s: float) -> CiRecord
         record = _observe_github(config, sha)
         if record.status == "completed":
             return record
+        progress(
+            message=f"CI of {sha[:12]} is {record.status}",
+            waited_s=round(timeout_s - (deadline - time.monotonic())),
+        )
         remaining = deadline - time.monotonic()
         if remaining <= 0:
             raise ActionFailed(

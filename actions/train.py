@@ -13,6 +13,10 @@ checkpoint's digest, the config and the final metrics.
 
 from __future__ import annotations
 
+import contextlib
+import json
+import threading
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -32,7 +36,7 @@ from actions.pipeline import (
     relative,
     write_record,
 )
-from goap.executor import ActionFailed
+from goap.executor import ActionFailed, progress
 
 MODAL_TOKEN_HINT = (
     "the Modal training backend needs a Modal token: set MODAL_TOKEN_ID and MODAL_TOKEN_SECRET "
@@ -136,10 +140,11 @@ def train_model(args: TrainArgs) -> dict[str, Any]:
     from models.errors import ModelsError
 
     try:
-        if backend == "modal":
+        if backend == "modal":  # its metrics arrive with the checkpoint: no live progress
             result = _train_on_modal(args, config, out_dir, settings)
         else:
-            result = _call(args.kind, config, "local")
+            with _reporting(out_dir / "metrics.jsonl", config["steps"]):
+                result = _call(args.kind, config, "local")
     except ModelsError as exc:  # CheckpointError, DatasetError: bad input, said plainly
         hint = "; set fresh: true to start over" if "other settings" in str(exc) else ""
         raise ActionFailed(f"{args.kind} training failed: {exc}{hint}") from exc
@@ -235,6 +240,49 @@ def _train_config(args: TrainArgs, out_dir: Path) -> dict[str, Any]:
             f"{'.'.join(map(str, e['loc'])) or 'config'}: {e['msg']}" for e in exc.errors()
         )
         raise ActionFailed(f"invalid {args.kind} training settings: {problems}") from exc
+
+
+@contextlib.contextmanager
+def _reporting(metrics: Path, total: int, every: float = 1.0) -> Iterator[None]:
+    """Follow the training's metrics file (models/ knows nothing of goap) and report its
+    newest step and loss on goap's progress channel while the training runs."""
+    stop = threading.Event()
+
+    def follow() -> None:
+        offset = 0
+        while not stop.wait(every):
+            try:
+                with metrics.open("rb") as handle:
+                    if handle.seek(0, 2) < offset:  # a fresh training replaced the file
+                        offset = 0
+                    handle.seek(offset)
+                    lines = handle.read().split(b"\n")
+            except OSError:
+                continue
+            offset += sum(len(line) + 1 for line in lines[:-1])  # complete lines only
+            steps = [r for r in map(_record, lines[:-1]) if r and "loss" in r]
+            if steps:
+                last = steps[-1]
+                speed = (
+                    {"images_per_s": round(last["images_per_s"])} if "images_per_s" in last else {}
+                )
+                progress(step=last["step"], total=total, loss=last["loss"], **speed)
+
+    thread = threading.Thread(target=follow, name="goap-train-progress", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join(every + 1)
+
+
+def _record(line: bytes) -> dict[str, Any] | None:
+    try:
+        record = json.loads(line)
+    except ValueError:
+        return None
+    return record if isinstance(record, dict) else None
 
 
 def _call(kind: Kind, config: dict[str, Any], backend: str) -> dict[str, Any]:

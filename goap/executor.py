@@ -1,9 +1,10 @@
-"""The public name executors import: ``from goap.executor import ActionFailed``.
+"""The public names executors import: ``from goap.executor import ActionFailed, progress``.
 
-The contract itself lives with the runner (``goap.running.contract``); this module keeps the
-name that executors in ``actions/`` and users' own packages have always imported.
+The contract itself lives with the runner (``goap.running.contract``, ``goap.running.progress``);
+this module keeps the names that executors in ``actions/`` and users' own packages import.
 """
 
 from goap.running.contract import ActionFailed
+from goap.running.progress import report as progress
 
-__all__ = ["ActionFailed"]
+__all__ = ["ActionFailed", "progress"]

@@ -66,10 +66,21 @@ def commit_and_push(repo: Path, name: str, text: str, message: str) -> str:
 # ------------------------------------------------------------------------------ local backend
 
 
-def test_local_ci_passes_and_is_recorded_per_commit(workspace: Path) -> None:
+def test_local_ci_passes_and_is_recorded_per_commit(
+    workspace: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
     sha = git(workspace, "rev-parse", "HEAD")
     assert ci_status(CiStatusArgs(workdir=workspace))["status"] == "missing"
+    channel = tmp_path / "ci.progress"  # goap's progress channel: each job as it starts
+    channel.touch()
+    monkeypatch.setenv("GOAP_PROGRESS", str(channel))
     facts = monitor_ci(MonitorCiArgs(workdir=workspace))
+    said = [json.loads(line)["message"] for line in channel.read_text().splitlines()]
+    assert said == [
+        "ruff check .: running",
+        "ruff check .: success; ruff format --check .: running",
+        f"ruff check .: success; ruff format --check .: success; {FAST_PYTEST}: running",
+    ]
     assert facts["sha"] == sha
     assert (facts["backend"], facts["status"], facts["conclusion"]) == (
         "local",

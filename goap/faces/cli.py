@@ -88,9 +88,10 @@ def handles_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
     return wrapper
 
 
-def _print_json(document: Any, indent: int | None = None) -> None:
+def _print_json(document: Any, indent: int | None = None, flush: bool = False) -> None:
     """Every JSON document goap prints: valid JSON always (NaN never), masked on the way out."""
-    print(json.dumps(json_safe(document), default=str, indent=indent, allow_nan=False))
+    text = json.dumps(json_safe(document), default=str, indent=indent, allow_nan=False)
+    print(text, flush=flush)
 
 
 def fail(message: str, json_mode: bool = False, code: int = 2) -> None:
@@ -176,7 +177,7 @@ def plan_cmd(
         from goap.faces.view import plan_summary, plan_table
 
         if result.actions:
-            out().print(plan_table(result, title=f"{catalog.name}: plan"))
+            out().print(plan_table(result, f"{catalog.name}: plan", out().width))
         else:
             out().print("the goal already holds: nothing to do")
         out().print(plan_summary(result))
@@ -196,9 +197,13 @@ def run_cmd(
     max_expansions: MaxExpansionsOpt = 1_000_000,
     timeout: PlanTimeoutOpt = 60.0,
     json_out: JsonOpt = False,
+    stream: Annotated[
+        bool,
+        typer.Option(help="With --json: one JSON line per event as it happens, then the result."),
+    ] = False,
 ) -> None:
     """Execute the plan, persisting the state after every step, replanning on surprises."""
-    from goap.faces.view import LineView, RunView, plan_summary, plan_table
+    from goap.faces.view import LineView, RunView, StreamView, plan_summary, plan_table
     from goap.running.runner import Runner
 
     catalog = _catalog(file)
@@ -211,19 +216,26 @@ def run_cmd(
         if json_out:
             _print_json(documents.plan_document(result))
         elif result.found:
-            out().print(plan_table(result, title=f"{catalog.name}: would run"))
+            out().print(plan_table(result, f"{catalog.name}: would run", out().width))
             out().print(plan_summary(result))
         else:
             err().print(f"[red]{escape(result.message)}[/]")
         raise typer.Exit(0 if result.found else 3)
+    if stream and not json_out:
+        raise Usage("--stream goes with --json: write `goap run --json --stream`")
     view_console = err()
-    if json_out or not view_console.is_terminal:
-        view: Any = LineView(view_console)
+    if stream:
+        view: Any = StreamView(lambda event: _print_json(event, flush=True))
+        run = Runner(catalog, state_path, workdir, events=view, options=options).run(resume)
+    elif json_out or not view_console.is_terminal:
+        view = LineView(view_console)
         run = Runner(catalog, state_path, workdir, events=view, options=options).run(resume)
     else:
         with RunView(view_console) as live:
             run = Runner(catalog, state_path, workdir, events=live, options=options).run(resume)
-    if json_out:
+    if stream:
+        _print_json(documents.event_document("result", **documents.run_document(catalog, run)))
+    elif json_out:
         _print_json(documents.run_document(catalog, run))
     else:
         color = "green" if run.exit_code == 0 else "red"
@@ -529,22 +541,13 @@ def skill_list(
     if json_out:
         _print_json(listing)
         return
-    from rich.table import Table
+    from goap.faces.view import actions_table
 
-    table = Table(
-        "id", "action", "skill", "cost", "applies", "needs", "changes", header_style="bold"
-    )
-    for item in listing["actions"]:
-        table.add_row(
-            item["id"] or "",
-            item["name"],
-            item["skill"] or "",
-            f"{item['cost']:g}",
-            "[green]yes[/]" if item["applies"] else "[dim]no[/]",
-            "\n".join(item["pre"]) or "-",
-            "\n".join(item["effects"]),
-        )
-    out().print(table)
+    rows = [
+        {**item, "id": item["id"] or "", "skill": item["skill"] or ""}
+        for item in listing["actions"]
+    ]
+    out().print(actions_table(rows, width=out().width))
 
 
 @skill_app.command("run")

@@ -103,6 +103,18 @@ def run_document(catalog: Catalog, run: RunResult) -> dict[str, Any]:
     }
 
 
+def event_document(event: str, action: Action | None = None, **fields: Any) -> dict[str, Any]:
+    """One line of ``goap run --json --stream``: ``{"event": ..., "action": ..., ...}``.
+
+    Events: planned (plan, cost), started (attempt), progress (the executor's own fields,
+    under ``progress``), finished (status, seconds, error, log), note (text), and last
+    ``result``, which holds the ``goap run --json`` document."""
+    head: dict[str, Any] = {"event": event}
+    if action is not None:
+        head |= {"action": action.name, "id": action.id}
+    return head | fields
+
+
 def step_document(catalog: Catalog, step: StepResult, state_path: Path) -> dict[str, Any]:
     """``goap skill run --json`` (and the MCP ``run_action`` tool)."""
     from goap.running.record import TAIL_KEPT  # the caller ran the step: already imported

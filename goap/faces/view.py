@@ -3,35 +3,85 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from typing import Any
 
-from rich.console import Console, Group
+from rich.console import Console, Group, RenderableType
 from rich.live import Live
 from rich.markup import escape
 from rich.spinner import Spinner
 from rich.table import Table
 from rich.text import Text
 
+from goap.faces.documents import event_document
 from goap.loading.catalog import Action
 from goap.planning.planner import PlanResult
 from goap.running.execution import Outcome
+from goap.running.progress import shown
+
+NARROW = 110  # below this many columns, tables drop the skill column and never wrap names
 
 
-def plan_table(result: PlanResult, title: str = "") -> Table:
+def plan_table(result: PlanResult, title: str = "", width: int = 200) -> RenderableType:
+    """The plan's steps, in order (``goap plan``, ``goap run --dry-run``)."""
+    steps = [
+        {
+            "step": str(n),
+            "id": a.id or "",
+            "name": a.name,
+            "skill": a.skill or "",
+            "cost": a.cost,
+            "pre": [str(c) for c in a.pre],
+            "effects": [str(e) for e in a.effects],
+        }
+        for n, a in enumerate(result.actions, 1)
+    ]
+    return actions_table(steps, title, width)
+
+
+def actions_table(rows: list[dict[str, Any]], title: str = "", width: int = 200) -> RenderableType:
+    """Actions with their conditions: a table, or under NARROW columns one block per action
+    (a table of conditions at 80 columns cuts every variable name). A row may carry ``step``
+    (its place in a plan) and ``applies`` (whether it applies now)."""
+    if width < NARROW:
+        return _blocks(rows, title)
+    numbered, applies = any("step" in r for r in rows), any("applies" in r for r in rows)
     table = Table(title=title or None, show_lines=False, header_style="bold")
-    for column in ("step", "id", "action", "skill", "cost", "needs", "changes"):
+    columns = ["step"] * numbered + ["id", "action", "skill", "cost"] + ["applies"] * applies
+    for column in [*columns, "needs", "changes"]:
         table.add_column(column, justify="right" if column in ("step", "cost") else "left")
-    for step, action in enumerate(result.actions, 1):
+    for row in rows:
+        cells = ([row["step"]] if numbered else []) + [row["id"], row["name"], row["skill"]]
+        cells.append(f"{row['cost']:g}")
         table.add_row(
-            str(step),
-            action.id or "",
-            action.name,
-            action.skill or "",
-            f"{action.cost:g}",
-            "\n".join(str(c) for c in action.pre) or "-",
-            "\n".join(str(e) for e in action.effects),
+            *cells,
+            *([_applies(row)] if applies else []),
+            "\n".join(row["pre"]) or "-",
+            "\n".join(row["effects"]),
         )
     return table
+
+
+def _applies(row: dict[str, Any]) -> str:
+    return "[green]yes[/]" if row.get("applies") else "[dim]no[/]"
+
+
+def _blocks(rows: list[dict[str, Any]], title: str) -> Group:
+    lines = [Text(title, style="bold")] if title else []
+    indent = 5 if any("step" in r for r in rows) else 2
+    for row in rows:
+        head = Text(f"{row['step']:>3}  " if "step" in row else "")
+        head.append(f"{row['id'] + ' ' if row['id'] else ''}{row['name']}", style="bold")
+        head.append(f"  cost {row['cost']:g}" + (f"  [{row['skill']}]" if row["skill"] else ""))
+        if "applies" in row:
+            head.append_text(
+                Text.from_markup("  [green]applies[/]" if row["applies"] else "  [dim]not now[/]")
+            )
+        lines.append(head)
+        for label, items in (("needs", row["pre"]), ("changes", row["effects"])):
+            for i, item in enumerate(items):
+                lines.append(Text(f"{'':{indent}}{label if i == 0 else '':<9}{item}"))
+    return Group(*lines)
 
 
 def plan_summary(result: PlanResult) -> str:
@@ -82,25 +132,25 @@ class RunView:
         return self._render()
 
     def _render(self) -> Group:
-        table = Table(header_style="bold", expand=False)
-        for column in ("", "id", "action", "skill", "attempt", "time", "result"):
-            table.add_column(column)
+        narrow = self.console.width < NARROW
+        table = Table(header_style="bold", expand=False, pad_edge=False)
+        for column in ("", "id", "action", "skill", "try", "time", "result"):
+            if narrow and column == "skill":
+                continue
+            wraps = column == "result"
+            table.add_column(column, no_wrap=not wraps, overflow="fold" if wraps else "ellipsis")
         for row in self.rows:
             if row["state"] == "running":
                 icon: Any = Spinner("dots")
                 elapsed = f"{time.monotonic() - row['t0']:.1f}s"
+                result = row.get("progress", "")
             else:
                 icon = Text.from_markup(ICONS.get(row["state"], ""))
-                elapsed = row.get("time", "")
-            table.add_row(
-                icon,
-                row["id"],
-                row["name"],
-                row["skill"],
-                row.get("attempt", ""),
-                elapsed,
-                row.get("result", ""),
-            )
+                elapsed, result = row.get("time", ""), row.get("result", "")
+            cells = [icon, row["id"], row["name"], row["skill"], row.get("attempt", "")]
+            if narrow:
+                del cells[3]
+            table.add_row(*cells, elapsed, result)
         notes = [Text.from_markup(f"[yellow]•[/] {escape(n)}") for n in self.notes[-12:]]
         return Group(table, *notes)
 
@@ -138,7 +188,11 @@ class RunView:
 
     def started(self, action: Action, attempt: int) -> None:
         row = self._row(action)
-        row.update(state="running", t0=time.monotonic(), attempt=str(attempt))
+        row.update(state="running", t0=time.monotonic(), attempt=str(attempt), progress="")
+        self._refresh()
+
+    def progress(self, action: Action, fields: dict[str, Any]) -> None:
+        self._row(action)["progress"] = shown(fields)
         self._refresh()
 
     def finished(self, action: Action, outcome: Outcome, attempt: int) -> None:
@@ -164,8 +218,11 @@ class RunView:
 class LineView:
     """Plain lines on stderr, for logs and pipes (and under --json)."""
 
+    PROGRESS_EVERY = 5.0  # seconds between progress lines of one step: a log, not a film
+
     def __init__(self, console: Console):
         self.console = console
+        self.said: dict[str, float] = {}  # action -> when its progress was last printed
 
     def planned(self, result: PlanResult, done: list[str]) -> None:
         names = " -> ".join(a.label for a in result.actions)
@@ -174,6 +231,14 @@ class LineView:
     def started(self, action: Action, attempt: int) -> None:
         suffix = f" (attempt {attempt})" if attempt > 1 else ""
         self.console.print(f"▶ {action.label} {action.name}{suffix}", highlight=False)
+        self.said.pop(action.name, None)
+
+    def progress(self, action: Action, fields: dict[str, Any]) -> None:
+        now = time.monotonic()
+        if now - self.said.get(action.name, -self.PROGRESS_EVERY) >= self.PROGRESS_EVERY:
+            self.said[action.name] = now
+            text = f"  {action.label} {shown(fields)}"
+            self.console.print(text, highlight=False, markup=False, soft_wrap=True)
 
     def finished(self, action: Action, outcome: Outcome, attempt: int) -> None:
         if outcome.ok and not outcome.error:
@@ -187,3 +252,36 @@ class LineView:
 
     def note(self, text: str) -> None:
         self.console.print(f"• {text}", highlight=False)
+
+
+class StreamView:
+    """``goap run --json --stream``: every event as one JSON line, as it happens."""
+
+    def __init__(self, write: Callable[[dict[str, Any]], None]):
+        self.write = write
+
+    def planned(self, result: PlanResult, done: list[str]) -> None:
+        plan = [a.name for a in result.actions]
+        self.write(event_document("planned", plan=plan, cost=result.cost, done=done))
+
+    def started(self, action: Action, attempt: int) -> None:
+        self.write(event_document("started", action, attempt=attempt))
+
+    def progress(self, action: Action, fields: dict[str, Any]) -> None:
+        self.write(event_document("progress", action, progress=fields, text=shown(fields)))
+
+    def finished(self, action: Action, outcome: Outcome, attempt: int) -> None:
+        self.write(
+            event_document(
+                "finished",
+                action,
+                attempt=attempt,
+                status=outcome.status,
+                seconds=round(outcome.seconds, 3),
+                error=outcome.error or None,
+                log=outcome.log or None,
+            )
+        )
+
+    def note(self, text: str) -> None:
+        self.write(event_document("note", text=text))

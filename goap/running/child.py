@@ -118,14 +118,17 @@ class Child:
             except subprocess.TimeoutExpired:
                 continue
 
-    def wait(self, timeout: float, stop: Callable[[], bool]) -> tuple[int | None, str]:
-        """Return (exit code, "" | "timeout" | "interrupted")."""
+    def wait(
+        self, timeout: float, stop: Callable[[], bool], tick: Callable[[], None] = lambda: None
+    ) -> tuple[int | None, str]:
+        """Return (exit code, "" | "timeout" | "interrupted"); ``tick`` is called as it waits."""
         deadline = time.monotonic() + timeout
         while True:
             try:
                 code = self.proc.wait(0.1)
                 break
             except subprocess.TimeoutExpired:
+                tick()
                 if stop():
                     self.kill()
                     return None, "interrupted"

@@ -33,6 +33,8 @@ from goap.loading.secrets import (
 )
 from goap.running.child import Child
 from goap.running.errors import RunError
+from goap.running.progress import ENV as PROGRESS_ENV
+from goap.running.progress import Channel
 from goap.running.protocol import Answer, Call, CheckAnswer, CheckRequest, Request
 from state.files import safe_name
 from state.status import StepOutcome
@@ -48,6 +50,8 @@ class ExecutionContext:
     logs: Path  # the run's log folder (.goap/logs next to the state file)
     env: Mapping[str, str]  # the children's whole environment, secrets included
     stop: Callable[[], bool] = lambda: False  # polled while a child runs
+    # hears an action's progress records (goap.running.progress); None: no channel
+    progress: Callable[[dict[str, Any]], None] | None = None
 
     @classmethod
     def create(
@@ -261,17 +265,41 @@ def _run_child(
 ) -> tuple[Outcome, int | None]:
     """Start, wait, collect the tail. The Outcome's error says only timeout/interrupt/start."""
     started = time.monotonic()
+    env, tick, channel = dict(ctx.env), (lambda: None), None
+    if ctx.progress is not None:
+        try:
+            channel = Channel(log.with_name(f"{log.name}.progress"), secrets)
+        except OSError:
+            pass  # progress is best effort: the action runs without it (its log says all)
+        else:
+            env[PROGRESS_ENV] = str(channel.path)
+            tick = _forward(channel, ctx.progress)
     try:
-        child = Child(argv, ctx.workdir, log, secrets, env=dict(ctx.env))
+        child = Child(argv, ctx.workdir, log, secrets, env=env)
     except OSError as exc:
+        if channel is not None:
+            channel.close()
         return failed(f"cannot start {argv[0]!r}: {exc.strerror}", retryable=False), None
-    code, why = child.wait(timeout, ctx.stop)
+    code, why = child.wait(timeout, ctx.stop, tick)
     tail, seconds = child.close(), time.monotonic() - started
+    if channel is not None:
+        tick()  # what it said last
+        channel.close()
     if why == "interrupted":
         return Outcome("interrupted", error="interrupted", tail=tail, seconds=seconds), code
     if why == "timeout":
         return failed(f"timed out after {timeout:g} s", tail=tail, seconds=seconds), code
     return Outcome("failed", tail=tail, seconds=seconds), code
+
+
+def _forward(channel: Channel, hear: Callable[[dict[str, Any]], None]) -> Callable[[], None]:
+    """A tick that hands the channel's newest record, if any, to ``hear``."""
+
+    def tick() -> None:
+        if (record := channel.poll()) is not None:
+            hear(record)
+
+    return tick
 
 
 def _from_answer(answer: Answer, process: Outcome) -> Outcome:
