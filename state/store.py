@@ -51,6 +51,9 @@ class JournalEntry(BaseModel):
     facts: dict[str, Any] = {}
     forced: bool = False
     via: Via = "run"
+    # a remote job's handle ({"backend", "id", ...}): written before the runner waits on it,
+    # so a resumed run reattaches instead of submitting again
+    job: dict[str, Any] | None = None
 
 
 class Failure(BaseModel):

@@ -24,6 +24,7 @@ from goap.loading.secrets import MASKER
 from goap.planning.planner import PlanOptions, plan
 from goap.planning.registry import OptionError
 from goap.running.errors import RunError
+from goap.running.resources import DEFAULT_JOBS
 from state.model import StateError, StateTypeError, json_safe, quoted
 
 if TYPE_CHECKING:
@@ -201,6 +202,13 @@ def run_cmd(
         bool,
         typer.Option(help="With --json: one JSON line per event as it happens, then the result."),
     ] = False,
+    jobs: Annotated[
+        int, typer.Option("--jobs", "-j", help="Steps run at once, at most (1: one by one).")
+    ] = DEFAULT_JOBS,
+    leave_jobs: Annotated[
+        bool,
+        typer.Option(help="On SIGINT/SIGTERM, leave remote jobs running (--resume reattaches)."),
+    ] = False,
 ) -> None:
     """Execute the plan, persisting the state after every step, replanning on surprises."""
     from goap.faces.view import LineView, RunView, StreamView, plan_summary, plan_table
@@ -224,15 +232,19 @@ def run_cmd(
     if stream and not json_out:
         raise Usage("--stream goes with --json: write `goap run --json --stream`")
     view_console = err()
+
+    def runner(events: Any) -> Runner:
+        return Runner(
+            catalog, state_path, workdir, events, options, jobs=jobs, leave_jobs=leave_jobs
+        )
+
     if stream:
-        view: Any = StreamView(lambda event: _print_json(event, flush=True))
-        run = Runner(catalog, state_path, workdir, events=view, options=options).run(resume)
+        run = runner(StreamView(lambda event: _print_json(event, flush=True))).run(resume)
     elif json_out or not view_console.is_terminal:
-        view = LineView(view_console)
-        run = Runner(catalog, state_path, workdir, events=view, options=options).run(resume)
+        run = runner(LineView(view_console)).run(resume)
     else:
         with RunView(view_console) as live:
-            run = Runner(catalog, state_path, workdir, events=live, options=options).run(resume)
+            run = runner(live).run(resume)
     if stream:
         _print_json(documents.event_document("result", **documents.run_document(catalog, run)))
     elif json_out:

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from goap.loading.catalog import Action, Catalog
 from goap.loading.logic import Condition, LogicError, condition_from_text, parse_goal_text
+from goap.planning.schedule import levels
 
 if TYPE_CHECKING:  # types only: `goap plan --json` must not import the runner or pydantic
     from goap.planning.lint import Finding
@@ -73,6 +74,7 @@ def plan_document(result: PlanResult) -> dict[str, Any]:
         "unreachable": [str(c) for c in result.unreachable],
         "message": result.message,
         "steps": [action_document(a) for a in result.actions],
+        "waves": [[result.actions[i].name for i in w] for w in levels(result.actions)],
     }
 
 

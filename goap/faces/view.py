@@ -16,6 +16,7 @@ from rich.text import Text
 from goap.faces.documents import event_document
 from goap.loading.catalog import Action
 from goap.planning.planner import PlanResult
+from goap.planning.schedule import levels
 from goap.running.execution import Outcome
 from goap.running.progress import shown
 
@@ -23,10 +24,13 @@ NARROW = 110  # below this many columns, tables drop the skill column and never 
 
 
 def plan_table(result: PlanResult, title: str = "", width: int = 200) -> RenderableType:
-    """The plan's steps, in order (``goap plan``, ``goap run --dry-run``)."""
+    """The plan's steps, in order (``goap plan``, ``goap run --dry-run``), each with its wave:
+    the steps of one wave can run at once (``goap.planning.schedule``)."""
+    wave = {i: k for k, w in enumerate(levels(result.actions), 1) for i in w}
     steps = [
         {
             "step": str(n),
+            "wave": str(wave[n - 1]),
             "id": a.id or "",
             "name": a.name,
             "skill": a.skill or "",
@@ -47,11 +51,13 @@ def actions_table(rows: list[dict[str, Any]], title: str = "", width: int = 200)
         return _blocks(rows, title)
     numbered, applies = any("step" in r for r in rows), any("applies" in r for r in rows)
     table = Table(title=title or None, show_lines=False, header_style="bold")
-    columns = ["step"] * numbered + ["id", "action", "skill", "cost"] + ["applies"] * applies
-    for column in [*columns, "needs", "changes"]:
-        table.add_column(column, justify="right" if column in ("step", "cost") else "left")
+    columns = ["step", "wave"] * numbered + ["id", "action", "skill", "cost"]
+    for column in [*columns, *["applies"] * applies, "needs", "changes"]:
+        right = column in ("step", "wave", "cost")
+        table.add_column(column, justify="right" if right else "left")
     for row in rows:
-        cells = ([row["step"]] if numbered else []) + [row["id"], row["name"], row["skill"]]
+        cells = [row["step"], row["wave"]] if numbered else []
+        cells += [row["id"], row["name"], row["skill"]]
         cells.append(f"{row['cost']:g}")
         table.add_row(
             *cells,
@@ -71,6 +77,8 @@ def _blocks(rows: list[dict[str, Any]], title: str) -> Group:
     indent = 5 if any("step" in r for r in rows) else 2
     for row in rows:
         head = Text(f"{row['step']:>3}  " if "step" in row else "")
+        if "wave" in row:
+            head.append(f"wave {row['wave']}  ", style="dim")
         head.append(f"{row['id'] + ' ' if row['id'] else ''}{row['name']}", style="bold")
         head.append(f"  cost {row['cost']:g}" + (f"  [{row['skill']}]" if row["skill"] else ""))
         if "applies" in row:
@@ -86,8 +94,10 @@ def _blocks(rows: list[dict[str, Any]], title: str) -> Group:
 
 def plan_summary(result: PlanResult) -> str:
     optimal = "optimal" if result.optimal else "not guaranteed optimal"
+    waves = len(levels(result.actions))
     return (
-        f"total cost {result.cost:g} ({optimal}) | {len(result.actions)} steps | "
+        f"total cost {result.cost:g} ({optimal}) | {len(result.actions)} steps in {waves} "
+        f"waves | "
         f"{result.expanded} nodes expanded | {result.relevant} relevant actions | "
         f"{result.seconds * 1000:.2f} ms"
     )

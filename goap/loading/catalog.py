@@ -89,6 +89,8 @@ class Action:
     retry: Retry = Retry()
     line: int | None = None
     agent: AgentPolicy = AgentPolicy()
+    # what it holds while it runs (cpu, gpu, memory_gb, or a name from goap.toml [resources])
+    resources: tuple[tuple[str, float], ...] = ()
 
     @property
     def label(self) -> str:
@@ -349,6 +351,7 @@ class _Compiler:
             retry=Retry(**spec["retry"]),
             agent=self.agent_policy(loc, spec["agent"], run is not None),
             line=self.source.line(loc),
+            resources=tuple(sorted((k, float(v)) for k, v in spec["resources"].items() if v)),
         )
 
     def sensor(self, schema: WorldSchema, index: int, spec: shape.Checked) -> Sensor:

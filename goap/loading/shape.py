@@ -35,6 +35,7 @@ class Checked(dict[str, Any]):
 
 
 _EMPTY = {"mapping": dict, "mapping of strings": dict, "actions": dict, "strings": list}
+_EMPTY |= {"resources": dict}
 _EMPTY |= {"sensors": list, "int": int, "number": float}
 
 
@@ -100,6 +101,9 @@ ACTION = {
     "timeout": Key("number", 600.0, positive, "seconds, e.g. `timeout: 600`"),
     "retry": Key("retry", {}),
     "agent": Key("agent", {}),
+    "resources": Key(
+        "resources", {}, fix="amounts by name, e.g. `resources: {cpu: 2, gpu: 1, memory_gb: 8}`"
+    ),
 }
 SENSOR = {
     "run": Key("str"),
@@ -191,6 +195,17 @@ def _kind_problem(value: Any, kind: str) -> str | None:
             return f"must be {_ARTICLE[kind]}, not {_describe(value)}"
         if abs(value) > NUMBER_LIMIT or not math.isfinite(value):  # abs first: 10**400 is no float
             return f"must be a finite number of at most {NUMBER_LIMIT:g}, not {shown(value)}"
+        return None
+    elif kind == "resources":
+        if not isinstance(value, dict):
+            return f"must be a mapping of resource names to amounts, not {_describe(value)}"
+        for name, amount in value.items():
+            if not isinstance(name, str) or not name.isidentifier():
+                return f"{name!r} is not a resource name (letters, digits, _)"
+            if isinstance(amount, bool) or not isinstance(amount, int | float):
+                return f"{name}: {shown(amount)} is not an amount"
+            if not 0 <= amount <= NUMBER_LIMIT or not math.isfinite(amount):
+                return f"{name}: {shown(amount)} must be a finite amount of at least 0"
         return None
     elif kind == "strings":
         if isinstance(value, list):

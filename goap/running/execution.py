@@ -170,7 +170,7 @@ def _execute(
         "workdir": str(ctx.workdir),
     }
     process, answer = _run_worker(request, executor.timeout, log, secrets, ctx)
-    return process if answer is None else _from_answer(answer, process)
+    return process if answer is None else from_answer(answer, process)
 
 
 def run_sensors(
@@ -302,7 +302,7 @@ def _forward(channel: Channel, hear: Callable[[dict[str, Any]], None]) -> Callab
     return tick
 
 
-def _from_answer(answer: Answer, process: Outcome) -> Outcome:
+def from_answer(answer: Answer, process: Outcome) -> Outcome:
     """The executor's own outcome (masked by the caller, as every outcome is)."""
     return Outcome(
         "succeeded" if answer["ok"] else "failed",

@@ -206,6 +206,21 @@ class RunRecord:
                 self.state.actions_pending.remove(action.label)
         self.save()
 
+    def job_submitted(self, entry: JournalEntry, handle: dict[str, Any]) -> None:
+        """The attempt's remote job, in the journal before anyone waits for it."""
+        entry.job = dict(handle)
+        self.save()
+
+    def reattachable(self, action: str, before: int) -> dict[str, Any] | None:
+        """The job of this run's last attempt of ``action`` before entry ``before``, if that
+        attempt was cut off (the runner died or stopped while the job ran elsewhere)."""
+        for entry in reversed(self.state.history):
+            if entry.seq >= before:
+                continue
+            if entry.run_id == self.state.run_id and entry.action == action:
+                return entry.job if entry.outcome == "interrupted" and entry.job else None
+        return None
+
     def step_failed(self, action: Action, attempts: int, error: str, penalty: float) -> None:
         """An action's attempts are spent: count the failure, penalize it for this run."""
         self.state.failures.append(

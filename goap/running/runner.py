@@ -13,18 +13,22 @@ The runner holds the policy only: what happened is written by the run record
 
 from __future__ import annotations
 
+import contextlib
 import signal
+import threading
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Protocol
 
 from goap.loading.catalog import Action, Catalog, Executor
-from goap.loading.logic import simulate, with_effects
-from goap.loading.secrets import MASKER, referenced
+from goap.loading.logic import with_effects
+from goap.loading.secrets import MASKER, referenced, scrub
 from goap.planning.planner import PlanOptions, PlanResult, plan
+from goap.planning.schedule import waits_for, writes
 from goap.running import orphans
 from goap.running.errors import RunError
 from goap.running.execution import (
@@ -33,12 +37,18 @@ from goap.running.execution import (
     Execution,
     ExecutionContext,
     Outcome,
+    failed,
+    from_answer,
+    masked,
 )
+from goap.running.jobs import DetachedProcesses, JobBackend, RayJobs, assignments, job_id
 from goap.running.protocol import Call
 from goap.running.record import RunRecord, logs_root, read_state, read_world
+from goap.running.resources import DEFAULT_JOBS, capacities, fits, hold, problems
+from state.files import open_append
 from state.model import StateTypeError, quoted, shown
 from state.status import RunEnd, Via
-from state.store import StateLock
+from state.store import JournalEntry, StateLock
 
 CIRCLE_LIMIT = 3  # the same action from the same world this often means no progress
 EXIT: dict[RunEnd, int] = {
@@ -174,12 +184,23 @@ class Runner:
         options: PlanOptions | None = None,
         sleep: Callable[[float], Any] = time.sleep,
         execute: Execution | None = None,
+        jobs: int = DEFAULT_JOBS,
+        leave_jobs: bool = False,
     ):
         self.catalog, self.state_path = catalog, state_path
         self.events = events or Silent()
         self.options = options or PlanOptions()
         self.sleep = sleep
         self.execute = execute or ChildProcesses()
+        if jobs < 1:
+            raise RunError(f"--jobs {jobs}: at least 1 step must be able to run")
+        self.jobs = jobs
+        self.workdir = workdir
+        self.capacity: dict[str, float] = {}  # read at the preflight (goap.toml, the machine)
+        self.assigned: dict[str, str] = {}  # action -> job backend ([jobs] of goap.toml)
+        self.job_settings: dict[str, Any] = {}
+        self.backends: dict[str, JobBackend] = {}
+        self.leave_jobs = leave_jobs  # on SIGINT/SIGTERM: leave remote jobs running
         self.stop_requested = False
         MASKER.declare(catalog.secrets)
         self.ctx = ExecutionContext.create(
@@ -230,6 +251,7 @@ class Runner:
                 raise RunError(f"action {name} has nothing to execute (no cmd or run)")
             self._end_leftovers()
             record = self.record = RunRecord.single(self.catalog, self.state_path)
+            self._check_resources([action])
             self.execute.check(calls(self.catalog, [action]), self.ctx)
             world = self._sense(record.world)
             unmet = [str(c) for c in action.pre if not c.holds(world)]
@@ -239,7 +261,9 @@ class Runner:
                     f"(run `goap next` for what applies, or --force to run it anyway)"
                 )
             record.sensed(world)
-            outcome, world = self._perform(record, action, world, "skill", bool(unmet))
+            board = _Board(world)
+            outcome = self._perform(record, action, board, "skill", bool(unmet))
+            world = board.world
             return StepResult(action.name, outcome, world, unmet if force else [])
 
     def dry_run(self) -> PlanResult:
@@ -255,7 +279,23 @@ class Runner:
                 f"{self.catalog.path}: actions with nothing to execute: "
                 f"{', '.join(missing)}; give each a `cmd:` or a `run:`"
             )
+        self._check_resources(self.catalog.actions)
         self.execute.check(calls(self.catalog, self.catalog.actions), self.ctx)
+
+    def _check_resources(self, actions: tuple[Action, ...] | list[Action]) -> None:
+        """Capacities and job backends from goap.toml, checked against the catalog."""
+        self.assigned, self.job_settings = assignments(self.workdir)
+        names = {a.name for a in self.catalog.actions}
+        unknown = sorted(set(self.assigned) - names)
+        if unknown:
+            raise RunError(
+                f"{self.workdir / 'goap.toml'}: [jobs] names {', '.join(unknown)}, which "
+                f"{self.catalog.path} does not have; actions: {', '.join(sorted(names))}"
+            )
+        self.capacity = capacities(self.workdir)
+        found = problems(actions, self.capacity)
+        if found:
+            raise RunError(f"{self.catalog.path}: " + "\n".join(found))
 
     def _end_leftovers(self) -> None:
         """Kill what a run that died (kill -9) left running for this state file, first.
@@ -309,72 +349,146 @@ class Runner:
             done.plan = [a.name for a in planned.actions]
             record.planned(planned.actions, world)
             self.events.planned(planned, list(record.completed))
-            for action in planned.actions:
-                unmet = [str(c) for c in action.pre if not c.holds(world)]
-                if unmet:
-                    self.events.note(
-                        f"{action.name} no longer applies ({', '.join(unmet)}); replanning"
-                    )
+            board = _Board(world)
+            ended = self._schedule(record, planned.actions, board, done, visits, settled)
+            world = board.world
+            if ended is not None:
+                return self._finish(record, done, *ended)
+
+    def _schedule(
+        self,
+        record: RunRecord,
+        steps: tuple[Action, ...],
+        board: _Board,
+        done: Progress,
+        visits: dict[tuple[str, frozenset[tuple[str, Any]]], int],
+        settled: dict[str, tuple[frozenset[tuple[str, Any]], str]],
+    ) -> tuple[RunEnd, str] | None:
+        """Run the plan's steps, each as soon as the steps it waits for have landed, up to
+        ``jobs`` at once and within the resources. The first surprise (a failure, a world
+        the plan did not expect, a step that no longer applies) starts nothing new; what runs
+        finishes, then the caller replans. Returns how the run ends, or None to replan."""
+        waits = waits_for(steps)
+        predicted = dict(board.world)  # the plan's world with every landed step applied
+        pending, landed = list(range(len(steps))), set()
+        running: dict[Future[Outcome], int] = {}
+        held: dict[str, float] = {}
+        halt: str | None = None  # why nothing new starts
+        ended: tuple[RunEnd, str] | None = None
+        with ThreadPoolExecutor(max_workers=self.jobs, thread_name_prefix="goap-step") as pool:
+            while True:
+                while halt is None and not self.stop_requested and len(running) < self.jobs:
+                    ready = [
+                        i
+                        for i in pending
+                        if waits[i] <= landed and fits(steps[i], held, self.capacity)
+                    ]
+                    if not ready:
+                        break
+                    i = ready[0]
+                    action = steps[i]
+                    with board.lock:
+                        now = dict(board.world)
+                    unmet = [str(c) for c in action.pre if not c.holds(now)]
+                    if unmet:
+                        halt = f"{action.name} no longer applies ({', '.join(unmet)}); replanning"
+                        break
+                    key = (action.name, frozenset(now.items()))
+                    visits[key] = visits.get(key, 0) + 1
+                    if visits[key] > CIRCLE_LIMIT:
+                        ended = (
+                            "escalated",
+                            f"escalated: the run is going in circles: {action.name} was about "
+                            f"to run a {visits[key]}th time from the same world state",
+                        )
+                        halt = ""
+                        break
+                    pending.remove(i)
+                    hold(held, action, 1)
+                    board.launch(action, now)
+                    running[pool.submit(self._perform, record, action, board)] = i
+                if not running:
                     break
-                key = (action.name, frozenset(world.items()))
-                visits[key] = visits.get(key, 0) + 1
-                if visits[key] > CIRCLE_LIMIT:
-                    return self._finish(
-                        record,
-                        done,
-                        "escalated",
-                        f"escalated: the run is going in circles: {action.name} was about to "
-                        f"run a {visits[key]}th time from the same world state",
-                    )
-                expected = simulate([action], world)
-                before = world
-                outcome, world = self._perform(record, action, world, expected=expected)
-                done.executed.append(
-                    {
-                        "action": action.name,
-                        "id": action.id,
-                        "ok": outcome.ok,
-                        "seconds": round(outcome.seconds, 3),
-                        "error": outcome.error or None,
-                        "log": outcome.log or None,
-                    }
-                )
-                if outcome.interrupted or self.stop_requested:
-                    return self._finish(record, done, "interrupted", "interrupted")
-                if outcome.ok and outcome.error:  # it ran; what it observed cannot be stored
-                    return self._finish(record, done, "escalated", _unobserved(action, outcome))
-                if not outcome.ok:
-                    errors = record.errors(action.name)
-                    if len(errors) >= 2 and errors[-1] == errors[-2]:  # it repeats itself
-                        settled[action.name] = (frozenset(before.items()), outcome.error)
-                    if len(record.failures) >= self.catalog.failure_budget:
-                        return self._finish(record, done, "escalated", self._report(record))
-                    self.events.note(f"{action.name} failed; replanning around it")
-                    break
-                if world != expected:
-                    changed = [k for k in world if world[k] != expected.get(k)]
-                    self.events.note(
-                        f"the world differs from the plan after {action.name} "
-                        f"({', '.join(changed)}); replanning"
-                    )
-                    break
+                finished, _ = wait(running, timeout=0.1, return_when=FIRST_COMPLETED)
+                for future in finished:
+                    i = running.pop(future)
+                    action = steps[i]
+                    hold(held, action, -1)
+                    outcome = future.result()
+                    before = board.landed(action)
+                    done.executed.append(_executed(action, outcome))
+                    if outcome.ok and not outcome.error:
+                        landed.add(i)
+                        predicted = with_effects(action.effects, predicted)
+                    why = self._surprise(record, action, outcome, before, predicted, board, settled)
+                    if why is None:
+                        continue
+                    if why[0] == "replan":
+                        halt = halt or why[1]
+                    else:
+                        ended, halt = ended or why, halt if halt is not None else ""
+        if ended is not None:
+            return ended
+        if self.stop_requested:
+            return "interrupted", "interrupted"
+        if halt:
+            self.events.note(halt)
+        return None
+
+    def _surprise(
+        self,
+        record: RunRecord,
+        action: Action,
+        outcome: Outcome,
+        before: dict[str, Any],
+        predicted: dict[str, Any],
+        board: _Board,
+        settled: dict[str, tuple[frozenset[tuple[str, Any]], str]],
+    ) -> tuple[Any, str] | None:
+        """What a landed step means for the run: (end, why) to stop the run, ("replan", why)
+        to start nothing new and replan, or None to go on."""
+        if outcome.interrupted or self.stop_requested:
+            return ("interrupted", "interrupted")
+        if outcome.ok and outcome.error:  # it ran; what it observed cannot be stored
+            return ("escalated", _unobserved(action, outcome))
+        if not outcome.ok:
+            errors = record.errors(action.name)
+            if len(errors) >= 2 and errors[-1] == errors[-2]:  # it repeats itself
+                settled[action.name] = (frozenset(before.items()), outcome.error)
+            if len(record.failures) >= self.catalog.failure_budget:
+                return ("escalated", self._report(record))
+            return ("replan", f"{action.name} failed; replanning around it")
+        with board.lock:
+            busy = board.written()
+            changed = [
+                k for k in board.world if k not in busy and board.world[k] != predicted.get(k)
+            ]
+        if changed:
+            return (
+                "replan",
+                f"the world differs from the plan after {action.name} "
+                f"({', '.join(changed)}); replanning",
+            )
+        return None
 
     def _perform(
         self,
         record: RunRecord,
         action: Action,
-        world: dict[str, Any],
+        board: _Board,
         via: Via = "run",
         forced: bool = False,
-        expected: dict[str, Any] | None = None,
-    ) -> tuple[Outcome, dict[str, Any]]:
-        """Run one action with its retry policy; every attempt is recorded. The new world.
+    ) -> Outcome:
+        """Run one action with its retry policy; every attempt is recorded (the new world is
+        the board's).
 
-        ``expected`` is the world its declared effects promise (computed when not given).
+        Several may run at once (one thread each): the board's lock orders what they write
+        to the record, and each lays only its own writes over the world.
         """
         assert action.executor is not None
-        if expected is None:  # forced actions apply whatever their preconditions say
-            expected = with_effects(action.effects, world)
+        with board.lock:
+            start = dict(board.world)
+        expected = with_effects(action.effects, start)  # what its declared effects promise
         outcome = INTERRUPTED
         attempt = 0
         for attempt in range(1, action.retry.attempts + 1):
@@ -383,31 +497,131 @@ class Runner:
                 if self.stop_requested:
                     outcome = INTERRUPTED
                     break
-            entry = record.attempt_started(action, attempt, via, forced)
-            self.events.started(action, attempt)
+            with board.lock:
+                entry = record.attempt_started(action, attempt, via, forced)
+                self.events.started(action, attempt)
             log = record.log_path(f"{entry.seq:05d}-{action.name}.log", self.ctx.logs)
             where = f"action {action.name}"
-            ctx = replace(self.ctx, progress=lambda fields: self.events.progress(action, fields))
-            outcome = self.execute.action(action.executor, where, log, ctx)
+            ctx = replace(self.ctx, progress=lambda fields: self._said(board, action, fields))
+            backend = self._backend(action)
+            if backend is None:
+                outcome = self.execute.action(action.executor, where, log, ctx)
+            else:
+                outcome = self._remote(backend, record, entry, action, log, board)
             outcome = replace(outcome, log=str(log))
-            after = world
-            if outcome.ok:  # it ran: its effects hold, what it observed overrides them
-                after, problems = self._observe(expected, action.executor, where, outcome.facts)
-                if problems:  # recorded as executed, never run again for this
-                    outcome = replace(outcome, error="; ".join(problems), retryable=False)
-            elif outcome.facts:  # what the executor saw before failing is still the truth
-                world = after = self._observe(world, action.executor, where, outcome.facts)[0]
-            self.events.finished(action, outcome, attempt)
+            with board.lock:
+                if outcome.ok:  # it ran: its effects hold, what it observed overrides them
+                    after, problems = self._observe(expected, action.executor, where, outcome.facts)
+                    if problems:  # recorded as executed, never run again for this
+                        outcome = replace(outcome, error="; ".join(problems), retryable=False)
+                else:  # what the executor saw before failing is still the truth
+                    after = self._observe(start, action.executor, where, outcome.facts)[0]
+                world = board.lay(action, after)
+                self.events.finished(action, outcome, attempt)
+                if outcome.ok:
+                    world = board.sensed(action, self._sense(world))
+                record.attempt_ended(entry, action, outcome, world)
             if outcome.ok:
-                after = self._sense(after)
-            record.attempt_ended(entry, action, outcome, after)
-            if outcome.ok:
-                return outcome, after
+                return outcome
             if outcome.interrupted or not outcome.retryable:
                 break
         if not outcome.interrupted:
-            record.step_failed(action, attempt, outcome.error, self._penalty())
-        return outcome, world
+            with board.lock:
+                record.step_failed(action, attempt, outcome.error, self._penalty())
+        return outcome
+
+    # ------------------------------------------------------------ remote jobs
+
+    def _backend(self, action: Action) -> JobBackend | None:
+        """The job backend ``goap.toml`` gives this action (None: a child, as always)."""
+        name = self.assigned.get(action.name, "local")
+        if name == "local" or action.executor is None or action.executor.run is None:
+            return None
+        if name not in self.backends:
+            if name == "detached":
+                root = logs_root(self.state_path).parent / "jobs"
+                self.backends[name] = DetachedProcesses(root, self.ctx.workdir)
+            else:
+                ray = self.job_settings.get("ray", {})
+                address = str(ray.get("address", "http://127.0.0.1:8265"))
+                self.backends[name] = RayJobs(address, tuple(ray.get("env", ())))
+        return self.backends[name]
+
+    def _remote(
+        self,
+        backend: JobBackend,
+        record: RunRecord,
+        entry: JournalEntry,
+        action: Action,
+        log: Path,
+        board: _Board,
+    ) -> Outcome:
+        """Submit the action as a job (or reattach to the one a dead runner left), wait."""
+        assert action.executor is not None and action.executor.run is not None
+        started = time.monotonic()
+        handle = record.reattachable(action.name, before=entry.seq)
+        if handle is not None and backend.poll(handle) != "gone":
+            self._note(
+                board, f"{action.name}: reattached to job {handle['id']}; not submitted again"
+            )
+            with board.lock:
+                record.job_submitted(entry, handle)  # this attempt watches the same job
+        else:
+            if handle is not None:
+                self._note(
+                    board, f"{action.name}: job {handle['id']} no longer exists; submitting again"
+                )
+            lost = {"replaces": handle["id"]} if handle is not None else {}  # journal note
+            handle = {"backend": backend.name, "id": job_id(entry.run_id, action.name, entry.seq)}
+            handle |= lost
+            with board.lock:
+                record.job_submitted(entry, handle)  # before the job exists: a crash now is safe
+            request = {
+                "op": "call",
+                "target": action.executor.run,
+                "args": action.executor.args,
+                "where": f"action {action.name}",
+                "workdir": str(self.ctx.workdir),
+            }
+            env = {k: v for k, v in self.ctx.env.items() if k not in (orphans.OWNER, orphans.CHILD)}
+            try:
+                handle = backend.submit(handle["id"], request, env)
+            except Exception as exc:  # noqa: BLE001 - a backend's own failure is the action's
+                return failed(f"{backend.name} refused job {handle['id']}: {exc}")
+            with board.lock:
+                record.job_submitted(entry, handle | lost)
+        delay = 0.1
+        while (state := backend.poll(handle)) == "running":
+            if self.stop_requested:
+                if not self.leave_jobs:
+                    backend.cancel(handle)
+                return replace(INTERRUPTED, seconds=time.monotonic() - started)
+            self._wait(delay)
+            delay = min(delay * 1.5, 2.0)
+        seconds = time.monotonic() - started
+        if state == "gone":
+            return failed(
+                f"job {handle['id']} on {backend.name} is gone (it ended without an answer)",
+                seconds=seconds,
+            )
+        answer, tail = backend.result(handle)
+        secrets = self.ctx.secrets(action.executor.args)
+        with contextlib.suppress(OSError), open_append(log) as out:
+            out.write(scrub(tail + "\n", secrets))
+        if answer is None:
+            return masked(
+                failed(f"job {handle['id']} ended without an answer", tail=tail, seconds=seconds),
+                secrets,
+            )
+        return masked(from_answer(answer, Outcome("failed", tail=tail, seconds=seconds)), secrets)
+
+    def _note(self, board: _Board, text: str) -> None:
+        with board.lock:
+            self.events.note(text)
+
+    def _said(self, board: _Board, action: Action, fields: dict[str, Any]) -> None:
+        with board.lock:  # the views are not thread-safe: one event at a time
+            self.events.progress(action, fields)
 
     def _penalty(self) -> float:
         """Large enough that any route avoiding the action is preferred."""
@@ -480,6 +694,60 @@ class Runner:
         self.events.note(message)
         failures = [f.model_dump() for f in record.failures]
         return RunResult(end, message, self.state_path, done, failures, dict(record.world))
+
+
+class _Board:
+    """The world while steps run at once: one lock, and what each running step writes.
+
+    The schedule never runs two steps that touch the same variable at once, so a landing
+    step lays only its own writes over the world, and a sensor's view of a variable that a
+    step still running writes is ignored (it would see that step half done).
+    """
+
+    def __init__(self, world: dict[str, Any]):
+        self.world = dict(world)
+        self.lock = threading.RLock()
+        self.running: dict[str, tuple[frozenset[str], dict[str, Any]]] = {}  # writes, start
+
+    def launch(self, action: Action, start: dict[str, Any]) -> None:
+        with self.lock:
+            self.running[action.name] = (writes(action), start)
+
+    def landed(self, action: Action) -> dict[str, Any]:
+        """It is done: the world it started from."""
+        with self.lock:
+            entry = self.running.pop(action.name, None)
+        return entry[1] if entry else dict(self.world)
+
+    def written(self, but: str = "") -> frozenset[str]:
+        """Variables that running steps (all but ``but``) write."""
+        with self.lock:
+            return frozenset(v for name, (w, _) in self.running.items() if name != but for v in w)
+
+    def lay(self, action: Action, after: dict[str, Any]) -> dict[str, Any]:
+        """The world with the values ``action`` left for the variables it writes."""
+        with self.lock:
+            for name in writes(action):
+                self.world[name] = after[name]
+            return dict(self.world)
+
+    def sensed(self, action: Action, seen: dict[str, Any]) -> dict[str, Any]:
+        """What sensors saw after ``action``, but for what other running steps write."""
+        with self.lock:
+            busy = self.written(but=action.name)
+            self.world = {k: self.world[k] if k in busy else v for k, v in seen.items()}
+            return dict(self.world)
+
+
+def _executed(action: Action, outcome: Outcome) -> dict[str, Any]:
+    return {
+        "action": action.name,
+        "id": action.id,
+        "ok": outcome.ok,
+        "seconds": round(outcome.seconds, 3),
+        "error": outcome.error or None,
+        "log": outcome.log or None,
+    }
 
 
 def _no_route(action: str, error: str) -> str:

@@ -8,6 +8,7 @@ the answer is written atomically as JSON.
 
 from __future__ import annotations
 
+import base64
 import importlib
 import inspect
 import json
@@ -23,6 +24,7 @@ from pydantic import BaseModel, ValidationError, create_model
 from goap.loading.secrets import MASKER, MissingVariable, interpolate
 from goap.running.contract import ActionFailed
 from goap.running.extras import install_hint
+from goap.running.jobs import ANSWER_LINE, ANSWER_MARK
 from goap.running.protocol import (
     OPS,
     Answer,
@@ -206,8 +208,11 @@ def _log(answer: Any) -> None:
 
 
 def main() -> None:
-    request_path, result_path = sys.argv[1], Path(sys.argv[2])
-    request = json.loads(Path(request_path).read_text())
+    if sys.argv[1] == ANSWER_LINE:  # a remote job: request in argv, answer on stdout
+        request, result_path = json.loads(base64.b64decode(sys.argv[2])), None
+    else:
+        request_path, result_path = sys.argv[1], Path(sys.argv[2])
+        request = json.loads(Path(request_path).read_text())
     if request.get("workdir"):
         os.chdir(request["workdir"])
         # last on the path (we run with -P): the workdir's own modules can be executors,
@@ -221,6 +226,9 @@ def main() -> None:
     result = MASKER.document(result)
     _log(result)
     text = json.dumps(result, default=str)
+    if result_path is None:
+        print(ANSWER_MARK + base64.b64encode(text.encode()).decode(), flush=True)
+        return
     tmp = result_path.with_suffix(".tmp")
     tmp.write_text(text)
     os.replace(tmp, result_path)

@@ -1,0 +1,107 @@
+"""Steps at once against one by one: the seed's plan with sleep-based stand-in actions.
+
+Every action of ``plans/deployment.yaml`` keeps its preconditions and effects; its executor
+becomes ``sleep D`` with D proportional to the seed's own time estimates (training and CI
+longest). Sensors are dropped (they would look at a real repository). Baseline: the same
+catalog with ``--jobs 1``, in the same run. Also the runner's overhead per action on a chain
+of ``true`` commands with ``--jobs 1`` and ``--jobs 4`` (a chain never runs two at once, so
+this is the price of the scheduler). Usage:
+
+    python -m bench.parallel [--scale 0.1] [--out bench/results/parallel.json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from bench.catalogs import chain
+from goap.loading.catalog import load_catalog
+from goap.running.runner import Runner
+
+ROOT = Path(__file__).resolve().parents[1]
+# seconds per action at scale 1, after the seed's estimates (minutes become seconds)
+SECONDS = {"T01": 8, "T02": 10, "A09": 5, "T00": 2, "A11": 2, "A01": 1, "A02": 1, "A03": 1}
+DEFAULT_SECONDS = 0.5
+
+
+def stand_in(scale: float) -> dict[str, Any]:
+    doc = yaml.safe_load((ROOT / "plans" / "deployment.yaml").read_text())
+    doc.pop("sensors", None)
+    for action in doc["actions"].values():
+        seconds = SECONDS.get(action.get("id", ""), DEFAULT_SECONDS) * scale
+        for key in ("run", "with", "observe", "cmd", "timeout", "retry", "agent"):
+            action.pop(key, None)
+        action["cmd"] = ["sleep", f"{seconds:.3f}"]
+    return doc
+
+
+def timed_run(doc: dict[str, Any], jobs: int) -> tuple[float, int]:
+    catalog = load_catalog("bench.yaml", json.dumps(doc))
+    with tempfile.TemporaryDirectory() as tmp:
+        start = time.perf_counter()
+        result = Runner(catalog, Path(tmp) / "state.json", Path(tmp), jobs=jobs).run()
+        took = time.perf_counter() - start
+    assert result.status == "completed", result.message
+    return took, len(result.executed)
+
+
+def overhead(jobs: int, n: int) -> float:
+    """Milliseconds goap adds per action of a chain of `true`, against subprocess.run."""
+    doc = chain(n, unit=True)
+    for action in doc["actions"].values():
+        action["cmd"] = ["true"]
+    start = time.perf_counter()
+    for _ in range(n):
+        subprocess.run(["true"], check=True)
+    direct = time.perf_counter() - start
+    took, _ = timed_run(doc, jobs)
+    return (took - direct) / n * 1000
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--scale", type=float, default=0.1, help="stand-in seconds factor")
+    parser.add_argument("--chain", type=int, default=40, help="actions for the overhead")
+    parser.add_argument("--out", type=Path, default=Path("bench/results/parallel.json"))
+    args = parser.parse_args()
+    doc = stand_in(args.scale)
+    sequential, steps = timed_run(doc, 1)
+    parallel, _ = timed_run(doc, 4)
+    ms1, ms4 = overhead(1, args.chain), overhead(4, args.chain)
+    print(f"seed plan, {steps} sleep stand-ins (scale {args.scale}):")
+    print(f"  baseline --jobs 1: {sequential:.2f} s")
+    print(f"  --jobs 4:          {parallel:.2f} s   ratio {parallel / sequential:.2f}")
+    print(f"runner overhead per action ({args.chain}-step chain of `true`):")
+    print(f"  --jobs 1: {ms1:.1f} ms   --jobs 4: {ms4:.1f} ms   ratio {ms4 / ms1:.2f}")
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(
+        json.dumps(
+            {
+                "machine": platform.platform(),
+                "python": platform.python_version(),
+                "scale": args.scale,
+                "steps": steps,
+                "sequential_s": sequential,
+                "parallel_s": parallel,
+                "ratio": parallel / sequential,
+                "overhead_ms_jobs1": ms1,
+                "overhead_ms_jobs4": ms4,
+            },
+            indent=2,
+        )
+        + "\n"
+    )
+    print(f"results: {args.out}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,50 @@
+"""Which steps of a plan may run at the same time: the plan's partial order.
+
+The planner finds the cheapest sequence; this module finds how much of it is really a
+sequence. Step j must wait for an earlier step i when they touch a variable in a way that
+makes their order matter: i writes what j reads or writes, or i reads what j writes. Writes
+include what an executor observes (``observe:`` overrides effects). Every other pair is
+independent, so any interleaving of them reaches the same world, and running them at once
+keeps the plan (and its cost) as it is. ``levels`` groups the steps into waves for display.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from goap.loading.catalog import Action
+
+
+def reads(action: Action) -> frozenset[str]:
+    """Variables the action's preconditions and relative effects (``+= 1``) depend on."""
+    relative = {e.var for e in action.effects if e.kind == "add"}
+    return frozenset({c.var for c in action.pre} | relative)
+
+
+def writes(action: Action) -> frozenset[str]:
+    """Variables it changes: its effects and what its executor observes."""
+    observed = set(action.executor.observe) if action.executor else set()
+    return frozenset({e.var for e in action.effects} | observed)
+
+
+def conflict(a: Action, b: Action) -> bool:
+    """Whether the order of ``a`` and ``b`` can change what they do or leave."""
+    wa, wb = writes(a), writes(b)
+    return bool(wa & (reads(b) | wb) or reads(a) & wb)
+
+
+def waits_for(plan: Sequence[Action]) -> list[frozenset[int]]:
+    """For each step, the earlier steps it must wait for (direct conflicts only; the rest
+    follows by transitivity)."""
+    return [frozenset(i for i in range(j) if conflict(plan[i], plan[j])) for j in range(len(plan))]
+
+
+def levels(plan: Sequence[Action]) -> list[list[int]]:
+    """The steps by wave: wave k holds the steps whose longest chain of waits has k links."""
+    depth: list[int] = []
+    for before in waits_for(plan):
+        depth.append(1 + max((depth[i] for i in before), default=-1))
+    waves: list[list[int]] = [[] for _ in range(max(depth, default=-1) + 1)]
+    for step, d in enumerate(depth):
+        waves[d].append(step)
+    return waves

@@ -1,0 +1,229 @@
+"""Independent steps at once: the schedule, resources, failures, and kill -9 with several
+steps in flight. Real commands and real processes, as in test_runner.py."""
+
+from __future__ import annotations
+
+import json
+import random
+import signal
+import time
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+from conftest import goap_cmd, read_json
+from test_runner import SH, catalog, lines, spawn_run, wait_for
+
+from goap.loading.catalog import load_catalog
+from goap.planning.planner import plan
+from goap.planning.schedule import conflict, levels, waits_for
+
+SCHEDULE = """\
+version: 1
+name: s
+state: {a: false, b: false, c: false, n: 0, seen: ""}
+goal: {a: true, b: true, c: true}
+actions:
+  make_a: {effects: {a: true}, cmd: ["true"]}
+  make_b: {effects: {b: true}, cmd: ["true"]}
+  make_c: {pre: {a: true, b: true}, effects: {c: true}, cmd: ["true"]}
+  count: {effects: {n: "+=1"}, cmd: ["true"]}
+  count_too: {effects: {n: "+=1"}, cmd: ["true"]}
+  look: {effects: {a: true}, run: "actions.git:git_state", observe: {seen: clean}}
+  read_seen: {pre: {seen: ""}, effects: {b: true}, cmd: ["true"]}
+"""
+
+
+def test_the_schedule_orders_only_steps_whose_order_matters():
+    cat = load_catalog("s.yaml", SCHEDULE)
+    a, b, c, count, count_too, look, read_seen = (cat.action(n) for n in (
+        "make_a", "make_b", "make_c", "count", "count_too", "look", "read_seen"))  # fmt: skip
+    assert not conflict(a, b)  # disjoint: any order
+    assert conflict(a, c) and conflict(c, a)  # c reads what a writes, either way round
+    assert conflict(count, count_too)  # both write n (and += reads it)
+    assert conflict(look, read_seen)  # what an executor observes is a write
+    assert waits_for([a, b, c]) == [frozenset(), frozenset(), frozenset({0, 1})]
+    assert levels([a, b, c]) == [[0, 1], [2]]
+    assert levels([]) == []
+
+
+def test_the_seed_plan_runs_the_seeds_parallel_tracks_together():
+    seed = load_catalog(Path(__file__).parents[1] / "plans" / "deployment.yaml")
+    steps = plan(seed, seed.initial).actions
+    first = {steps[i].id for i in levels(steps)[0]}
+    assert {"A01", "A02", "A03"} <= first  # the seed: "A01-A03 together"
+    assert {"A14", "A15"} <= first  # the documentation track beside everything
+    trainings = next(w for w in levels(steps) if any(steps[i].id == "T01" for i in w))
+    assert "T02" in {steps[i].id for i in trainings}  # two trainings side by side
+
+
+def sleeper(name: str, seconds: float, then: str = "") -> list[str]:
+    return [SH, "-c", f"sleep {seconds}; {then}mkdir -p counts && echo ran >> counts/{name}"]
+
+
+def fan(tmp_path: Path, n: int = 3, seconds: float = 1.0, **extra: dict) -> Path:
+    """n independent sleepers, then one step that needs them all."""
+    actions = {
+        f"w{i}": {"effects": {f"s.w{i}": True}, "cmd": sleeper(f"w{i}", seconds), **extra}
+        for i in range(n)
+    }
+    actions["join"] = {
+        "pre": {f"s.w{i}": True for i in range(n)},
+        "effects": {"s.done": True},
+        "cmd": sleeper("join", 0),
+    }
+    state = {f"s.w{i}": False for i in range(n)} | {"s.done": False}
+    return catalog(tmp_path / "fan.yaml", actions, {"s.done": True}, state)
+
+
+def spans(state_path: Path) -> dict[str, tuple[datetime, datetime]]:
+    out = {}
+    for e in read_json(state_path)["history"]:
+        if e["outcome"] == "succeeded":
+            out[e["action"]] = (
+                datetime.fromisoformat(e["started_at"]),
+                datetime.fromisoformat(e["ended_at"]),
+            )
+    return out
+
+
+def overlapping(found: dict[str, tuple[datetime, datetime]], x: str, y: str) -> bool:
+    return found[x][0] < found[y][1] and found[y][0] < found[x][1]
+
+
+def test_independent_steps_run_at_once_and_reach_the_same_world(tmp_path):
+    fast, slow = tmp_path / "fast", tmp_path / "slow"
+    for folder, jobs in ((fast, "3"), (slow, "1")):
+        folder.mkdir()
+        cat = fan(folder)
+        started = time.monotonic()
+        proc = goap_cmd("run", str(cat), "--workdir", str(folder), "--jobs", jobs, "--json")
+        took = time.monotonic() - started
+        assert proc.returncode == 0, proc.stderr
+        if jobs == "3":
+            assert took < 3.0 + 2.0  # three 1 s steps at once, plus start-up
+            found = spans(folder / "fan_state.json")
+            assert overlapping(found, "w0", "w1") and overlapping(found, "w1", "w2")
+            assert not overlapping(found, "w0", "join")  # join waits for all three
+        else:
+            found = spans(folder / "fan_state.json")
+            assert not overlapping(found, "w0", "w1") and not overlapping(found, "w1", "w2")
+    assert (
+        read_json(fast / "fan_state.json")["world_state"]
+        == read_json(slow / "fan_state.json")["world_state"]
+    )
+    for name in ("w0", "w1", "w2", "join"):
+        assert lines(fast / "counts" / name) == 1
+
+
+def test_a_resource_of_one_serialises_the_steps_that_need_it(tmp_path):
+    cat = fan(tmp_path, n=3, seconds=0.5, resources={"gpu": 1})
+    (tmp_path / "goap.toml").write_text("[resources]\ngpu = 1\n")
+    proc = goap_cmd("run", str(cat), "--workdir", str(tmp_path), "--jobs", "3")
+    assert proc.returncode == 0, proc.stderr
+    found = spans(tmp_path / "fan_state.json")
+    for x, y in (("w0", "w1"), ("w1", "w2"), ("w0", "w2")):
+        assert not overlapping(found, x, y), (x, y)
+
+
+@pytest.mark.parametrize(
+    "resources, toml, words",
+    [
+        ({"tpu": 1}, "", ["action w0", "'tpu', which nobody declared", "[resources] tpu = 1"]),
+        ({"gpu": 2}, "[resources]\ngpu = 1\n", ["needs gpu 2, but the capacity is 1"]),
+        ({"gpu": 1}, "[resources]\ngpu = -1\n", ["goap.toml", "gpu = -1"]),
+    ],
+)
+def test_bad_resources_are_refused_before_anything_runs(tmp_path, resources, toml, words):
+    cat = fan(tmp_path, n=1, seconds=0, resources=resources)
+    if toml:
+        (tmp_path / "goap.toml").write_text(toml)
+    proc = goap_cmd("run", str(cat), "--workdir", str(tmp_path))
+    assert proc.returncode == 2, proc.stderr
+    text = " ".join(proc.stderr.split())
+    assert all(w in text for w in words), text
+    assert not (tmp_path / "counts").exists()
+
+
+def test_a_bad_resources_key_is_a_located_load_error(tmp_path):
+    cat = fan(tmp_path, n=1, seconds=0, resources={"gpu": -1})
+    proc = goap_cmd("plan", str(cat))
+    assert proc.returncode == 2 and "actions.w0.resources" in proc.stderr
+    assert "at least 0" in proc.stderr
+
+
+def test_a_failing_branch_lets_the_others_finish_then_replans(tmp_path):
+    actions = {
+        "slow": {"effects": {"s.slow": True}, "cmd": sleeper("slow", 1.0)},
+        "broken": {"effects": {"s.broken": True}, "cmd": [SH, "-c", "exit 3"]},
+        "spare": {"cost": 5, "effects": {"s.broken": True}, "cmd": sleeper("spare", 0)},
+        "join": {
+            "pre": {"s.slow": True, "s.broken": True},
+            "effects": {"s.done": True},
+            "cmd": sleeper("join", 0),
+        },
+    }
+    state = {"s.slow": False, "s.broken": False, "s.done": False}
+    cat = catalog(tmp_path / "f.yaml", actions, {"s.done": True}, state)
+    proc = goap_cmd("run", str(cat), "--workdir", str(tmp_path), "--json")
+    assert proc.returncode == 0, proc.stderr
+    ran = [e["action"] for e in json.loads(proc.stdout)["executed"]]
+    assert sorted(ran[:2]) == ["broken", "slow"]  # both started at once
+    assert ran[2:] == ["spare", "join"]  # the replan went around the failure
+    assert lines(tmp_path / "counts" / "slow") == 1  # the branch that worked is not redone
+
+
+def test_kill_9_with_several_steps_in_flight_then_resume(tmp_path):
+    """Randomized: kill the runner while 1-4 steps run; every step that finished ran once,
+    every interrupted one runs again, and the world is the sequential run's."""
+    rng = random.Random(7)
+    most = 0  # the most steps cut off at once in a trial
+    for trial in range(3):
+        folder = tmp_path / f"t{trial}"
+        folder.mkdir()
+        actions = {
+            f"w{i}": {
+                "effects": {f"s.w{i}": True},
+                "cmd": sleeper(f"w{i}", round(rng.uniform(0.2, 1.5), 2)),
+            }
+            for i in range(4)
+        }
+        actions["join"] = {
+            "pre": {f"s.w{i}": True for i in range(4)},
+            "effects": {"s.done": True},
+            "cmd": sleeper("join", 0.3),
+        }
+        state = {f"s.w{i}": False for i in range(4)} | {"s.done": False}
+        cat = catalog(folder / "k.yaml", actions, {"s.done": True}, state)
+        state_path = folder / "k_state.json"
+        proc = spawn_run(cat, folder, "--jobs", "4")
+
+        def running_now(path: Path = state_path) -> int:
+            try:
+                history = read_json(path)["history"]
+            except (FileNotFoundError, json.JSONDecodeError, KeyError):
+                return 0
+            return sum(1 for e in history if e["outcome"] == "started")
+
+        wait_for(lambda: running_now() >= 1)
+        time.sleep(rng.uniform(0.0, 1.2))
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        time.sleep(0.3)
+        before = read_json(state_path)
+        finished = {e["action"] for e in before["history"] if e["outcome"] == "succeeded"}
+        in_flight = {e["action"] for e in before["history"] if e["outcome"] == "started"}
+        resumed = goap_cmd("run", str(cat), "--workdir", str(folder), "--resume", "--json")
+        assert resumed.returncode == 0, resumed.stderr
+        again = {e["action"] for e in json.loads(resumed.stdout)["executed"]}
+        most = max(most, len(in_flight))
+        assert not finished & again, (trial, finished, again)  # nothing finished runs twice
+        assert in_flight <= again, (trial, in_flight, again)  # what was cut off runs again
+        for name in finished:
+            assert lines(folder / "counts" / name) == 1, (trial, name)
+        after = read_json(state_path)
+        assert after["status"] == "completed"
+        assert after["world_state"]["s"] == {f"w{i}": True for i in range(4)} | {"done": True}
+        outcomes = {e["outcome"] for e in after["history"]}
+        assert outcomes <= {"succeeded", "interrupted"}
+    assert most >= 2  # the seed's kills did cut off several steps at once
