@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 import sys
 from pathlib import Path
 from typing import Any
@@ -245,7 +246,10 @@ def _last_line(output: str) -> str:
 
 
 def validate_typescript(args: TypeScriptArgs) -> dict[str, Any]:
-    """A03: ``npm run build`` if package.json has a build script, else ``tsc --noEmit``."""
+    """A03: the app built for real, as its CI would: ``npm ci`` when package-lock.json pins
+    the dependencies, ``tsc --noEmit`` when there is a tsconfig.json, then ``npm run build``
+    when package.json has a build script. Not applicable (and why) without a package.json,
+    without anything to run, or when the project needs npm and npm is not installed."""
     project = args.workdir / args.project_dir
     package_json = project / "package.json"
     if not package_json.is_file():
@@ -254,37 +258,59 @@ def validate_typescript(args: TypeScriptArgs) -> dict[str, Any]:
         scripts = json.loads(package_json.read_text(encoding="utf-8")).get("scripts") or {}
     except (json.JSONDecodeError, AttributeError) as exc:
         raise ActionFailed(f"{package_json} is not a valid JSON object; fix it") from exc
-    if "build" in scripts:
-        argv = [require_tool("npm", "install Node.js and npm"), "run", "build"]
-    elif (project / "tsconfig.json").is_file():
-        argv = [_typescript_compiler(project), "--noEmit"]
-    else:
+    locked = (project / "package-lock.json").is_file()
+    typed = (project / "tsconfig.json").is_file()
+    if not (locked or typed or "build" in scripts):
         return _not_applicable(
             args,
             f"{args.project_dir}/package.json has no build script and there is no tsconfig.json",
         )
-    result = run_process(argv, project, args.timeout_s)
+    npm = shutil.which("npm")
+    if (locked or "build" in scripts) and npm is None:
+        return _not_applicable(
+            args, f"npm is not installed, so {args.project_dir} cannot be built here (install "
+            "Node.js and npm to check it)",
+        )  # fmt: skip
+    steps: list[list[str]] = []
+    if locked:
+        steps.append([str(npm), "ci", "--no-audit", "--no-fund", "--prefer-offline"])
+    if typed:
+        steps.append(["tsc", "--noEmit"])  # resolved after npm ci has installed it
+    if "build" in scripts:
+        steps.append([str(npm), "run", "build"])
+    shown = [" ".join([Path(argv[0]).name, *argv[1:]]) for argv in steps]
+    outputs, duration, result = [], 0.0, None
+    for argv, command in zip(steps, shown, strict=True):
+        if argv[0] == "tsc":
+            argv = [_typescript_compiler(project), *argv[1:]]
+        result = run_process(argv, project, max(1.0, args.timeout_s - duration))
+        duration += result.duration_s
+        outputs.append(f"$ {command}\n{result.output}")
+        if not result.ok:
+            break
+    assert result is not None
+    failed = shown[len(outputs) - 1]
     facts = known(
         {
             "applicable": True,
             "passed": result.ok,
-            "command": " ".join([Path(argv[0]).name, *argv[1:]]),
+            "command": " && ".join(shown),
             "project_dir": args.project_dir,
             "exit_code": result.returncode,
             "timed_out": result.timed_out,
-            "duration_s": result.duration_s,
+            "duration_s": round(duration, 3),
             "output_head": head(result.output),
         }
     )
     if result.timed_out:
         raise ActionFailed(
-            f"TypeScript build timed out after {args.timeout_s:g}s; raise timeout_s",
+            f"TypeScript build `{failed}` timed out after {args.timeout_s:g}s; raise timeout_s",
             tail=tail(result.output),
             facts=facts,
         )
     if not result.ok:
         raise ActionFailed(
-            f"TypeScript build `{facts['command']}` failed in {args.project_dir} "
+            f"TypeScript build `{failed}` failed in {args.project_dir} "
             f"(exit {result.returncode}); fix the errors in the log tail",
             tail=tail(result.output),
             facts=facts,

@@ -255,21 +255,11 @@ def _graph_module(kind: Kind, checkpoint: Path) -> tuple[nn.Module, int]:
 
 
 def guided_step(dit: nn.Module) -> nn.Module:
-    """The DiT as one guided velocity evaluation: (x, t, y, cfg_scale) -> velocity."""
-    import torch
+    """The DiT as one guided velocity evaluation: (x, t, y, cfg_scale) -> velocity; the one
+    module models.export exports too, so every caller runs the same graph."""
+    from models.export import guided_step as guided
 
-    class GuidedStep(torch.nn.Module):
-        def __init__(self, model: nn.Module):
-            super().__init__()
-            self.model = model
-
-        def forward(self, x, t, y, cfg_scale):
-            null = torch.full_like(y, self.model.num_classes)
-            v = self.model(torch.cat([x, x]), torch.cat([t, t]), torch.cat([y, null]))
-            v_cond, v_uncond = v.chunk(2)
-            return v_uncond + cfg_scale.view(-1, 1, 1, 1) * (v_cond - v_uncond)
-
-    return GuidedStep(dit).eval()
+    return guided(dit)
 
 
 def example_inputs(

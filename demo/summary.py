@@ -16,6 +16,7 @@ from rich.table import Table
 
 from actions.pipeline import KINDS, REPORT, int8_path, read_json, read_record
 from actions.publish import version_history
+from actions.site import SiteStatusArgs, site_status
 from demo.workspace import STATE_FILE
 from goap.running.runner import RunResult
 from state.store import StateFile
@@ -58,6 +59,7 @@ def summarize(
             metrics[f"{kind}.int8_{record['metric']}_change"] = record["accuracy_change"]
     versions = version_history(workspace, MODEL_NAME)
     latest = versions[-1] if versions else None
+    site = site_status(SiteStatusArgs(workdir=workspace, name=MODEL_NAME))
     artifacts = {
         "published version": f"{latest['path']} ({latest['version']})" if latest else "-",
         "validation report": REPORT,
@@ -66,6 +68,9 @@ def summarize(
         "progress report": "reports/PROGRESS.md",
         "state file": STATE_FILE,
         "action logs": ".goap/logs/",
+        "web site": f"site/ (serves {site['served_version']})"
+        if site.get("deployed")
+        else site.get("reason", "-"),
     }
     return {
         "status": run.status,
@@ -80,6 +85,8 @@ def summarize(
         "steps": steps,
         "metrics": metrics,
         "artifacts": artifacts,
+        "site_version": site.get("served_version"),
+        "serve": site.get("serve"),
         "executed": run.executed,
         "failures": run.failures,
     }
@@ -140,3 +147,5 @@ def print_summary(summary: dict[str, Any], out: Console) -> None:
         f"[{color}]{summary['status']}[/]: {escape(summary['message'])} | version {version} | "
         f"published {summary['published_version'] or '-'} | {summary['wall_s']:.1f} s"
     )
+    if summary.get("serve"):
+        out.print(f"serve the web app on 127.0.0.1: [bold]{escape(summary['serve'])}[/]")

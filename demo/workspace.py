@@ -3,7 +3,9 @@
 Made from ``demo/template``: ``project/`` is committed and pushed to a bare remote in
 ``.goap/remote.git`` (a Modal app over goap's ``models`` package, its tests, the CI commands
 and backends in ``goap.toml``); ``work/`` is left uncommitted, as the three groups of work
-that A05-A07 commit (an ONNX inference module, ADRs, a metrics utility). A template file named
+that A05-A07 commit (an ONNX inference module, ADRs, a metrics utility). The web app (the
+top-level ``web/`` package data: sources, package.json and its lock, no node_modules) is
+committed in ``web/`` with the project, so A03 builds it for real. A template file named
 ``dot-NAME`` is written as ``.NAME``: dotfiles are easily lost as package data. Then the
 synthetic Oxford-IIIT Pet dataset is written by ``python -m models make-data`` in a child
 process, so torch never enters the goap process.
@@ -21,6 +23,12 @@ from pathlib import Path
 from goap.running.errors import RunError
 
 TEMPLATE = files("demo") / "template"
+WEB_APP = "web"  # the app's folder in the workspace, from the `web` package data
+# what of it is source (a checkout's web/ also holds node_modules/ and dist/): as pyproject's
+# package-data for `web`
+WEB_SOURCES = (
+    "package.json", "package-lock.json", "tsconfig.json", "build.mjs", "index.html", "style.css",
+)  # fmt: skip
 DOT = "dot-"  # template name prefix of a dotfile
 DATASET = {"root": "data/pets", "per_class": 40, "size": 32, "seed": 0}
 STATE_FILE = "deployment_state.json"  # the demo run's state file, in the workspace
@@ -41,6 +49,7 @@ def create_workspace(directory: Path) -> bool:
         )
     directory.mkdir(parents=True, exist_ok=True)
     copy_template(TEMPLATE / "project", directory)
+    copy_web_app(directory / WEB_APP)
     git = _git(directory)
     git("init", "-q", "-b", "main")
     for key, value in (("user.name", "goap demo"), ("user.email", "demo@goap.invalid")):
@@ -78,6 +87,17 @@ def copy_template(source: Traversable, target: Path) -> list[Path]:
         path.write_bytes(entry.read_bytes())
         written.append(path)
     return written
+
+
+def copy_web_app(target: Path) -> None:
+    """The web app's sources (never node_modules/ or dist/) into ``target``."""
+    source = files(WEB_APP)
+    (target / "src").mkdir(parents=True, exist_ok=True)
+    for name in WEB_SOURCES:
+        (target / name).write_bytes((source / name).read_bytes())
+    for entry in (source / "src").iterdir():
+        if entry.name.endswith(".ts"):
+            (target / "src" / entry.name).write_bytes(entry.read_bytes())
 
 
 def _git(cwd: Path) -> Callable[..., str]:

@@ -3,8 +3,11 @@
 ONNX uses the TorchScript-based exporter (opset 17, dynamic batch axis): it is fast, needs no
 onnxscript, and gives plain ops that onnxruntime-web runs. Inputs and outputs:
 - classifier: "image" (N, 3, S, S) in [-1, 1] -> "logits" (N, 13)
-- dit: "x" (N, 3, S, S), "t" (N,) float, "y" (N,) int64 -> "velocity" (N, 3, S, S); the sampling
-  loop and guidance stay in the caller (two rows per image for CFG, as in flow.sample).
+- dit: one guided sampling step, "x" (N, 3, S, S), "t" (N,) float, "y" (N,) int64, "cfg_scale" (N,)
+  float -> "velocity" (N, 3, S, S). Classifier-free guidance is inside the graph (the
+  conditional and null-label rows as one batch of 2N, then v_uncond + s * (v_cond - v_uncond),
+  as flow.guided_velocity), so the pipeline, onnxruntime-Python and the web app run this one
+  graph and only the sampling loop stays in the caller. cfg_scale 1 gives the conditional model.
 """
 
 from __future__ import annotations
@@ -26,6 +29,28 @@ def _load(checkpoint: str | Path) -> tuple[str, torch.nn.Module]:
     return kind, model
 
 
+class GuidedStep(torch.nn.Module):
+    """The DiT as one guided velocity evaluation: (x, t, y, cfg_scale) -> velocity."""
+
+    def __init__(self, model: torch.nn.Module):
+        super().__init__()
+        self.model = model
+
+    def forward(self, x, t, y, cfg_scale):
+        null = torch.full_like(y, self.model.num_classes)
+        v = self.model(torch.cat([x, x]), torch.cat([t, t]), torch.cat([y, null]))
+        v_cond, v_uncond = v.chunk(2)
+        return v_uncond + cfg_scale.view(-1, 1, 1, 1) * (v_cond - v_uncond)
+
+
+def guided_step(dit: torch.nn.Module) -> torch.nn.Module:
+    """The module exported as the DiT graph (in eval mode)."""
+    return GuidedStep(dit).eval()
+
+
+DIT_INPUTS = ("x", "t", "y", "cfg_scale")
+
+
 def export_onnx(checkpoint: str | Path, out_path: str | Path, opset: int = 17) -> Path:
     """Write the EMA model of a checkpoint as one ONNX file with a dynamic batch axis."""
     kind, model = _load(checkpoint)
@@ -36,8 +61,14 @@ def export_onnx(checkpoint: str | Path, out_path: str | Path, opset: int = 17) -
         args: tuple[torch.Tensor, ...] = (torch.zeros(2, 3, s, s),)
         names, outputs = ["image"], ["logits"]
     else:
-        args = (torch.zeros(2, 3, s, s), torch.full((2,), 0.5), torch.zeros(2, dtype=torch.long))
-        names, outputs = ["x", "t", "y"], ["velocity"]
+        model = guided_step(model)
+        args = (
+            torch.zeros(2, 3, s, s),
+            torch.full((2,), 0.5),
+            torch.zeros(2, dtype=torch.long),
+            torch.full((2,), 4.0),
+        )
+        names, outputs = list(DIT_INPUTS), ["velocity"]
     dynamic = {n: {0: "batch"} for n in names + outputs}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the TorchScript exporter is deprecated but supported

@@ -91,7 +91,8 @@ def finished(tmp_path_factory: pytest.TempPathFactory) -> Demo:
 @pytest.fixture
 def copy(finished: Demo, tmp_path: Path) -> Path:
     """A private copy of the finished workspace (its remote is inside it, by relative path)."""
-    return Path(shutil.copytree(finished.workspace, tmp_path / "ws", symlinks=True))
+    ignore = shutil.ignore_patterns("node_modules")  # 180 MB that no later step reads
+    return Path(shutil.copytree(finished.workspace, tmp_path / "ws", symlinks=True, ignore=ignore))
 
 
 # ------------------------------------------------------------------------------- the demo
@@ -121,6 +122,7 @@ def test_demo_reaches_the_goal_and_publishes_a_version(finished: Demo) -> None:
         "T06",
         "A11",
         "A12",
+        "A16",
         "A13",
         "A14",
         "A15",
@@ -149,8 +151,13 @@ def test_demo_reaches_the_goal_and_publishes_a_version(finished: Demo) -> None:
         "validation_gates_passed": True,
         "model_uploaded_hub": True,
         "mlflow_integrated": True,
+        "site_deployed": True,
+        "site_applicable": True,
     }
-    assert world["code_validation"]["typescript_applicable"] is False  # no frontend/
+    assert world["code_validation"]["typescript_applicable"] is True  # web/ is built by A03
+    site = json.loads((ws / "site" / "config.json").read_text())
+    assert site["latest"] == "v1" and (ws / "site/models/v1/web-manifest.json").is_file()
+    assert summary["serve"] == f"python3 -m http.server -d {ws / 'site'} -b 127.0.0.1 8000"
     head = git(ws, "rev-parse", "HEAD")
     assert (
         git(ws, "ls-remote", "origin", "refs/heads/feature/production-deployment-2026")[:40] == head
@@ -236,10 +243,11 @@ def test_a_crash_then_resume_reruns_nothing_that_finished(copy: Path) -> None:
     assert refused.returncode == 2 and f"goap demo --dir {copy} --resume" in refused.stderr
     proc, summary = demo(copy, "--resume")
     assert proc.returncode == 0, proc.stderr[-3000:]
-    assert executed(summary) == ["T06", "A11", "A12"]
+    assert executed(summary) == ["T06", "A11", "A12", "A16"]  # v2 makes the site stale
     assert run_history(copy) == [
         ("T03", "succeeded"), ("T04", "succeeded"), ("T05", "succeeded"),
         ("T06", "interrupted"), ("T06", "succeeded"), ("A11", "succeeded"), ("A12", "succeeded"),
+        ("A16", "succeeded"),
     ]  # fmt: skip
     assert summary["published_version"] == "v2"
 
@@ -253,7 +261,7 @@ def test_a_failed_gate_routes_to_retraining(copy: Path) -> None:
     assert weak.returncode == 0, weak.stderr[-2000:]
     proc, summary = demo(copy)
     assert proc.returncode == 0, proc.stderr[-3000:]
-    assert executed(summary) == ["T03", "T04", "A11", "T07", "T03", "T04", "A11", "A12"]
+    assert executed(summary) == ["T03", "T04", "A11", "T07", "T03", "T04", "A11", "A12", "A16"]
     (failure,) = summary["failures"]
     assert failure["action"] == "run_validation_gates"
     assert "classifier.accuracy" in failure["error"] and "(limit >= 0.8)" in failure["error"]

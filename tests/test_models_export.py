@@ -14,6 +14,7 @@ from models.checkpoint import load_classifier, load_dit, save_checkpoint
 from models.classifier import build_classifier
 from models.dit import build
 from models.export import export_onnx, export_safetensors
+from models.flow import guided_velocity
 
 
 def _checkpoint(tmp_path: Path, kind: str) -> Path:
@@ -39,15 +40,20 @@ def test_classifier_onnx_matches_torch_with_a_dynamic_batch(tmp_path: Path):
     np.testing.assert_allclose(logits, expected, atol=1e-4)
 
 
-def test_dit_onnx_matches_torch(tmp_path: Path):
+def test_dit_onnx_is_the_guided_step_of_flow(tmp_path: Path):
+    """The exported graph has the CFG input: flow.guided_velocity, one row per image."""
     ckpt = _checkpoint(tmp_path, "dit")
     path = export_onnx(ckpt, tmp_path / "dit.onnx")
     session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
-    x, t, y = torch.randn(3, 3, 32, 32), torch.rand(3), torch.tensor([0, 4, 13])
-    (v,) = session.run(None, {"x": x.numpy(), "t": t.numpy(), "y": y.numpy()})
-    with torch.no_grad():
-        expected = load_dit(ckpt)(x, t, y).numpy()
-    np.testing.assert_allclose(v, expected, atol=1e-4)
+    assert [i.name for i in session.get_inputs()] == ["x", "t", "y", "cfg_scale"]
+    x, t, y = torch.randn(3, 3, 32, 32), torch.rand(3), torch.tensor([0, 4, 12])
+    model = load_dit(ckpt)
+    for scale in (1.0, 4.0):
+        feed = {"x": x.numpy(), "t": t.numpy(), "y": y.numpy()}
+        (v,) = session.run(None, {**feed, "cfg_scale": np.full(3, scale, np.float32)})
+        with torch.no_grad():
+            expected = guided_velocity(model, x, t, y, scale).numpy()
+        np.testing.assert_allclose(v, expected, atol=1e-4)
 
 
 def test_safetensors_holds_the_ema_weights_and_arch(tmp_path: Path):

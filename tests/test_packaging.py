@@ -22,7 +22,7 @@ from conftest import ROOT
 
 from demo.workspace import copy_template
 
-PACKAGES = {"goap", "state", "actions", "models", "plans", "demo"}
+PACKAGES = {"goap", "state", "actions", "models", "plans", "demo", "web"}
 TEMPLATES = [
     p
     for p in (ROOT / "demo" / "template").rglob("*")
@@ -50,6 +50,9 @@ def source_copy(target: Path) -> Path:
         # what tools leave in a checkout's templates: never template files
         "demo/template/project/.ruff_cache/0.17.6/123",
         "demo/template/work/cats/__pycache__/inference.cpython-311.pyc",
+        # what npm and the build leave in the web app: never shipped
+        "web/node_modules/typescript/package.json",
+        "web/dist/app.js",
     ]
     for name in planted:
         (target / name).parent.mkdir(parents=True, exist_ok=True)
@@ -89,8 +92,11 @@ def test_the_wheel_ships_plans_and_templates_and_no_workspace(wheel: Path):
         "demo/template/project/cats/modal_app.py",
         "demo/template/work/cats/inference.py",
         "goap/running/worker.py",
+        "web/package-lock.json",
+        "web/src/worker.ts",
     ):
         assert shipped in names, shipped
+    assert not [n for n in names if n.startswith(("web/node_modules/", "web/dist/"))]
     points = next(n for n in names if n.endswith(".dist-info/entry_points.txt"))
     text = zipfile.ZipFile(wheel).read(points).decode()
     assert "[goap.commands]" in text and "demo = demo.command:demo_cmd" in text

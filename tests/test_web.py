@@ -1,0 +1,203 @@
+"""The web app in headless Chromium against the deployed site on 127.0.0.1, compared with
+onnxruntime-Python on the same files.
+
+Tolerances (int8 models, WASM backend, one thread; on this machine both differences measured
+exactly 0, the margins are for CPUs whose native int8 kernels differ from WASM's):
+* classify: the same top-5 breeds in the same order, each probability within 1e-5 of
+  onnxruntime-Python's (the image is a PNG at the model's size, so the page's tensor is
+  exactly Python's).
+* generate: from the same seeded noise (models.browser.seeded_noise, bit-equal to the page's),
+  the downloaded PNG against Python's image as uint8: mean |difference| <= 0.5 level and at
+  most 1% of the values more than 2 levels apart (dynamic int8 quantization of activations can
+  round differently after a tiny difference, which later steps carry on).
+"""
+
+# ruff: noqa: F811  (the fixtures imported from conftest_web are test arguments)
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import onnxruntime as ort
+import pytest
+from conftest_web import (  # noqa: F401  (fixtures)
+    StaticServer,
+    browser,
+    open_app,
+    page,
+    screenshot,
+    site_server,
+    wait_state,
+    web_workspace,
+)
+from PIL import Image
+
+from models import browser as reference
+
+pytestmark = pytest.mark.timeout(600)
+
+
+def session(path: Path) -> ort.InferenceSession:
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = 1
+    return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+
+
+def model_file(workspace: Path, kind: str) -> Path:
+    manifest = json.loads((workspace / "site/models/v1/web-manifest.json").read_text())
+    return workspace / "site/models/v1" / manifest["models"][kind]["path"]
+
+
+def breed_png(workspace: Path, breed: str, out: Path) -> Path:
+    """A test-split image of ``breed`` from the generated dataset, as a PNG at 32x32."""
+    lines = (workspace / "data/pets/annotations/test.txt").read_text().split("\n")
+    stem = next(line.split()[0] for line in lines if line.startswith(f"{breed}_"))
+    image = Image.open(workspace / f"data/pets/images/{stem}.jpg").convert("RGB")
+    image.resize((32, 32), Image.Resampling.BILINEAR).save(out)
+    return out
+
+
+def test_classify_equals_onnxruntime_python(web_workspace: Path, site_server, page, tmp_path):
+    open_app(page, site_server.url, "classify")
+    assert page.text_content("#backend") == "WASM"  # headless Chromium has no WebGPU adapter
+    image = breed_png(web_workspace, "Bengal", tmp_path / "bengal.png")
+    page.set_input_files("#file", str(image))
+    assert wait_state(page, "#classify-result", ("done", "error")) == "done"
+    shown = page.eval_on_selector_all(
+        "#top5 li", "items => items.map(i => [i.dataset.label, Number(i.dataset.probability)])"
+    )
+    pixels = np.asarray(Image.open(image).convert("RGB"))
+    (logits,) = session(model_file(web_workspace, "classifier")).run(
+        None, {"image": reference.to_tensor(pixels)}
+    )
+    probs = reference.softmax(logits[0])
+    from models.data import BREEDS
+
+    expected = [BREEDS[i] for i in np.argsort(-probs)[:5]]
+    assert [label for label, _ in shown] == expected
+    for label, p in shown:
+        assert p == pytest.approx(probs[BREEDS.index(label)], abs=1e-5)
+    assert float(page.eval_on_selector("#classify-latency", "e => e.dataset.ms")) > 0
+    assert "inference" in page.text_content("#classify-latency")
+    screenshot(page, "classify")
+
+
+@pytest.mark.parametrize(("method", "steps", "cfg"), [("euler", 10, 4.0), ("heun", 3, 2.5)])
+def test_generate_equals_onnxruntime_python_from_the_same_noise(
+    web_workspace: Path, site_server, page, method, steps, cfg
+):
+    from models.data import BREEDS
+
+    open_app(page, site_server.url, "generate")
+    label, seed = BREEDS.index("Siamese"), 20260
+    page.select_option("#breed", str(label))
+    page.fill("#steps", str(steps))
+    page.fill("#cfg", str(cfg))
+    page.select_option("#method", method)
+    page.fill("#seed", str(seed))
+    page.click("#generate-btn")
+    assert wait_state(page, "#gen-status", ("done", "error")) == "done", page.text_content(
+        "#gen-message"
+    )
+    assert page.eval_on_selector("#gen-progress", "e => e.value") == steps
+    assert f"{steps} {method} steps in" in page.text_content("#gen-status")
+    with page.expect_download() as download:
+        page.click("#download")
+    got = np.asarray(Image.open(download.value.path()).convert("RGB")).astype(int)
+
+    noise = reference.seeded_noise(seed, (1, 3, 32, 32))
+    dit = session(model_file(web_workspace, "dit"))
+    image = reference.sample(dit, label, steps, cfg, method, noise)
+    expected = reference.to_uint8(image[0]).astype(int)
+    difference = np.abs(got - expected)
+    assert got.shape == expected.shape == (32, 32, 3)
+    assert difference.mean() <= 0.5, difference.mean()
+    assert (difference > 2).mean() <= 0.01, (difference > 2).mean()
+    screenshot(page, f"generate-{method}")
+
+
+def test_benchmark_page_reports_percentiles(site_server, page):
+    open_app(page, site_server.url, "benchmark")
+    page.fill("#runs", "8")
+    page.click("#bench-btn")
+    assert wait_state(page, "#bench-table", ("done", "error")) == "done"
+    rows = page.eval_on_selector_all(
+        "#bench-rows tr",
+        "rows => rows.map(r => Object.fromEntries([...r.cells].map(c => [c.dataset.key, "
+        "c.textContent])))",
+    )
+    assert [row["model"].split()[0] for row in rows] == ["classifier", "generator"]
+    for row in rows:
+        p50, p95, p99 = (float(row[k]) for k in ("p50", "p95", "p99"))
+        assert 0 < p50 <= p95 <= p99 and row["runs"] == "8" and row["size"].endswith("MB")
+    assert page.text_content("#bench-backend") == "WASM"
+    screenshot(page, "benchmark")
+
+
+def test_a_text_file_and_an_11_mb_file_are_refused(site_server, page, tmp_path: Path):
+    open_app(page, site_server.url, "classify")
+    text = tmp_path / "notes.txt"
+    text.write_text("not a cat\n")
+    page.set_input_files("#file", str(text))
+    assert wait_state(page, "#classify-result", ("refused",)) == "refused"
+    assert "notes.txt is not an image (text/plain)" in page.text_content("#classify-message")
+    big = tmp_path / "big.png"
+    big.write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(11 * 1024 * 1024))
+    page.set_input_files("#file", str(big))
+    page.wait_for_function("document.getElementById('classify-message').textContent"
+                           ".includes('limit is 10 MB')")  # fmt: skip
+    assert "big.png is 11.0 MB; the limit is 10 MB" in page.text_content("#classify-message")
+    assert page.eval_on_selector_all("#top5 li", "items => items.length") == 0
+    assert page.text_content("#classify-latency") == ""  # nothing ran
+    screenshot(page, "classify-refused")
+
+
+def test_models_page_shows_the_card_report_and_versions(site_server, page):
+    open_app(page, site_server.url, "models")
+    page.wait_for_function("document.getElementById('report-gates').rows.length > 0")
+    assert "v1 (latest)" in page.text_content("#version-picker")
+    assert "tiny-cats for the browser tests" in page.text_content("#card")
+    assert "passed" in page.text_content("#report-summary")
+    assert "latency_p50_ms" in page.text_content("#report-metrics")
+    page.wait_for_function("document.querySelector('#model-files tr').lastChild.textContent"
+                           ".includes('hash checked')")  # fmt: skip
+    screenshot(page, "models")
+
+
+def test_a_broken_model_and_a_changed_model_give_readable_errors(
+    web_workspace: Path, page, tmp_path: Path
+):
+    """Classifier: garbage whose hash the manifest names (a broken file). DiT: changed bytes
+    the manifest does not know (a hash mismatch)."""
+    import hashlib
+
+    site = Path(shutil.copytree(web_workspace / "site", tmp_path / "site"))
+    version = site / "models" / "v1"
+    manifest = json.loads((version / "web-manifest.json").read_text())
+    broken = b"this is not an ONNX model" * 100
+    (version / manifest["models"]["classifier"]["path"]).write_bytes(broken)
+    manifest["models"]["classifier"]["sha256"] = hashlib.sha256(broken).hexdigest()
+    (version / "web-manifest.json").write_text(json.dumps(manifest))
+    dit = version / manifest["models"]["dit"]["path"]
+    dit.write_bytes(dit.read_bytes()[:-1] + b"\0")
+    server = StaticServer(site)
+    try:
+        open_app(page, server.url, "classify")
+        page.select_option("#sample", index=0)
+        page.click("#sample-btn")
+        assert wait_state(page, "#classify-result", ("done", "error")) == "error"
+        message = page.text_content("#classify-message")
+        assert "ONNX Runtime Web cannot load classifier.int8.onnx" in message
+        assert "damaged or not an ONNX model" in message
+        screenshot(page, "broken-model")
+        page.click("#nav-generate")
+        page.click("#generate-btn")
+        assert wait_state(page, "#gen-status", ("done", "error")) == "error"
+        message = page.text_content("#gen-message")
+        assert "dit.int8.onnx from" in message and "it is not the published file" in message
+        screenshot(page, "hash-mismatch")
+    finally:
+        server.stop()
+    assert page.errors == []

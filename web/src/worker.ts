@@ -1,0 +1,213 @@
+// The inference worker: ONNX Runtime Web runs here so the page never blocks. It picks WebGPU
+// when the browser has an adapter, else WASM; fetches each model (the Hub first when one is
+// configured, else or on failure the site's own copy), checks its SHA-256 against the
+// manifest, and runs classification, the sampling loop and the benchmark.
+
+import type * as Ort from "onnxruntime-web";
+import type { ModelName } from "./manifest";
+import type { ModelSource, Reply, Request } from "./protocol";
+import { type Method, sample } from "./sampler";
+import { seededNoise } from "./noise";
+
+interface WorkerScope {
+  postMessage(message: Reply, transfer?: Transferable[]): void;
+  onmessage: ((event: MessageEvent<Request>) => void) | null;
+  location: { href: string };
+}
+const scope = self as unknown as WorkerScope;
+
+let ort: typeof Ort | null = null;
+let provider: "webgpu" | "wasm" = "wasm";
+const sessions = new Map<ModelName, Ort.InferenceSession>();
+
+function hex(buffer: ArrayBuffer): string {
+  return Array.from(new Uint8Array(buffer), (b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+async function pickBackend(force: "wasm" | null): Promise<[string, string]> {
+  let reason = "forced by ?backend=wasm";
+  if (force === null) {
+    reason = "this browser has no WebGPU";
+    const gpu = navigator.gpu;
+    if (gpu !== undefined) {
+      const adapter = await gpu.requestAdapter().catch(() => null);
+      if (adapter !== null) {
+        ort = await import("onnxruntime-web/webgpu");
+        provider = "webgpu";
+        configure(ort, "ort-wasm-simd-threaded.asyncify.wasm");
+        return ["WebGPU", "a WebGPU adapter was found"];
+      }
+      reason = "WebGPU is present but no adapter is available";
+    }
+  }
+  ort = await import("onnxruntime-web/wasm");
+  provider = "wasm";
+  configure(ort, "ort-wasm-simd-threaded.wasm");
+  const threads = ort.env.wasm.numThreads ?? 1;
+  return ["WASM", `${reason}; ${threads} thread(s), SIMD`];
+}
+
+function configure(runtime: typeof Ort, wasm: string): void {
+  // Only the .wasm binary is fetched (from ort/); the JavaScript glue is in the bundle.
+  runtime.env.wasm.wasmPaths = { wasm: new URL(`./ort/${wasm}`, scope.location.href).href };
+  // Threads need a cross-origin-isolated page (COOP/COEP headers), which a plain static
+  // server does not send: one thread, stated on the page and in the benchmark.
+  runtime.env.wasm.numThreads = 1;
+  runtime.env.logLevel = "error";
+}
+
+async function fetchChecked(source: ModelSource): Promise<[Uint8Array, "hub" | "local"]> {
+  const name = source.file.path;
+  const tries: ["hub" | "local", string][] = [];
+  if (source.hubUrl !== null) tries.push(["hub", source.hubUrl]);
+  tries.push(["local", source.localUrl]);
+  const failures: string[] = [];
+  for (const [from, url] of tries) {
+    let response: Response;
+    try {
+      response = await fetch(url);
+    } catch (error) {
+      failures.push(`${url}: ${String(error)}`);
+      continue;
+    }
+    if (!response.ok) {
+      failures.push(`${url}: HTTP ${response.status}`);
+      continue;
+    }
+    const bytes = await response.arrayBuffer();
+    const digest = hex(await crypto.subtle.digest("SHA-256", bytes));
+    if (digest !== source.file.sha256) {
+      throw new Error(
+        `${name} from ${url} has SHA-256 ${digest.slice(0, 12)}…, but the manifest says ` +
+          `${source.file.sha256.slice(0, 12)}…: it is not the published file; deploy the site again`,
+      );
+    }
+    return [new Uint8Array(bytes), from];
+  }
+  throw new Error(`cannot fetch ${name}: ${failures.join("; ")}`);
+}
+
+async function load(model: ModelName, source: ModelSource): Promise<[number, "hub" | "local"]> {
+  if (ort === null) throw new Error("the worker was not initialised");
+  const [bytes, from] = await fetchChecked(source);
+  try {
+    const session = await ort.InferenceSession.create(bytes, {
+      executionProviders: [provider],
+      graphOptimizationLevel: "all",
+    });
+    sessions.set(model, session);
+  } catch (error) {
+    const detail = error instanceof Error ? error.message : String(error);
+    if (detail.includes("no available backend")) {
+      throw new Error(`ONNX Runtime Web could not start its ${provider} backend: ${detail.slice(0, 300)}`);
+    }
+    throw new Error(
+      `ONNX Runtime Web cannot load ${source.file.path} (${detail.slice(0, 300)}); ` +
+        "the file is damaged or not an ONNX model: publish and deploy it again",
+    );
+  }
+  return [bytes.length, from];
+}
+
+function session(model: ModelName): Ort.InferenceSession {
+  const found = sessions.get(model);
+  if (found === undefined) throw new Error(`the ${model} model is not loaded`);
+  return found;
+}
+
+async function classify(pixels: Float32Array, size: number): Promise<[Float32Array, number]> {
+  const runtime = ort as typeof Ort;
+  const image = new runtime.Tensor("float32", pixels, [1, 3, size, size]);
+  const started = performance.now();
+  const out = await session("classifier").run({ image });
+  const ms = performance.now() - started;
+  return [new Float32Array(out.logits.data as Float32Array), ms];
+}
+
+function stepFeeds(x: Float32Array, t: number, label: number, cfgScale: number, size: number) {
+  const runtime = ort as typeof Ort;
+  return {
+    x: new runtime.Tensor("float32", x, [1, 3, size, size]),
+    t: new runtime.Tensor("float32", Float32Array.of(t), [1]),
+    y: new runtime.Tensor("int64", BigInt64Array.of(BigInt(label)), [1]),
+    cfg_scale: new runtime.Tensor("float32", Float32Array.of(cfgScale), [1]),
+  };
+}
+
+async function velocity(x: Float32Array, t: number, label: number, cfg: number, size: number) {
+  const out = await session("dit").run(stepFeeds(x, t, label, cfg, size));
+  return new Float32Array(out.velocity.data as Float32Array);
+}
+
+async function generate(
+  id: number,
+  request: { label: number; steps: number; cfgScale: number; method: Method; seed: number; size: number },
+): Promise<Reply> {
+  const { label, steps, cfgScale, method, seed, size } = request;
+  const noise = seededNoise(seed, 3 * size * size);
+  const stepMs: number[] = [];
+  const started = performance.now();
+  const image = await sample(
+    (x, t) => velocity(x, t, label, cfgScale, size),
+    noise,
+    steps,
+    method,
+    (step, total, ms) => {
+      stepMs.push(ms);
+      scope.postMessage({ id, type: "progress", step, steps: total, stepMs: ms });
+    },
+  );
+  return { id, type: "generated", image, totalMs: performance.now() - started, stepMs };
+}
+
+async function bench(model: ModelName, runs: number, size: number): Promise<number[]> {
+  const pixels = new Float32Array(3 * size * size);
+  const once =
+    model === "classifier"
+      ? () => classify(pixels, size)
+      : () => velocity(seededNoise(0, pixels.length), 0.5, 0, 4, size);
+  for (let i = 0; i < 3; i++) await once(); // warm-up: first runs allocate and compile
+  const times: number[] = [];
+  for (let i = 0; i < runs; i++) {
+    const started = performance.now();
+    await once();
+    times.push(performance.now() - started);
+  }
+  return times;
+}
+
+async function handle(request: Request): Promise<Reply> {
+  switch (request.type) {
+    case "init": {
+      const [backend, detail] = await pickBackend(request.forceBackend);
+      return { id: request.id, type: "ready", backend, detail };
+    }
+    case "load": {
+      const started = performance.now();
+      const [bytes, from] = await load(request.model, request.source);
+      const ms = performance.now() - started;
+      return { id: request.id, type: "loaded", model: request.model, from, bytes, ms };
+    }
+    case "classify": {
+      const [logits, ms] = await classify(request.pixels, request.size);
+      return { id: request.id, type: "classified", logits, ms };
+    }
+    case "generate":
+      return generate(request.id, request);
+    case "bench": {
+      const times = await bench(request.model, request.runs, request.size);
+      return { id: request.id, type: "benched", model: request.model, times };
+    }
+  }
+}
+
+scope.onmessage = (event) => {
+  const request = event.data;
+  handle(request).then(
+    (reply) => scope.postMessage(reply),
+    (error: unknown) => {
+      const message = error instanceof Error ? error.message : String(error);
+      scope.postMessage({ id: request.id, type: "error", message });
+    },
+  );
+};
