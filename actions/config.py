@@ -133,6 +133,8 @@ class GoapConfig(_Section):
     train: dict[str, Any] = Field(default_factory=dict)
     # read by the engine (goap.running.resources), which checks it: capacities by name
     resources: dict[str, float] = Field(default_factory=dict)
+    # read by the engine (goap.running.jobs): action -> job backend, and [jobs.ray]
+    jobs: dict[str, Any] = Field(default_factory=dict)
     _workdir: Path = PrivateAttr(Path("."))
     _source: str = PrivateAttr("defaults")
 

@@ -67,11 +67,65 @@ def overhead(jobs: int, n: int) -> float:
     return (took - direct) / n * 1000
 
 
+REMOTE = "def work(workdir: str = '.'):\n    return {'done': True}\n"
+
+
+def remote_overhead(n: int, backend: str, address: str = "") -> float:
+    """Seconds per action of a chain of n Python actions whose [jobs] backend is ``backend``."""
+    doc = chain(n, unit=True)
+    for action in doc["actions"].values():
+        action["run"] = "bench_remote:work"
+    with tempfile.TemporaryDirectory() as tmp:
+        (Path(tmp) / "bench_remote.py").write_text(REMOTE)
+        lines = ["[jobs]"] + [f'{name} = "{backend}"' for name in doc["actions"]]
+        if address:
+            lines += ["[jobs.ray]", f'address = "{address}"']
+        (Path(tmp) / "goap.toml").write_text("\n".join(lines) + "\n")
+        catalog = load_catalog(Path(tmp) / "bench.yaml", json.dumps(doc))
+        start = time.perf_counter()
+        result = Runner(catalog, Path(tmp) / "state.json", Path(tmp), jobs=1).run()
+        took = time.perf_counter() - start
+    assert result.status == "completed", result.message
+    return took / n
+
+
+def ray_cluster() -> tuple[str, Any]:
+    """A local Ray head on free ports; returns its dashboard address and a stop function."""
+    import socket
+    import sys
+
+    def free() -> int:
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            return sock.getsockname()[1]
+
+    ray = str(Path(sys.executable).with_name("ray"))
+    dashboard = free()
+    subprocess.run(
+        [
+            ray,
+            "start",
+            "--head",
+            f"--port={free()}",
+            "--num-cpus=2",
+            "--disable-usage-stats",
+            "--dashboard-host=127.0.0.1",
+            f"--dashboard-port={dashboard}",
+        ],  # fmt: skip
+        check=True,
+        capture_output=True,
+    )
+    return f"http://127.0.0.1:{dashboard}", lambda: subprocess.run(
+        [ray, "stop", "--force"], capture_output=True
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--scale", type=float, default=0.1, help="stand-in seconds factor")
     parser.add_argument("--chain", type=int, default=40, help="actions for the overhead")
     parser.add_argument("--out", type=Path, default=Path("bench/results/parallel.json"))
+    parser.add_argument("--ray", action="store_true", help="also: Ray Jobs against local")
     args = parser.parse_args()
     doc = stand_in(args.scale)
     sequential, steps = timed_run(doc, 1)
@@ -82,10 +136,26 @@ def main() -> None:
     print(f"  --jobs 4:          {parallel:.2f} s   ratio {parallel / sequential:.2f}")
     print(f"runner overhead per action ({args.chain}-step chain of `true`):")
     print(f"  --jobs 1: {ms1:.1f} ms   --jobs 4: {ms4:.1f} ms   ratio {ms4 / ms1:.2f}")
+    remote: dict[str, float] = {}
+    if args.ray:
+        n = 10
+        remote["local_s_per_action"] = remote_overhead(n, "local")
+        remote["detached_s_per_action"] = remote_overhead(n, "detached")
+        address, stop = ray_cluster()
+        try:
+            remote["ray_s_per_action"] = remote_overhead(n, "ray", address)
+        finally:
+            stop()
+        base = remote["local_s_per_action"]
+        print(f"remote backends, {n} Python actions one by one (baseline: local child):")
+        for key, value in remote.items():
+            name, ms = key.split("_")[0], value * 1000
+            print(f"  {name:>8}: {ms:.0f} ms per action   ratio {value / base:.2f}")
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(
         json.dumps(
             {
+                **remote,
                 "machine": platform.platform(),
                 "python": platform.python_version(),
                 "scale": args.scale,

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from goap.loading.catalog import Action, Catalog
 from goap.loading.logic import Condition, LogicError, condition_from_text, parse_goal_text
-from goap.planning.schedule import levels
+from goap.planning.schedule import estimate, levels
 
 if TYPE_CHECKING:  # types only: `goap plan --json` must not import the runner or pydantic
     from goap.planning.lint import Finding
@@ -59,8 +59,11 @@ def action_document(action: Action) -> dict[str, Any]:
     }
 
 
-def plan_document(result: PlanResult) -> dict[str, Any]:
-    """``goap plan --json`` (and ``goap run --dry-run --json``, the MCP ``plan`` tool)."""
+def plan_document(result: PlanResult, seconds: dict[str, float] | None = None) -> dict[str, Any]:
+    """``goap plan --json`` (and ``goap run --dry-run --json``, the MCP ``plan`` tool);
+    ``seconds``: the actions' durations in the journal, for the time estimate."""
+    one_by_one, at_once = estimate(result.actions, seconds or {})
+    known = [a.name for a in result.actions if a.name in (seconds or {})]
     return {
         "status": result.status,
         "plan": [a.name for a in result.actions],
@@ -75,6 +78,13 @@ def plan_document(result: PlanResult) -> dict[str, Any]:
         "message": result.message,
         "steps": [action_document(a) for a in result.actions],
         "waves": [[result.actions[i].name for i in w] for w in levels(result.actions)],
+        "estimate": {  # from the journal's durations; null without any
+            "one_by_one_s": round(one_by_one, 3),
+            "at_once_s": round(at_once, 3),
+            "known_steps": len(known),
+        }
+        if known
+        else None,
     }
 
 

@@ -16,14 +16,16 @@ from rich.text import Text
 from goap.faces.documents import event_document
 from goap.loading.catalog import Action
 from goap.planning.planner import PlanResult
-from goap.planning.schedule import levels
+from goap.planning.schedule import estimate, levels
 from goap.running.execution import Outcome
 from goap.running.progress import shown
 
 NARROW = 110  # below this many columns, tables drop the skill column and never wrap names
 
 
-def plan_table(result: PlanResult, title: str = "", width: int = 200) -> RenderableType:
+def plan_table(
+    result: PlanResult, title: str = "", width: int = 200, seconds: dict[str, float] | None = None
+) -> RenderableType:
     """The plan's steps, in order (``goap plan``, ``goap run --dry-run``), each with its wave:
     the steps of one wave can run at once (``goap.planning.schedule``)."""
     wave = {i: k for k, w in enumerate(levels(result.actions), 1) for i in w}
@@ -31,6 +33,7 @@ def plan_table(result: PlanResult, title: str = "", width: int = 200) -> Rendera
         {
             "step": str(n),
             "wave": str(wave[n - 1]),
+            "took": f"{seconds[a.name]:.1f}s" if seconds and a.name in seconds else "",
             "id": a.id or "",
             "name": a.name,
             "skill": a.skill or "",
@@ -51,14 +54,16 @@ def actions_table(rows: list[dict[str, Any]], title: str = "", width: int = 200)
         return _blocks(rows, title)
     numbered, applies = any("step" in r for r in rows), any("applies" in r for r in rows)
     table = Table(title=title or None, show_lines=False, header_style="bold")
-    columns = ["step", "wave"] * numbered + ["id", "action", "skill", "cost"]
+    took = any(r.get("took") for r in rows)
+    columns = ["step", "wave"] * numbered + ["id", "action", "skill", "cost"] + ["took"] * took
     for column in [*columns, *["applies"] * applies, "needs", "changes"]:
-        right = column in ("step", "wave", "cost")
+        right = column in ("step", "wave", "cost", "took")
         table.add_column(column, justify="right" if right else "left")
     for row in rows:
         cells = [row["step"], row["wave"]] if numbered else []
         cells += [row["id"], row["name"], row["skill"]]
         cells.append(f"{row['cost']:g}")
+        cells += [row.get("took", "")] if took else []
         table.add_row(
             *cells,
             *([_applies(row)] if applies else []),
@@ -81,6 +86,8 @@ def _blocks(rows: list[dict[str, Any]], title: str) -> Group:
             head.append(f"wave {row['wave']}  ", style="dim")
         head.append(f"{row['id'] + ' ' if row['id'] else ''}{row['name']}", style="bold")
         head.append(f"  cost {row['cost']:g}" + (f"  [{row['skill']}]" if row["skill"] else ""))
+        if row.get("took"):
+            head.append(f"  took {row['took']}", style="dim")
         if "applies" in row:
             head.append_text(
                 Text.from_markup("  [green]applies[/]" if row["applies"] else "  [dim]not now[/]")
@@ -92,15 +99,21 @@ def _blocks(rows: list[dict[str, Any]], title: str) -> Group:
     return Group(*lines)
 
 
-def plan_summary(result: PlanResult) -> str:
+def plan_summary(result: PlanResult, seconds: dict[str, float] | None = None) -> str:
     optimal = "optimal" if result.optimal else "not guaranteed optimal"
     waves = len(levels(result.actions))
-    return (
+    text = (
         f"total cost {result.cost:g} ({optimal}) | {len(result.actions)} steps in {waves} "
-        f"waves | "
-        f"{result.expanded} nodes expanded | {result.relevant} relevant actions | "
+        f"waves | {result.expanded} nodes expanded | {result.relevant} relevant actions | "
         f"{result.seconds * 1000:.2f} ms"
     )
+    if seconds and any(a.name in seconds for a in result.actions):
+        one_by_one, at_once = estimate(result.actions, seconds)
+        text += (
+            f"\nlast time the steps took {one_by_one:.1f} s one by one; at once, about "
+            f"{at_once:.1f} s (the longest chain of waits; --jobs and resources can stretch it)"
+        )
+    return text
 
 
 ICONS = {"done": "[green]✓[/]", "failed": "[red]✗[/]", "pending": "[dim]·[/]"}

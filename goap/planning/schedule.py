@@ -10,7 +10,7 @@ keeps the plan (and its cost) as it is. ``levels`` groups the steps into waves f
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from goap.loading.catalog import Action
 
@@ -48,3 +48,13 @@ def levels(plan: Sequence[Action]) -> list[list[int]]:
     for step, d in enumerate(depth):
         waves[d].append(step)
     return waves
+
+
+def estimate(plan: Sequence[Action], seconds: Mapping[str, float]) -> tuple[float, float]:
+    """(one by one, at once): the plan's wall time from each step's known duration (0 when
+    unknown). At once is the longest chain of waits, as if nothing else limited it."""
+    finish: list[float] = []
+    for step, before in zip(plan, waits_for(plan), strict=True):
+        own = seconds.get(step.name, 0.0)
+        finish.append(own + max((finish[i] for i in before), default=0.0))
+    return sum(seconds.get(a.name, 0.0) for a in plan), max(finish, default=0.0)

@@ -32,6 +32,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal, Protocol
 
+from goap.loading.secrets import referenced
 from goap.running.errors import RunError
 from state.files import create_new, safe_name, write_atomic
 
@@ -178,8 +179,9 @@ class RayJobs:
 
     The request travels in the entrypoint (base64), the answer comes back as the last line of
     the job's logs, so the cluster needs goap and the executors' modules installed, not our
-    file system. Environment variables the action needs go in the job's ``runtime_env``:
-    whoever can read the cluster's job list can read them.
+    file system. The environment variables the action's arguments refer to (``${NAME}``), and
+    those ``[jobs.ray] env`` lists, go in the job's ``runtime_env``, and only those: whoever
+    can read the cluster's job list can read them.
     """
 
     name = "ray"
@@ -198,7 +200,8 @@ class RayJobs:
             return handle  # the cluster has it: submitted before we died
         payload = base64.b64encode(json.dumps(request).encode()).decode()
         entrypoint = shlex.join([*WORKER, ANSWER_LINE, payload])
-        passed = {k: env[k] for k in (*self.env_names, "PYTHONPATH") if k in env}
+        names = {*self.env_names, *referenced(request.get("args", {})), "PYTHONPATH"}
+        passed = {k: env[k] for k in sorted(names) if k in env}
         self.client.submit_job(
             entrypoint=entrypoint,
             submission_id=job_id,
@@ -209,10 +212,8 @@ class RayJobs:
     def _status(self, job_id: str) -> str | None:
         try:
             return str(self.client.get_job_status(job_id))
-        except RuntimeError:  # "job ... does not exist"
-            return None
-        except Exception as exc:  # noqa: BLE001 - a 404 comes back in several shapes
-            if "does not exist" in str(exc) or "404" in str(exc):
+        except RuntimeError as exc:  # the cluster answered; only a 404 means "no such job"
+            if "status code 404" in str(exc) or "does not exist" in str(exc):
                 return None
             raise
 

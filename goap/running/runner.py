@@ -590,12 +590,27 @@ class Runner:
                 return failed(f"{backend.name} refused job {handle['id']}: {exc}")
             with board.lock:
                 record.job_submitted(entry, handle | lost)
-        delay = 0.1
-        while (state := backend.poll(handle)) == "running":
+        delay, deadline, unreachable = 0.1, started + action.executor.timeout, ""
+        while True:
+            try:
+                state = backend.poll(handle)
+            except Exception as exc:  # noqa: BLE001 - a cluster that does not answer now
+                if not unreachable:
+                    self._note(board, f"{action.name}: {backend.name} does not answer: {exc}")
+                state, unreachable = "running", str(exc)
+            if state != "running":
+                break
             if self.stop_requested:
                 if not self.leave_jobs:
                     backend.cancel(handle)
                 return replace(INTERRUPTED, seconds=time.monotonic() - started)
+            if time.monotonic() > deadline:
+                backend.cancel(handle)
+                why = f"; last, {backend.name} did not answer: {unreachable}" if unreachable else ""
+                return failed(
+                    f"job {handle['id']} timed out after {action.executor.timeout:g} s{why}",
+                    seconds=time.monotonic() - started,
+                )
             self._wait(delay)
             delay = min(delay * 1.5, 2.0)
         seconds = time.monotonic() - started
