@@ -109,7 +109,7 @@ def render() -> str:
 
 def _executor_section(executor: Executor) -> list[str]:
     lines = [f"#### `run: {executor.target}`", "", _summary(executor.fn.__doc__), ""]
-    rows = list(_argument_rows(executor.model))
+    rows = list(argument_rows(executor.model))
     if rows:
         lines += [
             "| argument | type | required | default | description |",
@@ -144,7 +144,7 @@ def _names(names: list[str]) -> str:
 Row = tuple[str, str, bool, str, str]  # name, type, required, default, description
 
 
-def _argument_rows(model: type[BaseModel]) -> Iterator[Row]:
+def argument_rows(model: type[BaseModel]) -> Iterator[Row]:
     """The row of every argument but workdir; the fields of a nested model dotted."""
     schema = model.model_json_schema()
     defaults = {
