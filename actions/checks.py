@@ -19,9 +19,21 @@ from pydantic import Field, field_validator
 
 from actions.contract import InWorkdir, WorkdirArgs, known
 from actions.process import ProcessResult, head, require_tool, run_process, tail
-from goap.executor import ActionFailed
+from goap.executor import ActionFailed, facts
 
 RUFF_HINT = "install ruff (pip install ruff)"
+ruff_facts = facts(
+    "passed",
+    "lint_errors",
+    "unformatted_files",
+    "lint_output",
+    "format_output",
+    "format_checked",
+    "ruff",
+    "duration_s",
+    failure=("timed_out", "command"),
+    note="Formatting is checked when the project formats with ruff (or `format: true`).",
+)
 
 
 class RuffArgs(WorkdirArgs):
@@ -80,6 +92,7 @@ class TypeScriptArgs(WorkdirArgs):
 # --------------------------------------------------------------------------------------- ruff
 
 
+@ruff_facts
 def ruff_status(args: RuffArgs) -> dict[str, Any]:
     """Sensor: lint errors (and unformatted files, when checked) under ``paths``; never raises
     for findings."""
@@ -154,6 +167,7 @@ def _project_tool(workdir: Path, name: str) -> str | None:
     return None
 
 
+@ruff_facts
 def validate_ruff(args: RuffArgs) -> dict[str, Any]:
     """A02: ruff check must be clean, and ruff format --check when the project formats."""
     facts = ruff_status(args)
@@ -183,6 +197,18 @@ _PYTEST_COUNT = re.compile(r"(\d+) (passed|failed|errors?|skipped|xfailed|xpasse
 _PYTEST_NO_TESTS = 5
 
 
+@facts(
+    "passed",
+    "tests_passed",
+    "tests_failed",
+    "errors",
+    "skipped",
+    "exit_code",
+    "timed_out",
+    "duration_s",
+    "summary",
+    failure=("command",),
+)
 def validate_tests(args: PytestArgs) -> dict[str, Any]:
     """Run the workspace's pytest suite in a subprocess; fails when a test fails or none ran."""
     python = args.python or _workspace_python(args.workdir)
@@ -245,6 +271,18 @@ def _last_line(output: str) -> str:
 # --------------------------------------------------------------------------------- TypeScript
 
 
+@facts(
+    "applicable",
+    "passed",
+    "command",
+    "project_dir",
+    "exit_code",
+    "timed_out",
+    "duration_s",
+    "output_head",
+    "reason",
+    note="Without package.json (or a build script or tsconfig.json): applicable false, reason.",
+)
 def validate_typescript(args: TypeScriptArgs) -> dict[str, Any]:
     """A03: the app built for real, as its CI would: ``npm ci`` when package-lock.json pins
     the dependencies, ``tsc --noEmit`` when there is a tsconfig.json, then ``npm run build``

@@ -43,7 +43,7 @@ from actions.git import (
 )
 from actions.paths import write_text
 from actions.process import ProcessResult, command_argv, require_tool, run_process, tail
-from goap.executor import ActionFailed, progress
+from goap.executor import ActionFailed, facts, progress
 
 JOB_TAIL_LINES = 30
 OK_CONCLUSIONS = {"success", "skipped", "neutral"}
@@ -115,6 +115,11 @@ class ResolveCiFailureArgs(WorkdirArgs):
 # ---------------------------------------------------------------------------------- executors
 
 
+@facts(
+    *CiRecord.model_fields,
+    "passed",
+    failure=("token_env", "token_present"),
+)
 def monitor_ci(args: MonitorCiArgs) -> dict[str, Any]:
     """A09: wait for CI of the commit and report its conclusion and failing jobs."""
     config = load_config(args.workdir)
@@ -130,6 +135,12 @@ def monitor_ci(args: MonitorCiArgs) -> dict[str, Any]:
     return record.facts()
 
 
+@facts(
+    *CiRecord.model_fields,
+    "passed",
+    failure=("token_env", "token_present"),
+    note='status is "missing" when CI never ran for the commit.',
+)
 def ci_status(args: CiStatusArgs) -> dict[str, Any]:
     """Sensor: CI status of the commit (local record, or one query to GitHub)."""
     config = load_config(args.workdir)
@@ -145,6 +156,32 @@ def ci_status(args: CiStatusArgs) -> dict[str, Any]:
     return (record or CiRecord(sha=sha, backend="local", status="missing")).facts()
 
 
+@facts(
+    "fixed",
+    "ci_passed",
+    "sha",
+    "fixed_files",
+    "skipped_dirty_files",
+    "remaining_lint_errors",
+    "also_failing",
+    "pushed",
+    failure=(
+        "failed_jobs",
+        "failing_tests",
+        "first_error",
+        "untracked_files",
+        "uncommitted_files",
+        "command",
+        "branch",
+        "paths",
+        "committed",
+        "secrets_found",
+        "rejected",
+        "remote",
+    ),
+    note="A failure is a diagnosis and changes nothing; a failed fix commit or push carries "
+    "the facts of actions.git:commit or push.",
+)
 def resolve_ci_failure(args: ResolveCiFailureArgs) -> dict[str, Any]:
     """A10: fix what CI's ruff jobs name, commit and push that; anything else is diagnosed.
 

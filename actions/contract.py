@@ -10,7 +10,11 @@ runner can; so they are checked to resolve (links followed) inside the working d
 
 Facts are what was observed. A fact that could not be observed is left out rather than set to
 null: the engine then keeps the variable's declared or previous value, and a typed world-state
-variable never receives a null.
+variable never receives a null. Every executor declares its facts with ``@facts(...)``
+(``goap.executor.facts``): goap
+publishes them to agents next to the argument schema, ``actions/README.md`` is generated from
+them (``python -m actions.reference``), and the test suite fails on a fact that is returned but
+not declared, so the three cannot drift apart.
 """
 
 from __future__ import annotations

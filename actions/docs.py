@@ -23,7 +23,7 @@ from pydantic import Field, model_validator
 from actions.contract import InWorkdir, WorkdirArgs, leads_outside
 from actions.paths import write_text
 from actions.pipeline import relative
-from goap.executor import ActionFailed
+from goap.executor import ActionFailed, facts
 
 SLOWEST = 5
 _LINK = re.compile(r"\[[^\]]*\]\(([^)\s]+)\)")
@@ -83,6 +83,7 @@ class DocsStatusArgs(AdrCheckArgs):
 # ---------------------------------------------------------------------------------- executors
 
 
+@facts("path", "run_id", "completed", "in_progress", "pending", "failures", "progress")
 def write_progress_report(args: ProgressArgs) -> dict[str, Any]:
     """A14: the progress report of the current run, from the state file."""
     named = args.state_file or os.environ.get("GOAP_STATE_FILE")
@@ -112,6 +113,7 @@ def write_progress_report(args: ProgressArgs) -> dict[str, Any]:
     }
 
 
+@facts("adrs_complete", "adrs", "problems", "index")
 def check_adrs(args: AdrCheckArgs) -> dict[str, Any]:
     """A15: every required ADR exists and is complete; writes an index of them."""
     adrs, problems = _read_adrs(args)
@@ -134,6 +136,13 @@ def check_adrs(args: AdrCheckArgs) -> dict[str, Any]:
     return facts
 
 
+@facts(
+    "progress_report",
+    "adrs_complete",
+    "adr_problems",
+    "unindexed",
+    note="adrs_complete: every required ADR complete and listed in the index.",
+)
 def docs_status(args: DocsStatusArgs) -> dict[str, Any]:
     """Sensor: the progress report exists; the required ADRs are complete and indexed."""
     _, problems = _read_adrs(args)

@@ -51,7 +51,7 @@ from actions.pipeline import (
     sha256_file,
     write_json,
 )
-from goap.executor import ActionFailed
+from goap.executor import ActionFailed, facts
 
 WARMUP_CALLS = 5
 
@@ -73,14 +73,20 @@ class ModelGates(ExecutorArgs):
 
 
 class ClassifierGates(ModelGates):
-    latency: Latency = Field(default_factory=lambda: Latency(p50_ms=20, p95_ms=50, p99_ms=100))
+    latency: Latency = Field(
+        default_factory=lambda: Latency(p50_ms=20, p95_ms=50, p99_ms=100),
+        description="Latency limits of one single-image call.",
+    )
     min_accuracy: float = Field(0.8, ge=0, le=1, description="Test-split accuracy at least.")
     max_abs_logit: float = Field(1e3, gt=0, description="Logits beyond this are out of range.")
     batch_size: int = Field(8, ge=2, description="Images in the batch-inference check.")
 
 
 class DiTGates(ModelGates):
-    latency: Latency = Field(default_factory=lambda: Latency(p50_ms=50, p95_ms=100, p99_ms=200))
+    latency: Latency = Field(
+        default_factory=lambda: Latency(p50_ms=50, p95_ms=100, p99_ms=200),
+        description="Latency limits of one guided sampling step.",
+    )
     min_conditional_accuracy: float = Field(
         0.15,
         ge=0,
@@ -105,8 +111,10 @@ class GatesArgs(WorkdirArgs):
     data_root: InWorkdir = Field(
         DATA_ROOT, description="Dataset; its test split measures accuracy."
     )
-    classifier: ClassifierGates = Field(default_factory=ClassifierGates)
-    dit: DiTGates = Field(default_factory=DiTGates)
+    classifier: ClassifierGates = Field(
+        default_factory=ClassifierGates, description="The classifier's gates and limits."
+    )
+    dit: DiTGates = Field(default_factory=DiTGates, description="The DiT's gates and limits.")
     latency_runs: int = Field(50, ge=10, description="Timed calls per latency measurement.")
     report: InWorkdir = Field(REPORT, description="Where validation_report.json is written.")
 
@@ -129,6 +137,39 @@ class GateError(Exception):
 # ----------------------------------------------------------------------------------- executor
 
 
+@facts(
+    "passed",
+    "failed_gates",
+    "version_id",
+    "content_hash",
+    "report",
+    *(f"{kind}_{outcome}" for kind in KINDS for outcome in ("passed", "rejected")),
+    *(
+        f"classifier_{metric}"
+        for metric in (
+            "output_range_max_abs_logit",
+            "batch_inference_agreement",
+            "size_mb",
+            "latency_p50_ms",
+            "latency_p95_ms",
+            "latency_p99_ms",
+            "accuracy",
+        )
+    ),
+    *(
+        f"dit_{metric}"
+        for metric in (
+            "batch_inference_relative_deviation",
+            "size_mb",
+            "latency_p50_ms",
+            "latency_p95_ms",
+            "latency_p99_ms",
+            "output_range_share_outside",
+            "conditional_accuracy",
+        )
+    ),
+    note="`<kind>_<metric>`: the numbers the gates measured; a gate that did not run has none.",
+)
 def run_gates(args: GatesArgs) -> dict[str, Any]:
     """A11: run every gate on both models, write validation_report.json; fail if any fails."""
     settings = ml_settings(args.workdir)

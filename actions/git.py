@@ -19,7 +19,7 @@ from actions.config import STATE_DIR, GoapConfig, load_config, state_dir
 from actions.contract import InWorkdirEntry, WorkdirArgs, known
 from actions.credentials import find_secrets, redact
 from actions.process import tail
-from goap.executor import ActionFailed
+from goap.executor import ActionFailed, facts
 
 FALLBACK_IDENTITY = {"name": "goap", "email": "goap@localhost"}
 NETWORK_TIMEOUT_S = 60
@@ -85,6 +85,7 @@ class GitStateArgs(WorkdirArgs):
 # ---------------------------------------------------------------------------------- executors
 
 
+@facts("branch", "created", "previous_branch", "sha", "clean", failure=("uncommitted_files",))
 def create_branch(args: CreateBranchArgs) -> dict[str, Any]:
     """A04: switch to ``branch``, creating it from ``base`` (or HEAD) when it does not exist."""
     repo = open_repo(args.workdir)
@@ -128,6 +129,17 @@ def create_branch(args: CreateBranchArgs) -> dict[str, Any]:
     )
 
 
+@facts(
+    "committed",
+    "nothing_to_commit",
+    "sha",
+    "branch",
+    "paths",
+    "message",
+    "files",
+    failure=("secrets_found",),
+    note="A refused commit (credentials found) lists them in secrets_found and unstages.",
+)
 def commit(args: CommitArgs) -> dict[str, Any]:
     """A05-A07: commit exactly ``paths`` with ``message``; report a group with nothing to commit."""
     repo = open_repo(args.workdir)
@@ -169,6 +181,18 @@ def commit(args: CommitArgs) -> dict[str, Any]:
     )
 
 
+@facts(
+    "pushed",
+    "remote",
+    "remote_url",
+    "branch",
+    "sha",
+    "upstream",
+    "up_to_date",
+    "remote_added",
+    "remote_created",
+    failure=("rejected",),
+)
 def push(args: PushArgs) -> dict[str, Any]:
     """A08: push a branch with upstream tracking; add/create the configured remote if asked."""
     config = load_config(args.workdir)
@@ -218,6 +242,21 @@ def push(args: PushArgs) -> dict[str, Any]:
 # ------------------------------------------------------------------------------------ sensor
 
 
+@facts(
+    "is_repo",
+    "current_branch",
+    "detached",
+    "branch_exists",
+    "head_sha",
+    "clean",
+    "uncommitted_files",
+    "remote",
+    "remote_configured",
+    "remote_reachable",
+    "remote_sha",
+    "remote_has_head",
+    "ahead",
+)
 def git_state(args: GitStateArgs) -> dict[str, Any]:
     """Sensor: current branch, branch exists, tree clean, commits ahead, remote has HEAD."""
     try:

@@ -16,6 +16,7 @@ from pydantic import Field
 
 from actions.contract import InWorkdirEntry, WorkdirArgs
 from actions.git import open_repo
+from goap.executor import facts
 
 
 class CommitGroupsArgs(WorkdirArgs):
@@ -30,6 +31,7 @@ class CommitGroupsArgs(WorkdirArgs):
     base: str = Field("main", description="The branch the work started from.")
 
 
+@facts("<group>_committed", "commits_ahead", note="One `<group>_committed` per group.")
 def commit_groups(args: CommitGroupsArgs) -> dict[str, Any]:
     """Sensor: <group>_committed for every group, and commits_ahead of branch over base."""
     repo = open_repo(args.workdir)

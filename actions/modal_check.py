@@ -28,7 +28,7 @@ from pydantic import Field, field_validator
 from actions.config import load_config
 from actions.contract import ExecutorArgs, WorkdirArgs
 from actions.pipeline import apply_threads, ml_settings
-from goap.executor import ActionFailed
+from goap.executor import ActionFailed, facts
 
 
 class Requirements(ExecutorArgs):
@@ -46,7 +46,9 @@ class ModalAppArgs(WorkdirArgs):
         pattern=r"^[\w.]+:\w+$",
         description="The workspace's modal.App as module:attribute.",
     )
-    require: Requirements = Field(default_factory=Requirements)
+    require: Requirements = Field(
+        default_factory=Requirements, description="What every function of the app must declare."
+    )
 
 
 class ModalCheckArgs(ModalAppArgs):
@@ -74,6 +76,18 @@ class ModalCheckArgs(ModalAppArgs):
 # ---------------------------------------------------------------------------------- executors
 
 
+@facts(
+    "app",
+    "functions",
+    "specs_ok",
+    "problems",
+    "backend",
+    "train_function",
+    "train_step",
+    "train_loss",
+    "train_seconds",
+    note="functions: name, gpu, timeout_s and volumes of each Modal function.",
+)
 def validate_modal_app(args: ModalCheckArgs) -> dict[str, Any]:
     """A01: check the app's function specs, then train one step through the chosen backend."""
     facts = modal_app_status(args)
@@ -107,6 +121,7 @@ def validate_modal_app(args: ModalCheckArgs) -> dict[str, Any]:
     }
 
 
+@facts("app", "functions", "specs_ok", "problems")
 def modal_app_status(args: ModalAppArgs) -> dict[str, Any]:
     """Sensor: the app's functions with their GPU, timeout and volumes, and what is wrong."""
     app = _import_app(args)

@@ -44,7 +44,7 @@ from actions.pipeline import (
     relative,
     write_record,
 )
-from goap.executor import ActionFailed
+from goap.executor import ActionFailed, facts
 
 if TYPE_CHECKING:
     from torch import nn
@@ -110,6 +110,20 @@ class QuantizeArgs(WorkdirArgs):
 # ---------------------------------------------------------------------------------- executors
 
 
+@facts(
+    "kind",
+    "path",
+    "size_bytes",
+    "opset",
+    "inputs",
+    "outputs",
+    "image_size",
+    "batch_sizes",
+    "max_abs_error",
+    "tolerance",
+    "parity_ok",
+    "seconds",
+)
 def export_onnx(args: ExportArgs) -> dict[str, Any]:
     """Export a checkpoint's EMA model to ONNX and check it against torch with onnxruntime."""
     settings = ml_settings(args.workdir)
@@ -176,6 +190,22 @@ def export_onnx(args: ExportArgs) -> dict[str, Any]:
     return facts
 
 
+@facts(
+    "kind",
+    "path",
+    "weight_type",
+    "op_types",
+    "size_before",
+    "size_after",
+    "size_ratio",
+    "metric",
+    "fp32",
+    "int8",
+    "accuracy_change",
+    "max_abs_diff",
+    "seconds",
+    note="metric: accuracy (classifier) or conditional_accuracy (DiT), measured fp32 and int8.",
+)
 def quantize_onnx(args: QuantizeArgs) -> dict[str, Any]:
     """Dynamic int8 quantization; reports the sizes and the measured accuracy change."""
     settings = ml_settings(args.workdir)

@@ -34,7 +34,7 @@ from actions.config import ConfigError, load_config
 from actions.contract import InWorkdir, WorkdirArgs, known
 from actions.paths import write_text
 from actions.publish import ModelCard, PublishStatusArgs, publish_status
-from goap.executor import ActionFailed
+from goap.executor import ActionFailed, facts
 
 Kind = Literal["classifier", "dit"]
 KINDS: tuple[Kind, ...] = ("classifier", "dit")
@@ -216,6 +216,19 @@ class PipelineStatusArgs(WorkdirArgs):
     )
 
 
+@facts(
+    "dataset_ready",
+    *(
+        f"{kind}_{state}"
+        for kind in KINDS
+        for state in ("trained", "exported", "quantized", "rejected")
+    ),
+    "validated",
+    "version_id",
+    "published",
+    "publish_error",
+    note="Each state holds only while the files it was made from are unchanged.",
+)
 def pipeline_status(args: PipelineStatusArgs) -> dict[str, Any]:
     """Sensor: dataset ready; per model trained / exported / quantized / rejected; validated;
     published. Reads records and digests only."""

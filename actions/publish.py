@@ -31,7 +31,7 @@ from pydantic import Field
 from actions.config import STATE_DIR, GoapConfig, load_config, state_dir
 from actions.contract import ExecutorArgs, FiniteFloat, InWorkdir, WorkdirArgs, known, leads_outside
 from actions.credentials import redact, token_from_env
-from goap.executor import ActionFailed
+from goap.executor import ActionFailed, facts
 
 if TYPE_CHECKING:  # huggingface_hub is imported only when the Hugging Face backend is used
     from huggingface_hub import HfApi
@@ -101,6 +101,22 @@ class Artifact:
 # ---------------------------------------------------------------------------------- executors
 
 
+@facts(
+    "backend",
+    "published",
+    "created",
+    "name",
+    "version",
+    "path",
+    "content_hash",
+    "files",
+    "repo_id",
+    "revision",
+    "url",
+    "commit_url",
+    failure=("token_env", "token_present"),
+    note="repo_id, revision, url and commit_url come from the Hugging Face backend.",
+)
 def publish_model(args: PublishArgs) -> dict[str, Any]:
     """A12: publish the files with a model card to the configured hub backend."""
     config = load_config(args.workdir)
@@ -110,6 +126,20 @@ def publish_model(args: PublishArgs) -> dict[str, Any]:
     return _publish_to_registry(config, args, artifacts)
 
 
+@facts(
+    "backend",
+    "name",
+    "published",
+    "versions",
+    "latest_version",
+    "latest_content_hash",
+    "up_to_date",
+    "repo_id",
+    "revision",
+    "files",
+    failure=("token_env", "token_present"),
+    note="up_to_date only when `files` is given; repo_id, revision, files from Hugging Face.",
+)
 def publish_status(args: PublishStatusArgs) -> dict[str, Any]:
     """Sensor: is the model published, which versions exist, is ``files`` the latest content."""
     config = load_config(args.workdir)

@@ -24,7 +24,7 @@ from pydantic import Field
 
 from actions.config import STATE_DIR, ConfigError, GoapConfig, load_config, state_dir
 from actions.contract import FiniteFloat, OptionalInWorkdir, WorkdirArgs, known
-from goap.executor import ActionFailed
+from goap.executor import ActionFailed, facts
 
 ParamValue = str | int | float | bool
 
@@ -94,6 +94,7 @@ def tracking_backend(config: GoapConfig) -> str:
 # ---------------------------------------------------------------------------------- executors
 
 
+@facts("tracked", "backend", "run_id", "experiment", "location", "params_logged", "metrics_logged")
 def track_run(args: TrackRunArgs) -> dict[str, Any]:
     """A13: record params and metrics (from ``metrics`` and/or ``metrics_file``) as one run."""
     metrics = {**_metrics_from_file(args.workdir, args.metrics_file), **args.metrics}
@@ -113,6 +114,7 @@ def track_run(args: TrackRunArgs) -> dict[str, Any]:
     }
 
 
+@facts("backend", "experiment", "tracked", "runs", "last_run_id")
 def tracking_status(args: TrackingStatusArgs) -> dict[str, Any]:
     """Sensor: how many runs the experiment has and the latest run's id."""
     config = load_config(args.workdir)

@@ -36,7 +36,7 @@ from actions.pipeline import (
     relative,
     write_record,
 )
-from goap.executor import ActionFailed, progress
+from goap.executor import ActionFailed, facts, progress
 
 MODAL_TOKEN_HINT = (
     "the Modal training backend needs a Modal token: set MODAL_TOKEN_ID and MODAL_TOKEN_SECRET "
@@ -94,6 +94,7 @@ class EvaluateArgs(WorkdirArgs):
 # ---------------------------------------------------------------------------------- executors
 
 
+@facts("data_root", "generated", "trainval", "test", "classes", "all_classes_present")
 def prepare_dataset(args: DatasetArgs) -> dict[str, Any]:
     """T00: check the dataset's layout and count it; generate a synthetic one if none is there."""
     from models.data import NUM_CLASSES, make_synthetic_pets, read_annotations
@@ -130,6 +131,24 @@ def prepare_dataset(args: DatasetArgs) -> dict[str, Any]:
     }
 
 
+@facts(
+    "kind",
+    "backend",
+    "checkpoint",
+    "metrics_file",
+    "step",
+    "steps",
+    "completed",
+    "final_loss",
+    "seconds",
+    "parameters",
+    "train_images",
+    "fresh",
+    "val_accuracy",
+    "val_images",
+    "sample_grid",
+    note="val_accuracy and val_images: the classifier's; sample_grid: the DiT's (local runs).",
+)
 def train_model(args: TrainArgs) -> dict[str, Any]:
     """T01/T02 and the retrains: train one model through models.modal_app's backend."""
     settings = ml_settings(args.workdir)
@@ -176,6 +195,17 @@ def train_model(args: TrainArgs) -> dict[str, Any]:
     return facts
 
 
+@facts(
+    "accuracy",
+    "test_images",
+    "share_cfg",
+    "share_no_cfg",
+    "chance",
+    "fd_cfg",
+    "fd_no_cfg",
+    "classifier_report",
+    "generator_report",
+)
 def evaluate_models(args: EvaluateArgs) -> dict[str, Any]:
     """Evaluate both checkpoints (models.evaluate): classifier accuracy on the test split; the
     share of generated samples the classifier recognises as the requested breed, with and

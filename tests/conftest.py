@@ -10,11 +10,24 @@ import textwrap
 from pathlib import Path
 
 import pytest
+from facts_guard import VIOLATIONS, install
 from typer.testing import CliRunner
 
 from goap.faces.cli import app
 
 ROOT = Path(__file__).resolve().parent.parent
+GUARDED = install()  # before any test module imports an executor
+
+
+@pytest.fixture(autouse=True)
+def facts_are_declared():
+    """Fail the test during which an executor returned a fact it does not declare."""
+    seen = len(VIOLATIONS)
+    yield
+    found = VIOLATIONS[seen:]
+    del VIOLATIONS[seen:]
+    if found:
+        pytest.fail("\n".join(dict.fromkeys(found)), pytrace=False)
 
 
 def goap_cmd(

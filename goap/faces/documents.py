@@ -150,9 +150,14 @@ def step_document(catalog: Catalog, step: StepResult, state_path: Path) -> dict[
 
 
 def skill_list_document(
-    catalog: Catalog, world: dict[str, Any], state_path: Path, schemas: dict[str, Any]
+    catalog: Catalog,
+    world: dict[str, Any],
+    state_path: Path,
+    schemas: dict[str, Any],
+    facts: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """``goap skill list --json``: every action, whether it applies, its arguments' schema."""
+    """``goap skill list --json``: every action, whether it applies, its arguments' schema and
+    the facts its executor declares (names, on_failure, note; None when it declares none)."""
     actions = []
     for action in catalog.actions:
         item = action_document(action)
@@ -160,6 +165,7 @@ def skill_list_document(
         item["applies"], item["unmet"] = not unmet, unmet
         if action.executor and action.executor.run:
             item["executor"]["args_schema"] = schemas.get(action.executor.run)
+            item["executor"]["facts"] = (facts or {}).get(action.executor.run)
         actions.append(item)
     return {"catalog": catalog.name, "state": str(state_path), "actions": actions}
 

@@ -26,20 +26,21 @@ from state.model import quoted
 def list_actions(
     catalog: Catalog, state_path: Path, workdir: Path, schemas: bool = True
 ) -> dict[str, Any]:
-    """Every action, whether it applies to the persisted state, and its argument schema."""
+    """Every action, whether it applies to the persisted state, its arguments and facts."""
     world = read_world(catalog, state_path)
     targets = sorted({a.executor.run for a in catalog.actions if a.executor and a.executor.run})
-    found = argument_schemas(targets, workdir) if schemas else {}
-    return documents.skill_list_document(catalog, world, state_path, found)
+    found, facts = executor_contracts(targets, workdir) if schemas else ({}, {})
+    return documents.skill_list_document(catalog, world, state_path, found, facts)
 
 
-def argument_schemas(targets: list[str], workdir: Path) -> dict[str, Any]:
-    """JSON Schema of each target's arguments (None for a target that does not import)."""
+def executor_contracts(targets: list[str], workdir: Path) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Each target's argument JSON Schema and declared facts (None: not importable, or none)."""
     if not targets:
-        return {}
+        return {}, {}
     ctx = ExecutionContext.create(workdir, workdir / ".goap" / "logs")
     answer = query({"op": "check", "targets": targets, "calls": [], "workdir": str(workdir)}, ctx)
-    return {t: answer["schemas"].get(t) for t in targets}
+    facts = answer.get("facts", {})
+    return {t: answer["schemas"].get(t) for t in targets}, {t: facts.get(t) for t in targets}
 
 
 def next_action(catalog: Catalog, state_path: Path) -> dict[str, Any]:

@@ -7,7 +7,8 @@ contract is code, not a docstring; a request whose ``op`` is not one of ``OPS`` 
 - ``call``: run one executor (an action, or one sensor: each sensor has a process and a
   deadline of its own, so a hung one cannot take a healthy one down); an :class:`Answer`.
 - ``check``: import each target and validate each call's arguments without running them;
-  the answer is a :class:`CheckAnswer` with the problems and each target's JSON Schema.
+  the answer is a :class:`CheckAnswer` with the problems, each target's JSON Schema and
+  its declared facts.
 """
 
 from __future__ import annotations
@@ -50,6 +51,7 @@ class CheckAnswer(TypedDict):
     ok: bool
     problems: dict[str, str]  # target or "where" -> what is wrong
     schemas: dict[str, Any]  # target -> JSON Schema of its arguments
+    facts: NotRequired[dict[str, Any]]  # target -> its declared facts (goap.running.facts)
 
 
 class ProtocolError(ValueError):

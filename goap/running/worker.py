@@ -24,6 +24,7 @@ from pydantic import BaseModel, ValidationError, create_model
 from goap.loading.secrets import MASKER, MissingVariable, interpolate
 from goap.running.contract import ActionFailed
 from goap.running.extras import install_hint
+from goap.running.facts import CHECK_ENV, declared_facts, undeclared
 from goap.running.jobs import ANSWER_LINE, ANSWER_MARK
 from goap.running.protocol import (
     OPS,
@@ -100,9 +101,15 @@ def bind(target: str, args: dict[str, Any], workdir: str, where: str) -> tuple[A
 
 def call(target: str, args: dict[str, Any], workdir: str, where: str) -> dict[str, Any]:
     fn, parsed, single = bind(target, args, workdir, where)
-    result = (
-        fn(parsed) if single else fn(**{k: getattr(parsed, k) for k in type(parsed).model_fields})
-    )
+    try:
+        result = (
+            fn(parsed)
+            if single
+            else fn(**{k: getattr(parsed, k) for k in type(parsed).model_fields})
+        )
+    except ActionFailed as exc:
+        _check_declared(target, fn, exc.facts, failed=True)
+        raise
     if result is None:
         return {}
     if not isinstance(result, dict):
@@ -110,7 +117,19 @@ def call(target: str, args: dict[str, Any], workdir: str, where: str) -> dict[st
             f"{target} returned {type(result).__name__}; an executor returns a "
             f"dict of observed facts (or None)"
         )
+    _check_declared(target, fn, result, failed=False)
     return result
+
+
+def _check_declared(target: str, fn: Any, facts: dict[str, Any], failed: bool) -> None:
+    """With GOAP_CHECK_FACTS=1 (test suites): a fact the executor does not declare is an error."""
+    declared = declared_facts(fn) if os.environ.get(CHECK_ENV) == "1" else None
+    extra = undeclared(declared, facts, failed) if declared else []
+    if extra:
+        raise TargetError(
+            f"{target} {'failed with' if failed else 'returned'} undeclared fact(s) "
+            f"{', '.join(map(str, extra))}; add them to its facts declaration (goap_facts)"
+        )
 
 
 def outcome_of(target: str, args: dict[str, Any], workdir: str, where: str) -> Answer:
@@ -160,10 +179,13 @@ def check(request: CheckRequest) -> CheckAnswer:
     """Import each target and validate each call's arguments, running nothing."""
     problems: dict[str, str] = {}
     schemas: dict[str, Any] = {}
+    facts: dict[str, Any] = {}
     for target in request["targets"]:
         try:
-            model, _ = args_model(resolve(target))
+            fn = resolve(target)
+            model, _ = args_model(fn)
             schemas[target] = model.model_json_schema()
+            facts[target] = declared_facts(fn)
         except TargetError as exc:
             problems[target] = str(exc)
     for item in request["calls"]:  # arguments checked before anything runs
@@ -175,7 +197,7 @@ def check(request: CheckRequest) -> CheckAnswer:
             problems[item["where"]] = str(exc)
         except MissingVariable:
             pass  # reported when the action runs, naming the variable
-    return {"ok": not problems, "problems": problems, "schemas": schemas}
+    return {"ok": not problems, "problems": problems, "schemas": schemas, "facts": facts}
 
 
 def _crash(exc: BaseException, target: str = "") -> Answer:
