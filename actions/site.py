@@ -42,7 +42,7 @@ from actions.contract import ExecutorArgs, InWorkdir, OptionalInWorkdir, Workdir
 from actions.credentials import redact
 from actions.paths import write_text
 from actions.publish import version_history
-from goap.executor import ActionFailed
+from goap.executor import ActionFailed, facts
 
 CONFIG_FILE = "config.json"
 WEB_MANIFEST = "web-manifest.json"
@@ -99,11 +99,29 @@ class DeployArgs(SiteStatusArgs):
 # ---------------------------------------------------------------------------------- executor
 
 
+@facts(
+    "applicable",
+    "deployed",
+    "reason",
+    "target",
+    "site_dir",
+    "path",
+    "branch",
+    "remote_url",
+    "commit",
+    "served_version",
+    "versions",
+    "hub_url",
+    "samples",
+    "serve",
+    note="reason when not applicable; site_dir, path, serve for target local; branch, "
+    "remote_url, commit for gh-pages",
+)
 def deploy_site(args: DeployArgs) -> dict[str, Any]:
     """Deploy the built app with the published models; facts say which version it serves."""
     dist = args.workdir / args.dist
     if not (dist / "index.html").is_file():
-        reason = not_applicable_reason(args)
+        reason = _not_applicable_reason(args)
         if reason is not None:
             return {"applicable": False, "deployed": False, "reason": reason}
         raise ActionFailed(
@@ -145,17 +163,17 @@ def deploy_site(args: DeployArgs) -> dict[str, Any]:
             "versions": [v["version"] for v in versions],
             "hub_url": config["hub_url"],
             "samples": samples,
-            "serve": serve_command(args) if args.target == "local" else None,
+            "serve": _serve_command(args) if args.target == "local" else None,
         }
     )
 
 
-def serve_command(args: SiteStatusArgs) -> str:
+def _serve_command(args: SiteStatusArgs) -> str:
     """The one command that serves the local site on 127.0.0.1."""
     return f"python3 -m http.server -d {args.workdir / args.site_dir} -b 127.0.0.1 8000"
 
 
-def not_applicable_reason(args: SiteStatusArgs) -> str | None:
+def _not_applicable_reason(args: SiteStatusArgs) -> str | None:
     """Why there is no site to deploy, or None when there is one (or npm can build one)."""
     if not (args.workdir / args.web_dir / "package.json").is_file():
         return f"no {args.web_dir}/package.json: this project has no web app"
@@ -372,10 +390,21 @@ def _push_pages(args: DeployArgs, staged: Path, version: str) -> dict[str, Any]:
 # ------------------------------------------------------------------------------------ sensor
 
 
+@facts(
+    "applicable",
+    "current",
+    "reason",
+    "deployed",
+    "served_version",
+    "latest_version",
+    "app_current",
+    "serve",
+    note="reason only when not applicable",
+)
 def site_status(args: SiteStatusArgs) -> dict[str, Any]:
     """Sensor: which version the deployed site serves; ``current`` when that is the latest
     published one with the app as built now (or when there is no app to deploy)."""
-    reason = not_applicable_reason(args)
+    reason = _not_applicable_reason(args)
     if reason is not None:
         return {"applicable": False, "current": True, "reason": reason}
     versions = version_history(args.workdir, args.name)
@@ -399,7 +428,7 @@ def site_status(args: SiteStatusArgs) -> dict[str, Any]:
         and app_current
     )
     if args.target == "local" and deployed is not None:
-        facts["serve"] = serve_command(args)
+        facts["serve"] = _serve_command(args)
     return known(facts)
 
 
