@@ -159,3 +159,8 @@ def backup(path: Path) -> Path | None:
             os.fsync(handle.fileno())
         return target
     raise StateError(f"{path}: 9999 backups exist next to it; remove old .bak files")
+
+
+def default_state_path(catalog_path: Path) -> Path:
+    """plans/deployment.yaml -> plans/deployment_state.json (the seed's file name)."""
+    return catalog_path.with_name(f"{catalog_path.stem}_state.json")

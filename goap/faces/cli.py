@@ -134,7 +134,7 @@ def _durations(state_path: Path) -> dict[str, float]:
 
 
 def _state_path(catalog: Catalog, state: Path | None) -> Path:
-    from goap.running.record import default_state_path
+    from state.files import default_state_path
 
     return state or default_state_path(catalog.path)
 

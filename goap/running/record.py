@@ -37,11 +37,6 @@ from state.store import (
 TAIL_KEPT = 4000  # characters of a failure's log tail kept in the journal
 
 
-def default_state_path(catalog_path: Path) -> Path:
-    """plans/deployment.yaml -> plans/deployment_state.json (the seed's file name)."""
-    return catalog_path.with_name(f"{catalog_path.stem}_state.json")
-
-
 def logs_root(state_path: Path) -> Path:
     """Where a state file's runs keep their logs: ``.goap/logs/<state file>/`` beside it."""
     return state_path.parent / ".goap" / "logs"
