@@ -128,7 +128,7 @@ def _durations(state_path: Path) -> dict[str, float]:
                 entry.get("duration_s"), int | float
             ):
                 taken.setdefault(str(entry["action"]), []).append(float(entry["duration_s"]))
-    except (OSError, ValueError, AttributeError, TypeError, KeyError):
+    except (OSError, ValueError, AttributeError, TypeError, KeyError, RecursionError):
         return {}
     return {name: sum(v) / len(v) for name, v in taken.items()}
 
