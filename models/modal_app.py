@@ -4,7 +4,8 @@ and the checkpoints (mounted at /vol in the containers).
 Two backends run the same functions:
 - "local" (the default): in this process through `.local()`; needs no Modal token and no
   network, paths are local paths.
-- "modal": on a Modal GPU through `.remote()`; needs a Modal token (`modal token new`), and the
+- "modal": on a Modal GPU, `.remote()` through `call`, or `spawn` for a call that outlives the
+  caller (found again by its id with `poll`); needs a Modal token (`modal token new`), and the
   paths in the config are paths in the container (data uploaded to the volume, e.g. /vol/pets,
   outputs under /vol/runs/...). `upload_dataset` copies a local dataset to the volume.
 
