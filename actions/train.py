@@ -36,7 +36,7 @@ from actions.pipeline import (
     relative,
     write_record,
 )
-from goap.executor import ActionFailed, facts, progress
+from goap.executor import ActionFailed, facts, leave_jobs, progress, reattach, remote_job
 
 MODAL_TOKEN_HINT = (
     "the Modal training backend needs a Modal token: set MODAL_TOKEN_ID and MODAL_TOKEN_SECRET "
@@ -340,13 +340,60 @@ def _train_on_modal(
         "data_root": remote_data,
         "out_dir": f"{modal_app.VOLUME_PATH}/{remote_out}",
     }
-    result = _call(args.kind, remote, "modal")
+    result = {**_on_modal(f"train_{args.kind}", remote), "config": config}
     out_dir.mkdir(parents=True, exist_ok=True)
     for name in ("checkpoint.pt", "metrics.jsonl"):
         with replacing(out_dir / name) as partial, partial.open("wb") as handle:
             for chunk in modal_app.volume.read_file(f"{remote_out}/{name}"):
                 handle.write(chunk)
     return {**result, "config": config}
+
+
+def _on_modal(name: str, config: dict[str, Any], poll_s: float = 30.0) -> dict[str, Any]:
+    """Run a Modal function as a job that outlives this process, exactly once.
+
+    The call is spawned (not ``.remote()``) and its id reported to goap before we wait, so a
+    runner that dies during a two-hour training does not pay for a second one: the next
+    attempt gets the id back (``reattach``) and waits for the same call, or collects the
+    result of one that finished meanwhile. SIGTERM (goap stopping) cancels the call unless
+    the run leaves jobs running (``goap run --leave-jobs``)."""
+    import signal
+
+    from models import modal_app
+
+    previous = reattach()
+    call_id = None
+    if previous is not None and previous.get("backend") == "modal":
+        state, result = modal_app.poll(previous["id"])
+        if state == "done":
+            return result
+        if state == "running":
+            call_id = previous["id"]
+            progress(message=f"reattached to Modal call {call_id}")
+    if call_id is None:
+        call_id = modal_app.spawn(name, config)
+    remote_job("modal", call_id, function=name)
+
+    def stop(signum: int, frame: Any) -> None:
+        if not leave_jobs():
+            modal_app.cancel(call_id)
+        raise ActionFailed(
+            f"stopped; Modal call {call_id} {'left running' if leave_jobs() else 'cancelled'}"
+        )
+
+    before = signal.signal(signal.SIGTERM, stop)
+    try:
+        waited = 0.0
+        while True:
+            state, result = modal_app.poll(call_id, wait_s=poll_s)
+            if state == "done":
+                return result
+            if state == "gone":
+                raise ActionFailed(f"Modal call {call_id} of {name} is gone (expired or deleted)")
+            waited += poll_s
+            progress(message=f"Modal call {call_id} running", waited_s=round(waited))
+    finally:
+        signal.signal(signal.SIGTERM, before)
 
 
 def _train_facts(

@@ -7,7 +7,11 @@ catalog with ``--jobs 1``, in the same run. Also the runner's overhead per actio
 of ``true`` commands with ``--jobs 1`` and ``--jobs 4`` (a chain never runs two at once, so
 this is the price of the scheduler). Usage:
 
-    python -m bench.parallel [--scale 0.1] [--out bench/results/parallel.json]
+    python -m bench.parallel [--scale 0.1] [--demo] [--ray] [--out bench/results/parallel.json]
+
+``--demo`` also times ``goap demo`` from nothing with ``--jobs 1`` and ``--jobs 4`` (minutes);
+``--ray`` also times Python actions through the detached and ray job backends against a
+local child, on a local Ray cluster it starts and stops.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ import argparse
 import json
 import platform
 import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -92,7 +97,6 @@ def remote_overhead(n: int, backend: str, address: str = "") -> float:
 def ray_cluster() -> tuple[str, Any]:
     """A local Ray head on free ports; returns its dashboard address and a stop function."""
     import socket
-    import sys
 
     def free() -> int:
         with socket.socket() as sock:
@@ -126,6 +130,7 @@ def main() -> None:
     parser.add_argument("--chain", type=int, default=40, help="actions for the overhead")
     parser.add_argument("--out", type=Path, default=Path("bench/results/parallel.json"))
     parser.add_argument("--ray", action="store_true", help="also: Ray Jobs against local")
+    parser.add_argument("--demo", action="store_true", help="also: goap demo, 1 vs 4 jobs")
     args = parser.parse_args()
     doc = stand_in(args.scale)
     sequential, steps = timed_run(doc, 1)
@@ -136,6 +141,30 @@ def main() -> None:
     print(f"  --jobs 4:          {parallel:.2f} s   ratio {parallel / sequential:.2f}")
     print(f"runner overhead per action ({args.chain}-step chain of `true`):")
     print(f"  --jobs 1: {ms1:.1f} ms   --jobs 4: {ms4:.1f} ms   ratio {ms4 / ms1:.2f}")
+    demo: dict[str, float] = {}
+    if args.demo:
+        for jobs in (1, 4):
+            with tempfile.TemporaryDirectory() as tmp:
+                start = time.perf_counter()
+                subprocess.run(
+                    [
+                        sys.executable,
+                        "-m",
+                        "goap",
+                        "demo",
+                        "--dir",
+                        f"{tmp}/ws",
+                        "--jobs",
+                        str(jobs),
+                        "--json",
+                    ],  # fmt: skip
+                    check=True,
+                    capture_output=True,
+                )
+                demo[f"demo_jobs{jobs}_s"] = time.perf_counter() - start
+        ratio = demo["demo_jobs4_s"] / demo["demo_jobs1_s"]
+        print(f"goap demo from nothing: baseline --jobs 1 {demo['demo_jobs1_s']:.0f} s, "
+              f"--jobs 4 {demo['demo_jobs4_s']:.0f} s, ratio {ratio:.2f}")  # fmt: skip
     remote: dict[str, float] = {}
     if args.ray:
         n = 10
@@ -155,6 +184,7 @@ def main() -> None:
     args.out.write_text(
         json.dumps(
             {
+                **demo,
                 **remote,
                 "machine": platform.platform(),
                 "python": platform.python_version(),

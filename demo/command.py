@@ -18,6 +18,7 @@ from goap.faces.cli import JsonOpt, err, handles_errors, out
 from goap.faces.view import LineView, RunView
 from goap.loading.catalog import Catalog, load_catalog
 from goap.running.errors import RunError
+from goap.running.resources import DEFAULT_JOBS
 from goap.running.runner import Runner, RunResult
 from state.status import UNFINISHED
 from state.store import load_state
@@ -35,7 +36,9 @@ def deployment_catalog() -> Catalog:
         return load_catalog(path)
 
 
-def run_demo(directory: Path, resume: bool, view_console: Console, json_mode: bool) -> DemoResult:
+def run_demo(
+    directory: Path, resume: bool, view_console: Console, json_mode: bool, jobs: int = DEFAULT_JOBS
+) -> DemoResult:
     """Create or reuse the workspace, run the deployment catalog to its goal, summarise."""
     catalog = deployment_catalog()
     directory = directory.absolute()
@@ -46,10 +49,11 @@ def run_demo(directory: Path, resume: bool, view_console: Console, json_mode: bo
     created = create_workspace(directory)
     view_console.print("created the workspace" if created else "reusing the workspace")
     if json_mode or not view_console.is_terminal:
-        run = Runner(catalog, state_path, directory, events=LineView(view_console)).run(resume)
+        view = LineView(view_console)
+        run = Runner(catalog, state_path, directory, events=view, jobs=jobs).run(resume)
     else:
         with RunView(view_console) as live:
-            run = Runner(catalog, state_path, directory, events=live).run(resume)
+            run = Runner(catalog, state_path, directory, events=live, jobs=jobs).run(resume)
     wall_s = round(time.monotonic() - started, 1)
     state = load_state(state_path, catalog.schema, catalog.name)
     return DemoResult(run, summarize(directory, state, run, created, wall_s))
@@ -73,10 +77,13 @@ def demo_cmd(
         Path, typer.Option("--dir", help="Workspace to create (or reuse if it is one).")
     ] = Path("goap-demo"),
     resume: Annotated[bool, typer.Option(help="Continue an interrupted demo run.")] = False,
+    jobs: Annotated[
+        int, typer.Option("--jobs", "-j", help="Steps run at once, at most (1: one by one).")
+    ] = DEFAULT_JOBS,
     json_out: JsonOpt = False,
 ) -> None:
     """Create a small ML workspace and deploy it with plans/deployment.yaml, on this machine."""
-    result = run_demo(dir, resume, err(), json_out)
+    result = run_demo(dir, resume, err(), json_out, jobs)
     if json_out:
         print(json.dumps(result.summary, default=str))
     else:

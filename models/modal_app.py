@@ -4,7 +4,8 @@ and the checkpoints (mounted at /vol in the containers).
 Two backends run the same functions:
 - "local" (the default): in this process through `.local()`; needs no Modal token and no
   network, paths are local paths.
-- "modal": on a Modal GPU through `.remote()`; needs a Modal token (`modal token new`), and the
+- "modal": on a Modal GPU, `.remote()` through `call`, or `spawn` for a call that outlives the
+  caller (found again by its id with `poll`); needs a Modal token (`modal token new`), and the
   paths in the config are paths in the container (data uploaded to the volume, e.g. /vol/pets,
   outputs under /vol/runs/...). `upload_dataset` copies a local dataset to the volume.
 
@@ -137,6 +138,39 @@ def call(name: str, *args: Any, backend: Backend = "local", **kwargs: Any) -> di
         )
     with app.run():
         return fn.remote(*args, **kwargs)
+
+
+# ------------------------------------------------- calls that outlive the caller (spawn)
+
+CallState = Literal["running", "done", "gone"]
+
+
+def spawn(name: str, *args: Any) -> str:
+    """Start one of FUNCTIONS on Modal without waiting; returns the call's id.
+
+    The app runs detached (``app.run(detach=True)``), so the call goes on when this process
+    ends; :func:`poll` and :func:`result` find it again by its id from any process."""
+    if name not in FUNCTIONS:
+        raise ModelsError(f"unknown Modal function {name!r}; choose one of {', '.join(FUNCTIONS)}")
+    if not has_token():
+        raise ModelsError("spawning on Modal needs a token: run `modal token new`")
+    with app.run(detach=True):
+        return FUNCTIONS[name].spawn(*args).object_id
+
+
+def poll(call_id: str, wait_s: float = 0.0) -> tuple[CallState, Any]:
+    """(state, result): the call's result when done, waiting up to ``wait_s`` for it."""
+    try:
+        return "done", modal.FunctionCall.from_id(call_id).get(timeout=wait_s)
+    except (modal.exception.NotFoundError, modal.exception.OutputExpiredError):
+        return "gone", None  # (OutputExpiredError is a TimeoutError: checked first)
+    except (TimeoutError, modal.exception.TimeoutError):
+        return "running", None
+
+
+def cancel(call_id: str) -> None:
+    """Stop the call (its container too)."""
+    modal.FunctionCall.from_id(call_id).cancel(terminate_containers=True)
 
 
 def upload_dataset(local_root: str | Path, remote_dir: str = "pets") -> str:

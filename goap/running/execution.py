@@ -52,6 +52,8 @@ class ExecutionContext:
     stop: Callable[[], bool] = lambda: False  # polled while a child runs
     # hears an action's progress records (goap.running.progress); None: no channel
     progress: Callable[[dict[str, Any]], None] | None = None
+    # hears the job handle an executor reports (goap.executor.remote_job); with progress
+    job: Callable[[dict[str, Any]], None] | None = None
 
     @classmethod
     def create(
@@ -273,7 +275,7 @@ def _run_child(
             pass  # progress is best effort: the action runs without it (its log says all)
         else:
             env[PROGRESS_ENV] = str(channel.path)
-            tick = _forward(channel, ctx.progress)
+            tick = _forward(channel, ctx.progress, ctx.job)
     try:
         child = Child(argv, ctx.workdir, log, secrets, env=env)
     except OSError as exc:
@@ -292,12 +294,21 @@ def _run_child(
     return Outcome("failed", tail=tail, seconds=seconds), code
 
 
-def _forward(channel: Channel, hear: Callable[[dict[str, Any]], None]) -> Callable[[], None]:
-    """A tick that hands the channel's newest record, if any, to ``hear``."""
+def _forward(
+    channel: Channel,
+    hear: Callable[[dict[str, Any]], None],
+    job: Callable[[dict[str, Any]], None] | None,
+) -> Callable[[], None]:
+    """A tick that hands the channel's newest record, if any, to ``hear``, and a job handle
+    the child reported, once, to ``job``."""
+    told: list[dict[str, Any] | None] = [None]
 
     def tick() -> None:
         if (record := channel.poll()) is not None:
             hear(record)
+        if job is not None and channel.job is not None and channel.job != told[0]:
+            told[0] = channel.job
+            job(channel.job)
 
     return tick
 

@@ -34,10 +34,14 @@ def report(**fields: Any) -> None:
     any other scalar is shown as ``name value``. Outside goap (no channel) it does nothing,
     so an executor may call it unconditionally.
     """
+    _append(fields)
+
+
+def _append(document: dict[str, Any]) -> None:
     path = os.environ.get(ENV)
     if not path:
         return
-    line = json.dumps(fields, default=str, allow_nan=False) + "\n"
+    line = json.dumps(document, default=str, allow_nan=False) + "\n"
     try:
         fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_NOFOLLOW | os.O_CLOEXEC)
     except OSError:
@@ -48,6 +52,48 @@ def report(**fields: Any) -> None:
         pass
     finally:
         os.close(fd)
+
+
+REATTACH_ENV, LEAVE_ENV = "GOAP_REATTACH", "GOAP_LEAVE_JOBS"
+MAX_HANDLE = 2000  # characters of a job handle's JSON
+
+
+def report_job(backend: str, id: str, **more: Any) -> None:
+    """Say that this attempt's work now runs elsewhere, as job ``id`` of ``backend`` (a
+    Modal call, a cloud training job). goap journals the handle; after a crash, the next
+    attempt gets it back from :func:`reattach` instead of starting the work again. Call it
+    right after submitting, before waiting."""
+    _append({"job": {"backend": backend, "id": id, **more}})
+
+
+def reattach() -> dict[str, Any] | None:
+    """The job handle an earlier, cut-off attempt of this action reported, if any: attach to
+    it (it may still run, or have finished) instead of submitting again."""
+    raw = os.environ.get(REATTACH_ENV)
+    if not raw:
+        return None
+    try:
+        handle = json.loads(raw)
+    except ValueError:
+        return None
+    return handle if isinstance(handle, dict) and "id" in handle else None
+
+
+def leave_jobs() -> bool:
+    """Whether a stopped run leaves remote jobs running (``goap run --leave-jobs``): an
+    executor that is sent SIGTERM cancels its job unless this is true."""
+    return os.environ.get(LEAVE_ENV) == "1"
+
+
+def job_in(record: Any) -> dict[str, Any] | None:
+    """The job handle of one channel record, if it is one (small, scalar values only)."""
+    if not isinstance(record, dict) or not isinstance(record.get("job"), dict):
+        return None
+    handle = record["job"]
+    scalar = all(isinstance(v, str | int | float | bool) for v in handle.values())
+    if not scalar or not isinstance(handle.get("id"), str) or not handle.get("backend"):
+        return None
+    return handle if len(json.dumps(handle)) <= MAX_HANDLE else None
 
 
 def cleaned(record: Any, secrets: list[str]) -> dict[str, Any] | None:
@@ -89,6 +135,7 @@ class Channel:
     def __init__(self, path: Path, secrets: list[str]):
         self.path, self.secrets, self.offset = path, secrets, 0
         self.partial = b""
+        self.job: dict[str, Any] | None = None  # the newest job handle the child reported
         path.unlink(missing_ok=True)  # an earlier attempt's (unlink never follows a link)
         create_new(path, 0o600).close()
 
@@ -110,14 +157,33 @@ class Channel:
             os.close(fd)
         self.offset = start + len(data)
         *lines, self.partial = (self.partial + data).split(b"\n")
-        for raw in reversed(lines):
+        newest = None
+        for raw in lines:
             try:
-                record = cleaned(json.loads(raw), self.secrets)
+                document = json.loads(raw)
             except ValueError:
                 continue
-            if record is not None:
-                return record
-        return None
+            if (handle := job_in(document)) is not None:
+                self.job = handle
+            elif (record := cleaned(document, self.secrets)) is not None:
+                newest = record
+        return newest
 
     def close(self) -> None:
         self.path.unlink(missing_ok=True)
+
+
+def job_left_in(path: Path) -> dict[str, Any] | None:
+    """The last job handle in a channel file a dead runner left behind (its first 1 MB)."""
+    try:
+        with open(path, "rb") as handle:
+            data = handle.read(1 << 20)
+    except OSError:
+        return None
+    found = None
+    for raw in data.split(b"\n"):
+        try:
+            found = job_in(json.loads(raw)) or found
+        except ValueError:
+            continue
+    return found

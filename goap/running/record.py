@@ -206,15 +206,18 @@ class RunRecord:
         entry.job = dict(handle)
         self.save()
 
-    def reattachable(self, action: str, before: int) -> dict[str, Any] | None:
-        """The job of this run's last attempt of ``action`` before entry ``before``, if that
-        attempt was cut off (the runner died or stopped while the job ran elsewhere)."""
+    def cut_off(self, action: str, before: int) -> JournalEntry | None:
+        """This run's last attempt of ``action`` before entry ``before``, if it was cut off
+        (the runner died or stopped while it ran)."""
         for entry in reversed(self.state.history):
-            if entry.seq >= before:
-                continue
-            if entry.run_id == self.state.run_id and entry.action == action:
-                return entry.job if entry.outcome == "interrupted" and entry.job else None
+            if entry.seq < before and entry.run_id == self.state.run_id and entry.action == action:
+                return entry if entry.outcome == "interrupted" else None
         return None
+
+    def reattachable(self, action: str, before: int) -> dict[str, Any] | None:
+        """The job of the cut-off attempt of ``action`` before entry ``before``, if any."""
+        entry = self.cut_off(action, before)
+        return entry.job if entry is not None and entry.job else None
 
     def step_failed(self, action: Action, attempts: int, error: str, penalty: float) -> None:
         """An action's attempts are spent: count the failure, penalize it for this run."""

@@ -14,6 +14,7 @@ The runner holds the policy only: what happened is written by the run record
 from __future__ import annotations
 
 import contextlib
+import json
 import signal
 import threading
 import time
@@ -42,6 +43,7 @@ from goap.running.execution import (
     masked,
 )
 from goap.running.jobs import DetachedProcesses, JobBackend, RayJobs, assignments, job_id
+from goap.running.progress import LEAVE_ENV, REATTACH_ENV, job_left_in
 from goap.running.protocol import Call
 from goap.running.record import RunRecord, logs_root, read_state, read_world
 from goap.running.resources import DEFAULT_JOBS, capacities, fits, hold, problems
@@ -502,9 +504,9 @@ class Runner:
                 self.events.started(action, attempt)
             log = record.log_path(f"{entry.seq:05d}-{action.name}.log", self.ctx.logs)
             where = f"action {action.name}"
-            ctx = replace(self.ctx, progress=lambda fields: self._said(board, action, fields))
             backend = self._backend(action)
             if backend is None:
+                ctx = self._child_context(record, entry, action, board)
                 outcome = self.execute.action(action.executor, where, log, ctx)
             else:
                 outcome = self._remote(backend, record, entry, action, log, board)
@@ -531,6 +533,36 @@ class Runner:
         return outcome
 
     # ------------------------------------------------------------ remote jobs
+
+    def _child_context(
+        self, record: RunRecord, entry: JournalEntry, action: Action, board: _Board
+    ) -> ExecutionContext:
+        """The context of one attempt in a child: its progress and job handle are heard, and
+        the job an earlier, cut-off attempt reported is handed back (``GOAP_REATTACH``)."""
+        env = dict(self.ctx.env)
+        if self.leave_jobs:
+            env[LEAVE_ENV] = "1"
+        previous = record.cut_off(action.name, before=entry.seq)
+        handle = previous.job if previous is not None else None
+        if previous is not None and handle is None:  # the runner died before it heard it
+            name = f"{previous.seq:05d}-{action.name}.log.progress"
+            handle = job_left_in(record.log_path(name, self.ctx.logs))
+        if handle is not None:
+            env[REATTACH_ENV] = json.dumps(handle)
+            self._note(board, f"{action.name}: handing job {handle['id']} back to the executor")
+            with board.lock:
+                record.job_submitted(entry, handle)
+
+        def heard(job: dict[str, Any]) -> None:
+            with board.lock:
+                record.job_submitted(entry, job)
+
+        return replace(
+            self.ctx,
+            env=env,
+            progress=lambda fields: self._said(board, action, fields),
+            job=heard,
+        )
 
     def _backend(self, action: Action) -> JobBackend | None:
         """The job backend ``goap.toml`` gives this action (None: a child, as always)."""
