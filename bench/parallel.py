@@ -86,7 +86,11 @@ def remote_overhead(n: int, backend: str, address: str = "") -> float:
         if address:
             lines += ["[jobs.ray]", f'address = "{address}"']
         (Path(tmp) / "goap.toml").write_text("\n".join(lines) + "\n")
-        catalog = load_catalog(Path(tmp) / "bench.yaml", json.dumps(doc))
+        sys.path.insert(0, tmp)  # the catalog's module is found where a user's would be
+        try:
+            catalog = load_catalog(Path(tmp) / "bench.yaml", json.dumps(doc))
+        finally:
+            sys.path.remove(tmp)
         start = time.perf_counter()
         result = Runner(catalog, Path(tmp) / "state.json", Path(tmp), jobs=1).run()
         took = time.perf_counter() - start
