@@ -57,6 +57,17 @@ def serve(folder: Path) -> tuple[http.server.ThreadingHTTPServer, str]:
     return server, f"http://127.0.0.1:{server.server_address[1]}/"
 
 
+def cpu_model() -> str:
+    """The CPU's name (Linux), else the platform's machine type."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return f"{platform.machine()} {platform.processor() or ''}".strip()
+
+
 def open_benchmark(driver: Any, url: str, chromium: str) -> tuple[Any, Any, str]:
     """Chromium on the benchmark page, the app started (its WASM backend forced)."""
     browser = driver.chromium.launch(executable_path=chromium, args=["--no-sandbox"])
@@ -242,7 +253,7 @@ def main() -> None:
             *((name, p, b, b / p) for name, p, b in firsts)]  # fmt: skip
     result = {
         "date": date.today().isoformat(),
-        "machine": f"{platform.machine()} {platform.processor() or ''}".strip(),
+        "machine": cpu_model(),
         "cpus": os.cpu_count(),
         "site_version": latest,
         "baseline": "onnxruntime-Python CPU, 1 thread, the same files",
