@@ -9,6 +9,13 @@ export interface ModelSource {
   hubUrl: string | null;
 }
 
+/** How the benchmark warmed a model up: its first run, then runs until they stop speeding up. */
+export interface Warmup {
+  firstMs: number;
+  runs: number;
+  ms: number;
+}
+
 export type Request =
   | { id: number; type: "init"; forceBackend: "wasm" | null }
   | { id: number; type: "load"; model: ModelName; source: ModelSource }
@@ -31,5 +38,5 @@ export type Reply =
   | { id: number; type: "classified"; logits: Float32Array; ms: number }
   | { id: number; type: "progress"; step: number; steps: number; stepMs: number }
   | { id: number; type: "generated"; image: Float32Array; totalMs: number; stepMs: number[] }
-  | { id: number; type: "benched"; model: ModelName; times: number[] }
+  | { id: number; type: "benched"; model: ModelName; times: number[]; warmup: Warmup }
   | { id: number; type: "error"; message: string };
