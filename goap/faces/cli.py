@@ -334,6 +334,22 @@ def export_cmd(
     out().print(f"wrote {domain} and {problem} ({costs})")
 
 
+@app.command("import")
+@handles_errors
+def import_cmd(
+    pddl: Annotated[
+        tuple[Path, Path], typer.Option("--pddl", help="The PDDL domain and problem files.")
+    ],
+    output: Annotated[Path | None, typer.Option("-o", "--output", help="Catalog to write.")] = None,
+    unit_costs: Annotated[bool, typer.Option("--unit-costs", help="Ignore action costs.")] = False,
+    json_out: JsonOpt = False,
+) -> None:
+    """Ground a STRIPS PDDL task into a catalog (printed, or written with -o)."""
+    from goap.faces.importing import run_import
+
+    run_import(*pddl, output, unit_costs, json_out)
+
+
 # ------------------------------------------------------------------ goap state ...
 
 

@@ -49,6 +49,14 @@ STRIPS_ONLY = (
 )
 
 
+SYNTAX = (
+    "compare with the STRIPS forms: (define (domain NAME) (:requirements ...) (:types ...) "
+    "(:predicates (P ?x - T)) (:action NAME :parameters (...) :precondition (and ...) "
+    ":effect (and ...))) and (define (problem NAME) (:domain NAME) (:objects ...) (:init ...) "
+    "(:goal (and ...)))"
+)
+
+
 class PddlError(SourceError):
     """PDDL goap cannot import: the file, the line, what is wrong and how to fix it."""
 
@@ -174,7 +182,7 @@ class _Reader:
         self.file = file
 
     def fail(self, where: Any, problem: str, fix: str = "") -> PddlError:
-        return PddlError(self.file, getattr(where, "line", None), problem, fix)
+        return PddlError(self.file, getattr(where, "line", None), problem, fix or SYNTAX)
 
     def word(self, item: Any, what: str, parent: Any) -> Word:
         if not isinstance(item, Word):
@@ -238,7 +246,9 @@ class _Reader:
                     raise self.fail(expr, f"variable {a} in a ground fact", "use object names")
         return Atom(str(name), tuple(str(a) for a in args), expr.line)
 
-    def literals(self, formula: Any, parent: Any, variables: bool = True) -> list[tuple[bool, Atom]]:
+    def literals(
+        self, formula: Any, parent: Any, variables: bool = True
+    ) -> list[tuple[bool, Atom]]:
         """A conjunction of literals: ``(and ...)``, an atom, ``(not atom)`` or ``()``."""
         formula = self.expr(formula, "a condition", parent)
         if not formula:
@@ -309,9 +319,11 @@ def _schema(reader: _Reader, domain: Domain, section: Expr) -> Schema:
     for i in range(0, len(items), 2):
         key = reader.word(items[i], "a key such as :precondition", section)
         if key not in (":parameters", ":precondition", ":effect"):
-            raise reader.fail(key, f"unknown action key {key}", "use :parameters, :precondition, :effect")
+            raise reader.fail(
+                key, f"unknown action key {key}", "use :parameters, :precondition, :effect"
+            )
         if i + 1 >= len(items):
-            raise reader.fail(key, f"{key} has no value")
+            raise reader.fail(key, f"{key} has no value", f"write {key} (...) or remove it")
         parts[key] = items[i + 1]
     params_expr = parts.get(":parameters", Expr(section.line))
     params = reader.typed_list(reader.expr(params_expr, "(?x - type ...)", section), section)
@@ -363,7 +375,9 @@ def _effect_items(reader: _Reader, effect: Any, parent: Any) -> Iterator[Expr]:
             yield from _effect_items(reader, part, effect)
     elif effect:
         if effect[0] in ("assign", "decrease", "scale-up", "scale-down"):
-            raise reader.fail(effect, f"numeric effect ({effect[0]} ...) is not STRIPS", STRIPS_ONLY)
+            raise reader.fail(
+                effect, f"numeric effect ({effect[0]} ...) is not STRIPS", STRIPS_ONLY
+            )
         yield effect
 
 
@@ -382,7 +396,9 @@ def _cost_term(reader: _Reader, domain: Domain, item: Expr, variables: set[str])
         raise reader.fail(amount, f"unknown function {atom.predicate}", "declare it in :functions")
     for a in atom.args:
         if a.startswith("?") and a not in variables:
-            raise reader.fail(amount, f"{a} is not a parameter of the action")
+            raise reader.fail(
+                amount, f"{a} is not a parameter of the action", "add it to :parameters"
+            )
     return atom
 
 
@@ -390,9 +406,9 @@ def _number(reader: _Reader, word: Word) -> float:
     try:
         value = float(word)
     except ValueError:
-        raise reader.fail(word, f"{word!r} is not a number") from None
+        raise reader.fail(word, f"{word!r} is not a number", "write a number") from None
     if value < 0 or value != value or value == float("inf"):
-        raise reader.fail(word, f"cost {word} must be a finite number >= 0")
+        raise reader.fail(word, f"cost {word} must be a finite number >= 0", "write 0 or more")
     return value
 
 
@@ -409,11 +425,15 @@ def _check_atom(reader: _Reader, domain: Domain, atom: Atom, variables: set[str]
         )
     if arity != len(atom.args):
         raise reader.fail(
-            atom, f"{atom.predicate} takes {arity} arguments, not {len(atom.args)}"
+            atom,
+            f"{atom.predicate} takes {arity} arguments, not {len(atom.args)}",
+            "match its declaration in :predicates",
         )
     for a in atom.args:
         if a.startswith("?") and variables is not None and a not in variables:
-            raise reader.fail(atom, f"{a} is not a parameter of the action", "add it to :parameters")
+            raise reader.fail(
+                atom, f"{a} is not a parameter of the action", "add it to :parameters"
+            )
         if not a.startswith("?") and a not in domain.constants and variables is not None:
             raise reader.fail(atom, f"unknown constant {a}", "declare it in :constants")
 
@@ -433,7 +453,9 @@ def read_problem(path: str | Path, domain: Domain, text: str | None = None) -> P
         section = reader.expr(section, "a section such as (:init ...)", tree)
         key = section[0] if section else None
         if key == ":domain":
-            problem.domain = reader.word(section[1] if len(section) > 1 else None, "a name", section)
+            problem.domain = reader.word(
+                section[1] if len(section) > 1 else None, "a name", section
+            )
         elif key == ":requirements":
             continue
         elif key == ":objects":
@@ -472,7 +494,11 @@ def read_problem(path: str | Path, domain: Domain, text: str | None = None) -> P
     for fact in problem.init:
         missing = [o for o in fact[1:] if o not in problem.objects and o not in domain.constants]
         if missing:
-            raise reader.fail(tree, f"({' '.join(fact)}) in :init names unknown object {missing[0]}")
+            raise reader.fail(
+                tree,
+                f"({' '.join(fact)}) in :init names unknown object {missing[0]}",
+                "declare it in :objects",
+            )
     return problem
 
 
@@ -625,7 +651,9 @@ def _bindings(
             return
         atom = max(pending, key=lambda a: sum(1 for x in a.args if x in binding or x[0] != "?"))
         others = [a for a in pending if a is not atom]
-        bound = [(k, binding.get(x, x)) for k, x in enumerate(atom.args) if x in binding or x[0] != "?"]
+        bound = [
+            (k, binding.get(x, x)) for k, x in enumerate(atom.args) if x in binding or x[0] != "?"
+        ]
         if bound:
             k, o = bound[0]
             candidates = index.get((atom.predicate, k, o), ())
@@ -669,8 +697,12 @@ def _instantiate(
     pre, pre_false = facts(schema.pos), facts(schema.neg)
     if pre & pre_false:
         return None  # needs a fact true and false at once: never applicable
-    add = facts(schema.add)
-    delete = facts(schema.delete) - add  # PDDL: deletes first, then adds
+    # an effect the preconditions already guarantee changes nothing: left out, so that
+    # what an operator lists is what it changes (the complement analysis relies on it)
+    add = facts(schema.add) - pre
+    delete = facts(schema.delete) - facts(schema.add) - pre_false  # PDDL: deletes, then adds
+    if not add and not delete:
+        return None  # changes nothing
     cost = 1.0
     if problem.metric:
         if schema.cost is None:
@@ -750,13 +782,12 @@ def import_pddl(
     if unit_costs and problem.metric:
         notes.append("action costs ignored (--unit-costs): every action costs 1")
         problem.metric = False
-    operators, reached = ground(domain, problem)
+    operators, _ = ground(domain, problem)
     grounded = len(operators)
-    fluent = {f for op in operators for f in (*op.add, *op.delete) if f in reached}
     init = frozenset(problem.init)
     goal = frozenset((a.predicate, *a.args) for a in problem.goal_pos)
     goal_false = frozenset((a.predicate, *a.args) for a in problem.goal_neg)
-    kept_ops, variables = _relevant(operators, goal, goal_false, fluent)
+    kept_ops, variables = _simplify(operators, init, goal, goal_false)
     complement = _complements(kept_ops, variables, init)
     if complement:
         notes.append(f"{len(complement)} facts are the complement of another one: not kept")
@@ -773,7 +804,7 @@ def import_pddl(
         f"{domain.name}-{problem.name}", kept_ops, names, complement, init, goal, goal_false
     )
     notes.append(
-        f"{grounded} operators reachable, {len(kept_ops)} relevant to the goal; "
+        f"{grounded} operators reachable, {len(catalog['actions'])} relevant to the goal; "
         f"{len(names)} variables (one per fact that can change and matters)"
     )
     return Imported(
@@ -786,6 +817,66 @@ def import_pddl(
         tuple(notes),
         grounded,
     )
+
+
+def _simplify(
+    operators: list[Operator],
+    init: frozenset[Fact],
+    goal: frozenset[Fact],
+    goal_false: frozenset[Fact],
+) -> tuple[list[Operator], set[Fact]]:
+    """The operators that can run and can help, and the facts that change and matter.
+
+    Repeated until nothing more goes, as each step can enable the others: grounding assumed
+    every negative precondition satisfiable, but one that needs false a fact true from the
+    start that no operator deletes never is; a fact no operator left changes keeps its
+    initial value, so a condition on it is always met (dropped) or never (the operator
+    goes); operators that cannot help the goal go (``_relevant``); and what is no longer
+    reachable forward goes.
+    """
+    while True:
+        before = len(operators)
+        operators = _reachable(operators, init)
+        deleted = {f for op in operators for f in op.delete}
+        stuck = init - deleted
+        operators = [op for op in operators if not op.pre_false & stuck]
+        fluent = {f for op in operators for f in (*op.add, *op.delete)}
+        operators, variables = _relevant(operators, goal, goal_false, fluent)
+        changed = {f for op in operators for f in (*op.add, *op.delete)}
+        operators = [
+            op
+            for op in operators
+            if op.pre - changed <= init and not (op.pre_false - changed) & init
+        ]
+        if len(operators) == before:
+            return operators, (variables & changed) | goal | goal_false
+
+
+def _reachable(operators: list[Operator], init: frozenset[Fact]) -> list[Operator]:
+    """Operators whose preconditions the delete relaxation reaches (negative ones assumed)."""
+    reached = set(init)
+    waiting: dict[Fact, list[int]] = defaultdict(list)
+    missing = []
+    ready = []
+    for k, op in enumerate(operators):
+        need = op.pre - reached
+        missing.append(len(need))
+        for f in need:
+            waiting[f].append(k)
+        if not need:
+            ready.append(k)
+    fired = set()
+    while ready:
+        k = ready.pop()
+        fired.add(k)
+        for f in operators[k].add:
+            if f not in reached:
+                reached.add(f)
+                for j in waiting.pop(f, ()):
+                    missing[j] -= 1
+                    if missing[j] == 0:
+                        ready.append(j)
+    return [op for k, op in enumerate(operators) if k in fired]
 
 
 def _relevant(
