@@ -150,10 +150,11 @@ def plan_cmd(
     heuristic: Annotated[
         str,
         typer.Option(
-            help="Admissible (optimal with astar): hmax, lmcut (stronger, slower per node), "
-            "blind. Inadmissible (fast, plans may cost more): hadd, hff, goal-count."
+            help="Admissible (optimal with astar): auto (lmcut where it beats hmax at the "
+            "start, else hmax), hmax, lmcut (stronger, slower per node), blind. "
+            "Inadmissible (fast, plans may cost more): hadd, hff, goal-count."
         ),
-    ] = "hmax",
+    ] = "auto",
     search: Annotated[
         str,
         typer.Option(
@@ -205,7 +206,7 @@ def run_cmd(
     state_path = _state_path(catalog, state)
     if not workdir.is_dir():
         raise Usage(f"--workdir {workdir}: no such directory")
-    options = _options("hmax", "astar", max_expansions, timeout)
+    options = _options("auto", "astar", max_expansions, timeout)
     if dry_run:
         result = Runner(catalog, state_path, workdir, options=options).dry_run()
         if json_out:

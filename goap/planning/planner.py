@@ -18,9 +18,16 @@ from typing import Any, Literal
 
 from goap.loading.catalog import Action, Catalog
 from goap.loading.logic import Condition
-from goap.planning.registry import HEURISTICS, SEARCHES, check_names
+from goap.planning.registry import (
+    AUTO,
+    HEURISTICS,
+    SEARCHES,
+    Heuristic,
+    admissible,
+    check_names,
+)
 from goap.planning.relaxed import Relaxation
-from goap.planning.search import best_first
+from goap.planning.search import INF, best_first
 from goap.planning.task import State, Task, TaskAction, Test, compile_task
 
 PlanStatus = Literal["found", "unreachable", "no_plan", "limit"]
@@ -28,7 +35,7 @@ PlanStatus = Literal["found", "unreachable", "no_plan", "limit"]
 
 @dataclass(frozen=True)
 class PlanOptions:
-    heuristic: str = "hmax"
+    heuristic: str = AUTO  # LM-cut or h_max, per part (pick_heuristic); both admissible
     search: str = "astar"
     weight: float = 2.0  # for wastar
     max_expansions: int = 1_000_000
@@ -42,7 +49,7 @@ class PlanOptions:
 
     @property
     def optimal(self) -> bool:
-        return SEARCHES[self.search].optimal and HEURISTICS[self.heuristic].admissible
+        return SEARCHES[self.search].optimal and admissible(self.heuristic)
 
 
 @dataclass(frozen=True)
@@ -135,16 +142,23 @@ def _plan(
     for part_goal, part_actions in parts:
         part, _ = task.project(part_goal, part_actions)
         relaxation = Relaxation(part)
+        closed = root_plan(relaxation, part.init, search.satisficing) if options.lookahead else None
+        if closed is not None:
+            expanded, generated = expanded + 1, generated + 1
+            part_plans.append(canonical_order(part, closed))
+            continue
+        heuristic = pick_heuristic(options.heuristic, relaxation, part.init)
         result = best_first(
             part,
             part.actions,
-            HEURISTICS[options.heuristic].bind(relaxation),
+            heuristic.bind(relaxation),
             priority=priority,
             satisficing=search.satisficing,
             max_expansions=options.max_expansions - expanded,
             deadline=deadline,
             lookahead=relaxation.lookahead if options.lookahead else None,
             root_bound=relaxation.landmark_bound if options.lookahead else None,
+            deferred=heuristic.costly and not search.satisficing,
         )
         expanded, generated = expanded + result.expanded, generated + result.generated
         if result.status != "found":
@@ -163,6 +177,36 @@ def _plan(
         relevant=len(actions),
         optimal=options.optimal,
     )
+
+
+def root_plan(
+    relaxation: Relaxation, state: State, satisficing: bool
+) -> tuple[TaskAction, ...] | None:
+    """The lookahead's plan from ``state`` when it is provably optimal without a search:
+    it costs no more than a cheap lower bound (h_max, or the actions every relaxed plan
+    uses). On chains and on catalogs like the seed this is the whole search, and it spares
+    computing a costly heuristic (LM-cut's is quadratic on a long chain) at all."""
+    steps, cost = relaxation.lookahead(state)
+    if cost == INF:
+        return None
+    if satisficing or relaxation.h_max(state) >= cost or relaxation.landmark_bound(state) >= cost:
+        return tuple(steps)
+    return None
+
+
+def pick_heuristic(name: str, relaxation: Relaxation, state: State) -> Heuristic:
+    """``auto``: LM-cut where it knows more than h_max at the start, else h_max.
+
+    Measured on the IPC tasks of bench.ipc, LM-cut expands 10 to 1,000 times fewer nodes
+    for about 10 times the cost per node; where its first estimate is no better than
+    h_max's (goap's generated catalogs, counters), it only costs more.
+    """
+    if name != AUTO:
+        return HEURISTICS[name]
+    hmax = relaxation.h_max(state)
+    if hmax < INF and relaxation.h_lmcut(state) > hmax:
+        return HEURISTICS["lmcut"]
+    return HEURISTICS["hmax"]
 
 
 def independent_parts(
