@@ -270,6 +270,10 @@ class Relaxation:
                             push(heap, (v, e))
         if cost[goal] == INF:
             return INF
+        chosen: list[list[int]] = [[] for _ in range(n + 2)]  # the actions pcf points atom at
+        for a, p in enumerate(pcf):
+            if p >= 0:
+                chosen[p].append(a)
         total = 0.0
         while cost[goal] > 0:
             zone = bytearray(n + 2)  # atoms that reach GOAL along zero-cost pcf edges
@@ -287,10 +291,7 @@ class Relaxation:
             stack = list(true)
             cut = []
             while stack:
-                atom = stack.pop()
-                for a in users[atom]:
-                    if pcf[a] != atom:
-                        continue
+                for a in chosen[stack.pop()]:
                     crosses = False
                     for e in eff[a]:
                         if zone[e]:
@@ -315,14 +316,15 @@ class Relaxation:
                 c, atom = pop(heap)
                 if c > cost[atom]:
                     continue
-                for a in users[atom]:
-                    if pcf[a] != atom:
-                        continue  # another precondition still costs more
+                for a in list(chosen[atom]):  # the others have a costlier precondition
                     best, top = atom, c
                     for q in pre[a]:
                         if cost[q] > top:
                             best, top = q, cost[q]
-                    pcf[a] = best
+                    if best != atom:
+                        chosen[atom].remove(a)
+                        chosen[best].append(a)
+                        pcf[a] = best
                     v = top + opcost[a]
                     for e in eff[a]:
                         if v < cost[e]:
