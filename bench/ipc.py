@@ -119,9 +119,11 @@ def run_task(name: str, domain: Path, problem: Path, args, work: Path) -> dict:
         "goap": goap_in_process(catalog, imported, options),
         "goap_process": None,
     }
-    if row["goap"]["status"] == "limit":  # the same search in a process: the same limit
+    if args.no_process:
+        pass
+    elif row["goap"]["status"] == "limit":  # the same search in a process: the same limit
         row["goap_process"] = {"status": "limit", "note": "not run: in-process hit the limit"}
-    elif not args.no_process:
+    else:
         row["goap_process"] = goap_process(path, imported, options)
     reused = args.reused.get(name, {})
     for key, run, skip in (

@@ -2,9 +2,10 @@
 
 The steps: compile the search task, name goal conditions the relaxation cannot reach,
 prune actions that cannot contribute, split the goal into independent parts, project each
-part onto its own variables, then search it (A* with h_max by default, which is admissible,
-so the plan is cost-optimal; a relaxed-plan lookahead ends the search early when it finds a
-plan as cheap as the lower bound).
+part onto its own variables, then solve it: first the relaxed-plan lookahead, which ends
+there when its plan costs no more than a lower bound; else A* with an admissible heuristic
+(by default ``auto``: LM-cut where it knows more than h_max at the start, else h_max), so
+the plan is cost-optimal.
 """
 
 from __future__ import annotations
