@@ -2,12 +2,16 @@
 
 The grounding lives in ``goap.planning.pddl_import``; this is only its face: the catalog on
 stdout (YAML, or JSON with ``--json``) or written atomically with ``-o``, and the importer's
-notes on stderr. Bad PDDL is a ``CatalogError`` here, so the CLI shows it like any bad
-catalog: the file, the line and the fix, exit code 2.
+notes on stderr. It prints with plain ``print``: the CLI's streams already mask secrets, and
+importing ``goap.faces.cli`` from here would make an import cycle. Bad PDDL is a
+``CatalogError`` here, so the CLI shows it like any bad catalog: the file, the line and the
+fix, exit code 2.
 """
 
 from __future__ import annotations
 
+import json
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -31,10 +35,8 @@ def catalog_yaml(imported: Imported, domain: Path, problem: Path) -> str:
 def run_import(
     domain: Path, problem: Path, output: Path | None, unit_costs: bool, json_out: bool
 ) -> None:
-    from goap.faces.cli import _print_json, err, escape, out
-
     if not json_out:
-        err().print(f"grounding {escape(str(problem))} ...")
+        print(f"grounding {problem} ...", file=sys.stderr, flush=True)
     try:
         imported = import_pddl(domain, problem, unit_costs=unit_costs)
     except PddlError as exc:
@@ -47,20 +49,17 @@ def run_import(
     }
     if output is None:
         if json_out:
-            _print_json(imported.catalog)
+            print(json.dumps(imported.catalog))
         else:
             print(catalog_yaml(imported, domain, problem), end="")
             for note in imported.notes:
-                err().print(f"note: {escape(note)}")
+                print(f"note: {note}", file=sys.stderr)
         return
     text = catalog_yaml(imported, domain, problem)
     write_atomic(output, text)
     if json_out:
-        _print_json({"catalog": str(output), **summary})
+        print(json.dumps({"catalog": str(output), **summary}))
         return
     for note in imported.notes:
-        out().print(f"note: {escape(note)}")
-    out().print(
-        f"wrote {escape(str(output))}: {summary['variables']} variables, "
-        f"{summary['actions']} actions"
-    )
+        print(f"note: {note}")
+    print(f"wrote {output}: {summary['variables']} variables, {summary['actions']} actions")
