@@ -15,6 +15,7 @@ all planners must agree. A wrong plan or a cost mismatch makes the exit status 1
 
     python -m bench.ipc [--timeout 60] [--only REGEX] [--heuristic NAME] [--no-fd]
                         [--no-pyperplan] [--quick] [--out-dir bench/results]
+    python -m bench.ipc --compare BEFORE.json AFTER.json   # goap's rows side by side
 """
 
 from __future__ import annotations
@@ -261,6 +262,38 @@ def summary(rows: list[dict], timeout: float) -> list[str]:
     return out
 
 
+def compare(before: Path, after: Path) -> list[str]:
+    """goap in-process per task in two result files (before and after a planner change)."""
+    runs = [json.loads(path.read_text()) for path in (before, after)]
+    rows = [{r["task"]: r["goap"] for r in run["rows"]} for run in runs]
+    out = [
+        f"goap in-process: {before.name} (heuristic {runs[0]['heuristic']}) -> {after.name} "
+        f"(heuristic {runs[1]['heuristic']}), limit {runs[1]['timeout']:g} s",
+        f"{'task':<22}{'expanded before':>16}{'after':>10}{'ms before':>12}{'after':>10}"
+        f"{'after/before':>14}",
+    ]
+    ratios = []
+    for task, old in rows[0].items():
+        new = rows[1].get(task)
+        if new is None:
+            continue
+        ratio = "-"
+        if old["status"] == new["status"] == "found":
+            ratios.append(new["seconds"] / old["seconds"])
+            ratio = f"{ratios[-1]:.3g}"
+        out.append(
+            f"{task:<22}{_cell(old, 'expanded'):>16}{_cell(new, 'expanded'):>10}"
+            f"{_cell(old, 'seconds', 1000):>12}{_cell(new, 'seconds', 1000):>10}{ratio:>14}"
+        )
+    solved = [sum(1 for r in row.values() if r["status"] == "found") for row in rows]
+    out.append(
+        f"solved {solved[0]} -> {solved[1]} of {len(rows[0])}; time after/before on the "
+        f"{len(ratios)} both solve: median {statistics.median(ratios):.3g}, "
+        f"best {min(ratios):.3g}, worst {max(ratios):.3g}"
+    )
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--timeout", type=float, default=60.0, help="seconds per planner")
@@ -278,7 +311,17 @@ def main(argv: list[str] | None = None) -> int:
         help="take Fast Downward's and pyperplan's rows from this earlier result JSON "
         "(they do not change when goap does)",
     )
+    parser.add_argument(
+        "--compare",
+        nargs=2,
+        type=Path,
+        metavar=("BEFORE", "AFTER"),
+        help="print goap's rows of two result JSONs side by side (nothing is run)",
+    )
     args = parser.parse_args(argv)
+    if args.compare:
+        print(*compare(*args.compare), sep="\n")
+        return 0
     args.reused = {}
     if args.reuse:
         earlier = json.loads(args.reuse.read_text())["rows"]
