@@ -143,10 +143,12 @@ def _plan(
     for part_goal, part_actions in parts:
         part, _ = task.project(part_goal, part_actions)
         relaxation = Relaxation(part)
-        closed = root_plan(relaxation, part.init, search.satisficing) if options.lookahead else None
-        if closed is not None:
+        steps, cost, proven = (), INF, False
+        if options.lookahead:
+            steps, cost, proven = root_plan(relaxation, part.init, search.satisficing)
+        if proven:
             expanded, generated = expanded + 1, generated + 1
-            part_plans.append(canonical_order(part, closed))
+            part_plans.append(canonical_order(part, steps))
             continue
         heuristic = pick_heuristic(options.heuristic, relaxation, part.init)
         result = best_first(
@@ -158,7 +160,7 @@ def _plan(
             max_expansions=options.max_expansions - expanded,
             deadline=deadline,
             lookahead=relaxation.lookahead if options.lookahead else None,
-            root_bound=relaxation.landmark_bound if options.lookahead else None,
+            incumbent=(steps, cost) if options.lookahead else None,
             deferred=heuristic.costly and not search.satisficing,
         )
         expanded, generated = expanded + result.expanded, generated + result.generated
@@ -182,17 +184,19 @@ def _plan(
 
 def root_plan(
     relaxation: Relaxation, state: State, satisficing: bool
-) -> tuple[TaskAction, ...] | None:
-    """The lookahead's plan from ``state`` when it is provably optimal without a search:
-    it costs no more than a cheap lower bound (h_max, or the actions every relaxed plan
-    uses). On chains and on catalogs like the seed this is the whole search, and it spares
-    computing a costly heuristic (LM-cut's is quadratic on a long chain) at all."""
+) -> tuple[tuple[TaskAction, ...], float, bool]:
+    """The lookahead's plan from ``state``, its cost, and whether it is provably optimal
+    without a search: it costs no more than a cheap lower bound (h_max, or the actions
+    every relaxed plan uses). On chains and on catalogs like the seed this is the whole
+    search, and it spares computing a costly heuristic (LM-cut's is quadratic on a long
+    chain) at all; otherwise the plan bounds the search (``best_first``'s incumbent)."""
     steps, cost = relaxation.lookahead(state)
     if cost == INF:
-        return None
-    if satisficing or relaxation.h_max(state) >= cost or relaxation.landmark_bound(state) >= cost:
-        return tuple(steps)
-    return None
+        return (), INF, False
+    proven = (
+        satisficing or relaxation.h_max(state) >= cost or relaxation.landmark_bound(state) >= cost
+    )
+    return tuple(steps), cost, proven
 
 
 LMCUT_GAIN = 1.5  # auto picks LM-cut when lmcut(start) >= this * hmax(start)

@@ -50,6 +50,7 @@ def best_first(
     lookahead: Lookahead | None = None,
     root_bound: Callable[[State], float] | None = None,
     deferred: bool = False,
+    incumbent: tuple[Sequence[TaskAction], float] | None = None,
 ) -> SearchResult:
     """Search from ``task.init`` to a goal state using ``actions`` (already pruned).
 
@@ -62,6 +63,9 @@ def best_first(
     <= cost + h*(child)), then evaluated when it comes out and queued again if its key
     grew. Most generated nodes of an A* search never come out, so most evaluations are
     saved, and the first goal popped is still optimal.
+
+    ``incumbent``: the plan (and cost; INF for none) the lookahead already gave from the
+    start (``planner.root_plan``), so the search does not try the start again.
     """
     start = task.init
     h0 = h(start)
@@ -80,8 +84,11 @@ def best_first(
     expanded = 0
     generated = 1
     best_h = INF
-    incumbent: tuple[TaskAction, ...] = ()
-    bound = INF  # cost of the incumbent
+    plan: tuple[TaskAction, ...] = ()
+    bound = INF  # cost of the incumbent plan
+    if incumbent is not None:
+        plan, bound = tuple(incumbent[0]), incumbent[1]
+        best_h = h0  # the lookahead was tried from the start
     while heap:
         key, h1, _, state = pop(heap)
         if key >= bound:
@@ -110,7 +117,7 @@ def best_first(
             best_h = h1
             steps, cost = lookahead(state, bound - g)
             if g + cost < bound:
-                bound, incumbent = g + cost, _path(parent, state) + tuple(steps)
+                bound, plan = g + cost, _path(parent, state) + tuple(steps)
                 if satisficing or key >= bound:
                     break
                 if expanded == 1 and root_bound is not None and root_bound(state) >= bound:
@@ -142,7 +149,7 @@ def best_first(
             closed.discard(child)  # reopen: only happens with inconsistent heuristics
             push(heap, (priority(g2, h2), h2, next(tie), child))
     if bound < INF:
-        return SearchResult("found", incumbent, bound, expanded, generated)
+        return SearchResult("found", plan, bound, expanded, generated)
     return SearchResult("exhausted", (), INF, expanded, generated)
 
 
