@@ -30,6 +30,7 @@ class Run:
     seconds: float | None = None
     plan: list[str] = field(default_factory=list)
     message: str = ""
+    search_seconds: float | None = None  # Fast Downward: its search alone, from its log
 
 
 def fast_downward_driver() -> Path | None:
@@ -77,6 +78,8 @@ def fast_downward(domain: Path, problem: Path, timeout: float = 60.0, cost_scale
         seconds = time.perf_counter() - start
         plan_file = Path(work) / "sas_plan"
         expanded = re.findall(r"Expanded (\d+) state", stdout)
+        search = re.findall(r"Search time: ([\d.]+)s", stdout)
+        search_seconds = float(search[-1]) if search else None
         if plan_file.exists():
             lines = plan_file.read_text().splitlines()
             cost = re.search(r"cost = (\d+)", lines[-1]) if lines else None
@@ -86,9 +89,16 @@ def fast_downward(domain: Path, problem: Path, timeout: float = 60.0, cost_scale
                 int(expanded[-1]) if expanded else None,
                 seconds,
                 [line for line in lines if line.startswith("(")],
+                search_seconds=search_seconds,
             )
         if "Search stopped without finding a solution" in stdout or process.returncode == 12:
-            return Run("no_plan", None, int(expanded[-1]) if expanded else None, seconds)
+            return Run(
+                "no_plan",
+                None,
+                int(expanded[-1]) if expanded else None,
+                seconds,
+                search_seconds=search_seconds,
+            )
         return Run("error", seconds=seconds, message=(stdout + stderr)[-2000:])
 
 

@@ -49,7 +49,7 @@ from goap.planning.planner import PlanOptions, plan
 
 ROOT = Path(__file__).resolve().parent.parent
 SEED = ROOT / "tests" / "catalogs" / "seed.yaml"
-OPTIONS = PlanOptions()  # the default: A* with h_max, optimal
+OPTIONS = PlanOptions()  # the default: A* with auto (LM-cut or h_max), optimal
 # modules `goap plan` must not load: heavy, or (pydantic) 0.1 s of start-up on their own
 HEAVY = ("torch", "numpy", "networkx", "pydantic", "pyperplan", "up_fast_downward")
 

@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 from goap.loading.catalog import Catalog, load_catalog
 from goap.loading.logic import simulate
 from goap.planning.planner import PlanOptions, plan
-from goap.planning.registry import HEURISTICS, SEARCHES, OptionError
+from goap.planning.registry import HEURISTICS, SEARCHES, OptionError, admissible
 from goap.planning.relaxed import INF, Relaxation
 from goap.planning.task import compile_task
 
@@ -244,11 +244,14 @@ def test_admissible_heuristics_never_exceed_the_true_cost(cat: Catalog, choices:
         reached = simulate([cat.actions[a.index] for a in steps], world)
         assert all(c.holds(reached) for c in cat.goal)
     result = plan(cat, world)
-    assert result.cost == optimum  # A* with the default h_max is optimal from here too
+    assert result.cost == optimum  # A* with the default (auto) is optimal from here too
+    for name in ("hmax", "lmcut"):
+        assert plan(cat, world, options=PlanOptions(heuristic=name)).cost == optimum, name
 
 
 def test_the_registry_says_which_heuristics_are_admissible():
     assert {n for n, h in HEURISTICS.items() if h.admissible} == {"hmax", "lmcut", "blind"}
+    assert admissible("auto") and PlanOptions().heuristic == "auto" and PlanOptions().optimal
     assert set(HEURISTICS) == set(NAMES)
     assert {n for n, s in SEARCHES.items() if s.optimal} == {"astar"}
     assert {n for n, s in SEARCHES.items() if s.satisficing} == {"greedy"}
@@ -292,8 +295,34 @@ def test_unknown_names_are_refused_when_options_are_made(fields: dict, option: s
     with pytest.raises(OptionError) as caught:
         PlanOptions(**fields)
     assert caught.value.option == option and caught.value.value == next(iter(fields.values()))
-    registry = HEURISTICS if option == "heuristic" else SEARCHES
-    assert caught.value.allowed == tuple(registry)
+    names = ("auto", *HEURISTICS) if option == "heuristic" else tuple(SEARCHES)
+    assert caught.value.allowed == names
     value = caught.value.value
-    assert str(caught.value) == f"unknown {option} {value!r}; use one of {', '.join(registry)}"
+    assert str(caught.value) == f"unknown {option} {value!r}; use one of {', '.join(names)}"
     assert isinstance(caught.value, ValueError)  # callers that caught ValueError still do
+
+
+def test_auto_picks_lmcut_where_it_knows_more_than_hmax_at_the_start():
+    """Two independent goals: h_max sees the costlier one, LM-cut both (the auto default
+    searches with LM-cut); a chain: both are exact, so h_max, which is cheaper."""
+    from goap.planning.planner import pick_heuristic
+
+    wide = catalog(
+        {"a": False, "b": False, "c": False},
+        {"a": True, "b": True, "c": True},
+        {
+            "one": {"cost": 2, "effects": {"a": True}},
+            "two": {"cost": 3, "pre": {"a": True}, "effects": {"b": True}},
+            "three": {"cost": 3, "pre": {"a": True}, "effects": {"c": True}},
+        },
+    )
+    relaxation = Relaxation(compile_task(wide, wide.initial))
+    assert pick_heuristic("auto", relaxation, relaxation.task.init).name == "lmcut"
+    chain = catalog(
+        {"a": False, "b": False},
+        {"b": True},
+        {"one": {"effects": {"a": True}}, "two": {"pre": {"a": True}, "effects": {"b": True}}},
+    )
+    relaxation = Relaxation(compile_task(chain, chain.initial))
+    assert pick_heuristic("auto", relaxation, relaxation.task.init).name == "hmax"
+    assert pick_heuristic("blind", relaxation, relaxation.task.init).name == "blind"

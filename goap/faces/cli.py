@@ -169,10 +169,11 @@ def plan_cmd(
     heuristic: Annotated[
         str,
         typer.Option(
-            help="Admissible (optimal with astar): hmax, lmcut (stronger, slower per node), "
-            "blind. Inadmissible (fast, plans may cost more): hadd, hff, goal-count."
+            help="Admissible (optimal with astar): auto (lmcut where it beats hmax at the "
+            "start, else hmax), hmax, lmcut (stronger, slower per node), blind. "
+            "Inadmissible (fast, plans may cost more): hadd, hff, goal-count."
         ),
-    ] = "hmax",
+    ] = "auto",
     search: Annotated[
         str,
         typer.Option(
@@ -236,7 +237,7 @@ def run_cmd(
     state_path = _state_path(catalog, state)
     if not workdir.is_dir():
         raise Usage(f"--workdir {workdir}: no such directory")
-    options = _options("hmax", "astar", max_expansions, timeout)
+    options = _options("auto", "astar", max_expansions, timeout)
     if dry_run:
         result = Runner(catalog, state_path, workdir, options=options).dry_run()
         if json_out:
@@ -392,6 +393,22 @@ def export_cmd(
         out().print(f"note: {escape(note)}")
     costs = "with :action-costs" if result.action_costs else "unit costs, plain STRIPS"
     out().print(f"wrote {domain} and {problem} ({costs})")
+
+
+@app.command("import")
+@handles_errors
+def import_cmd(
+    pddl: Annotated[
+        tuple[Path, Path], typer.Option("--pddl", help="The PDDL domain and problem files.")
+    ],
+    output: Annotated[Path | None, typer.Option("-o", "--output", help="Catalog to write.")] = None,
+    unit_costs: Annotated[bool, typer.Option("--unit-costs", help="Ignore action costs.")] = False,
+    json_out: JsonOpt = False,
+) -> None:
+    """Ground a STRIPS PDDL task into a catalog (printed, or written with -o)."""
+    from goap.faces.importing import run_import
+
+    run_import(*pddl, output, unit_costs, json_out)
 
 
 # ------------------------------------------------------------------ goap state ...

@@ -2,9 +2,10 @@
 
 The steps: compile the search task, name goal conditions the relaxation cannot reach,
 prune actions that cannot contribute, split the goal into independent parts, project each
-part onto its own variables, then search it (A* with h_max by default, which is admissible,
-so the plan is cost-optimal; a relaxed-plan lookahead ends the search early when it finds a
-plan as cheap as the lower bound).
+part onto its own variables, then solve it: first the relaxed-plan lookahead, which ends
+there when its plan costs no more than a lower bound; else A* with an admissible heuristic
+(by default ``auto``: LM-cut where it knows more than h_max at the start, else h_max), so
+the plan is cost-optimal.
 """
 
 from __future__ import annotations
@@ -18,9 +19,16 @@ from typing import Any, Literal
 
 from goap.loading.catalog import Action, Catalog
 from goap.loading.logic import Condition
-from goap.planning.registry import HEURISTICS, SEARCHES, check_names
+from goap.planning.registry import (
+    AUTO,
+    HEURISTICS,
+    SEARCHES,
+    Heuristic,
+    admissible,
+    check_names,
+)
 from goap.planning.relaxed import Relaxation
-from goap.planning.search import best_first
+from goap.planning.search import INF, best_first
 from goap.planning.task import State, Task, TaskAction, Test, compile_task
 
 PlanStatus = Literal["found", "unreachable", "no_plan", "limit"]
@@ -28,7 +36,7 @@ PlanStatus = Literal["found", "unreachable", "no_plan", "limit"]
 
 @dataclass(frozen=True)
 class PlanOptions:
-    heuristic: str = "hmax"
+    heuristic: str = AUTO  # LM-cut or h_max, per part (pick_heuristic); both admissible
     search: str = "astar"
     weight: float = 2.0  # for wastar
     max_expansions: int = 1_000_000
@@ -42,7 +50,7 @@ class PlanOptions:
 
     @property
     def optimal(self) -> bool:
-        return SEARCHES[self.search].optimal and HEURISTICS[self.heuristic].admissible
+        return SEARCHES[self.search].optimal and admissible(self.heuristic)
 
 
 @dataclass(frozen=True)
@@ -135,16 +143,25 @@ def _plan(
     for part_goal, part_actions in parts:
         part, _ = task.project(part_goal, part_actions)
         relaxation = Relaxation(part)
+        steps, cost, proven = (), INF, False
+        if options.lookahead:
+            steps, cost, proven = root_plan(relaxation, part.init, search.satisficing)
+        if proven:
+            expanded, generated = expanded + 1, generated + 1
+            part_plans.append(canonical_order(part, steps))
+            continue
+        heuristic = pick_heuristic(options.heuristic, relaxation, part.init)
         result = best_first(
             part,
             part.actions,
-            HEURISTICS[options.heuristic].bind(relaxation),
+            heuristic.bind(relaxation),
             priority=priority,
             satisficing=search.satisficing,
             max_expansions=options.max_expansions - expanded,
             deadline=deadline,
             lookahead=relaxation.lookahead if options.lookahead else None,
-            root_bound=relaxation.landmark_bound if options.lookahead else None,
+            incumbent=(steps, cost) if options.lookahead else None,
+            deferred=heuristic.costly and not search.satisficing,
         )
         expanded, generated = expanded + result.expanded, generated + result.generated
         if result.status != "found":
@@ -163,6 +180,43 @@ def _plan(
         relevant=len(actions),
         optimal=options.optimal,
     )
+
+
+def root_plan(
+    relaxation: Relaxation, state: State, satisficing: bool
+) -> tuple[tuple[TaskAction, ...], float, bool]:
+    """The lookahead's plan from ``state``, its cost, and whether it is provably optimal
+    without a search: it costs no more than a cheap lower bound (h_max, or the actions
+    every relaxed plan uses). On chains and on catalogs like the seed this is the whole
+    search, and it spares computing a costly heuristic (LM-cut's is quadratic on a long
+    chain) at all; otherwise the plan bounds the search (``best_first``'s incumbent)."""
+    steps, cost = relaxation.lookahead(state)
+    if cost == INF:
+        return (), INF, False
+    proven = (
+        satisficing or relaxation.h_max(state) >= cost or relaxation.landmark_bound(state) >= cost
+    )
+    return tuple(steps), cost, proven
+
+
+LMCUT_GAIN = 1.5  # auto picks LM-cut when lmcut(start) >= this * hmax(start)
+
+
+def pick_heuristic(name: str, relaxation: Relaxation, state: State) -> Heuristic:
+    """``auto``: LM-cut where its estimate at the start is well above h_max's, else h_max.
+
+    Measured on bench.ipc (bench/results/ipc-2026-12-02-*): LM-cut costs about 10 times
+    more per node than h_max; where its first estimate is at least 1.5 times h_max's it
+    mostly saves more nodes than that (logistics, satellite, depot, elevators: 5 to 40
+    times faster), below that it mostly does not (sokoban, transport, scanalyzer 3), and
+    where the two are equal (goap's generated catalogs, counters) it only costs more.
+    """
+    if name != AUTO:
+        return HEURISTICS[name]
+    hmax = relaxation.h_max(state)
+    if hmax < INF and relaxation.h_lmcut(state) >= LMCUT_GAIN * hmax:
+        return HEURISTICS["lmcut"]
+    return HEURISTICS["hmax"]
 
 
 def independent_parts(

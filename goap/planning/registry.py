@@ -27,6 +27,7 @@ class Heuristic:
     evaluate: Callable[[Relaxation, State], float]
     admissible: bool  # never above the true cost: A* with it returns optimal plans
     description: str
+    costly: bool = False  # worth evaluating only when popped (search.best_first, deferred)
 
     def bind(self, relaxation: Relaxation) -> Callable[[State], float]:
         """``evaluate`` bound to one relaxation: as fast to call as a method."""
@@ -60,11 +61,13 @@ class Search:
     description: str
 
 
+AUTO = "auto"  # not one heuristic: the planner picks lmcut or hmax per part (pick_heuristic)
+
 HEURISTICS: dict[str, Heuristic] = {
     h.name: h
     for h in (
         Heuristic("hmax", Relaxation.h_max, True, "costliest goal atom of the relaxation"),
-        Heuristic("lmcut", Relaxation.h_lmcut, True, "LM-cut: stronger, slower per node"),
+        Heuristic("lmcut", Relaxation.h_lmcut, True, "LM-cut: stronger, slower per node", True),
         Heuristic("blind", blind, True, "0: uniform-cost search"),
         Heuristic("hadd", Relaxation.h_add, False, "sum of the goal atoms' relaxed costs"),
         Heuristic("hff", Relaxation.h_ff, False, "cost of a relaxed plan"),
@@ -90,9 +93,14 @@ class OptionError(ValueError):
         super().__init__(f"unknown {option} {value!r}; use one of {', '.join(allowed)}")
 
 
+def admissible(heuristic: str) -> bool:
+    """Whether A* with ``heuristic`` returns optimal plans (``auto`` picks admissible ones)."""
+    return heuristic == AUTO or HEURISTICS[heuristic].admissible
+
+
 def check_names(heuristic: str, search: str) -> None:
     """Raise OptionError for a name no registry knows."""
-    if heuristic not in HEURISTICS:
-        raise OptionError("heuristic", heuristic, tuple(HEURISTICS))
+    if heuristic not in HEURISTICS and heuristic != AUTO:
+        raise OptionError("heuristic", heuristic, (AUTO, *HEURISTICS))
     if search not in SEARCHES:
         raise OptionError("search", search, tuple(SEARCHES))

@@ -88,6 +88,7 @@ class Relaxation:
         self.costs = [a.cost for a in self.actions]
         self.no_pre = [k for k, pre in enumerate(self.pre) if not pre]
         self.npre = [len(p) for p in self.pre]
+        self._lm: tuple | None = None  # LM-cut's graph (h_lmcut builds it on first use)
         self.is_goal_atom = [False] * len(self.atoms)
         for g in self.goal:
             self.is_goal_atom[g] = True
@@ -211,61 +212,125 @@ class Relaxation:
             return INF
         return sum(self.costs[k] for k in self.relaxed_plan(cost, supporter))
 
+    def _cut_graph(self) -> tuple[list, list, list, list]:
+        """LM-cut's graph, built on first use: every action gets a precondition (an
+        always-true atom INIT if it has none) and one more action, of cost 0, needs the
+        whole goal and achieves the atom GOAL. Atoms INIT and GOAL come after the others."""
+        if self._lm is None:
+            n, goal_action = len(self.atoms), len(self.actions)
+            init, goal = n + 1, n
+            pre = [p or (init,) for p in self.pre] + [self.goal or (init,)]
+            eff = [*self.achieves, (goal,)]
+            users: list[list[int]] = [[] for _ in range(n + 2)]
+            achievers: list[list[int]] = [[] for _ in range(n + 2)]
+            for a in range(goal_action + 1):
+                for q in pre[a]:
+                    users[q].append(a)
+                for e in eff[a]:
+                    achievers[e].append(a)
+            self._lm = (pre, eff, users, achievers)
+        return self._lm
+
     def h_lmcut(self, state: State) -> float:
         """LM-cut (Helmert & Domshlak 2009): admissible, and exact on independent goals.
 
-        Repeatedly: compute h_max, find a cut of actions that every relaxed plan must use
-        (a disjunctive action landmark), add its cheapest cost, and discount those actions.
+        Repeatedly: find a cut of actions that every relaxed plan must use (a disjunctive
+        action landmark) in the graph of each action's costliest precondition (h_max),
+        add its cheapest cost and discount those actions. As in Fast Downward, h_max is
+        computed once per state and then only lowered where the discounts reach, instead
+        of from scratch for every cut.
         """
-        costs = list(self.costs)
-        holds = self.holding(state)
+        pre, eff, users, achievers = self._cut_graph()
+        n = len(self.atoms)
+        goal, init = n, n + 1
+        opcost = [*self.costs, 0.0]
+        cost = [INF] * (n + 2)
+        pcf = [-1] * len(pre)  # each action's costliest precondition (-1: not reached)
+        unsat = [len(p) for p in pre]
+        true = [k for k, (i, op, value) in enumerate(self.tests) if op(state[i], value)]
+        true.append(init)
+        heap = [(0.0, k) for k in true]
+        for k in true:
+            cost[k] = 0.0
+        done = bytearray(n + 2)
+        push, pop = heapq.heappush, heapq.heappop
+        while heap:
+            c, atom = pop(heap)
+            if done[atom]:
+                continue
+            done[atom] = 1
+            for a in users[atom]:
+                unsat[a] -= 1
+                if unsat[a] == 0:
+                    pcf[a] = atom
+                    v = c + opcost[a]
+                    for e in eff[a]:
+                        if v < cost[e]:
+                            cost[e] = v
+                            push(heap, (v, e))
+        if cost[goal] == INF:
+            return INF
+        chosen: list[list[int]] = [[] for _ in range(n + 2)]  # the actions pcf points atom at
+        for a, p in enumerate(pcf):
+            if p >= 0:
+                chosen[p].append(a)
         total = 0.0
-        while True:
-            cost, _ = self.propagate(state, "max", costs)
-            goal_cost = max((cost[g] for g in self.goal), default=0.0)
-            if goal_cost == INF:
-                return INF
-            if goal_cost == 0:
-                return total
-            # pcf[a], the precondition choice function: a's costliest precondition (-1: none)
-            pcf = [max(pre, key=cost.__getitem__) if pre else -1 for pre in self.pre]
-            live = [all(cost[p] < INF for p in pre) for pre in self.pre]
-            # goal zone: atoms from which the goal is reached by zero-cost edges
-            zone = {max(self.goal, key=cost.__getitem__)}
-            stack = list(zone)
+        while cost[goal] > 0:
+            zone = bytearray(n + 2)  # atoms that reach GOAL along zero-cost pcf edges
+            zone[goal] = 1
+            stack = [goal]
             while stack:
-                atom = stack.pop()
-                for k in self.achievers[atom]:
-                    if live[k] and costs[k] == 0 and pcf[k] != -1 and pcf[k] not in zone:
-                        zone.add(pcf[k])
-                        stack.append(pcf[k])
-            # before-goal zone: reached from the state without entering the goal zone
-            seen = {-1} | {k for k, h in enumerate(holds) if h and k not in zone}
-            stack = list(seen)
+                for a in achievers[stack.pop()]:
+                    p = pcf[a]
+                    if p >= 0 and opcost[a] == 0 and not zone[p]:
+                        zone[p] = 1
+                        stack.append(p)
+            seen = bytearray(n + 2)  # reached from the state without entering the zone
+            for k in true:
+                seen[k] = 1
+            stack = list(true)
             cut = []
             while stack:
-                node = stack.pop()
-                for k in self.actions_choosing(pcf, node):
-                    if not live[k]:
-                        continue
-                    if any(e in zone for e in self.achieves[k]):
-                        cut.append(k)
-                    for e in self.achieves[k]:
-                        if e not in zone and e not in seen:
-                            seen.add(e)
+                for a in chosen[stack.pop()]:
+                    crosses = False
+                    for e in eff[a]:
+                        if zone[e]:
+                            crosses = True
+                        elif not seen[e]:
+                            seen[e] = 1
                             stack.append(e)
-            cut = sorted(set(cut))
-            step = min(costs[k] for k in cut)
+                    if crosses:
+                        cut.append(a)
+            step = min([opcost[a] for a in cut])
             total += step
-            for k in cut:
-                costs[k] -= step
-
-    def actions_choosing(self, pcf: list[int], node: int) -> list[int]:
-        """Actions whose chosen precondition (``pcf``) is ``node``: its edges in LM-cut's
-        justification graph (``node`` -1 is the start, which leads to actions with none)."""
-        if node == -1:
-            return self.no_pre
-        return [k for k in self.users[node] if pcf[k] == node]
+            heap = []
+            for a in cut:
+                opcost[a] -= step
+                v = cost[pcf[a]] + opcost[a]
+                for e in eff[a]:
+                    if v < cost[e]:
+                        cost[e] = v
+                        heap.append((v, e))
+            heapq.heapify(heap)
+            while heap:  # lower h_max where the discounts reach (values only go down)
+                c, atom = pop(heap)
+                if c > cost[atom]:
+                    continue
+                for a in list(chosen[atom]):  # the others have a costlier precondition
+                    best, top = atom, c
+                    for q in pre[a]:
+                        if cost[q] > top:
+                            best, top = q, cost[q]
+                    if best != atom:
+                        chosen[atom].remove(a)
+                        chosen[best].append(a)
+                        pcf[a] = best
+                    v = top + opcost[a]
+                    for e in eff[a]:
+                        if v < cost[e]:
+                            cost[e] = v
+                            push(heap, (v, e))
+        return total
 
     def goal_count(self, state: State) -> float:
         return float(sum(1 for i, op, value in self.task.goal if not op(state[i], value)))

@@ -49,12 +49,23 @@ def best_first(
     deadline: float = INF,
     lookahead: Lookahead | None = None,
     root_bound: Callable[[State], float] | None = None,
+    deferred: bool = False,
+    incumbent: tuple[Sequence[TaskAction], float] | None = None,
 ) -> SearchResult:
     """Search from ``task.init`` to a goal state using ``actions`` (already pruned).
 
     ``root_bound`` is an admissible estimate too costly to compute at every node: at the
     start, a lookahead plan that costs no more than it is optimal. A ``satisficing`` search
     returns the first plan it meets (a lookahead plan included).
+
+    ``deferred`` evaluates a costly admissible h (LM-cut) only when a node is popped: a
+    child is queued with ``max(h(parent) - cost, 0)``, which is admissible too (h(parent)
+    <= cost + h*(child)), then evaluated when it comes out and queued again if its key
+    grew. Most generated nodes of an A* search never come out, so most evaluations are
+    saved, and the first goal popped is still optimal.
+
+    ``incumbent``: the plan (and cost; INF for none) the lookahead already gave from the
+    start (``planner.root_plan``), so the search does not try the start again.
     """
     start = task.init
     h0 = h(start)
@@ -68,12 +79,16 @@ def best_first(
     g_of: dict[State, float] = {start: 0.0}
     parent: dict[State, tuple[State, TaskAction] | None] = {start: None}
     heap = [(priority(0.0, h0), h0, next(tie), start)]
+    evaluated: dict[State, float] = {start: h0}  # deferred: h of the states computed so far
     closed: set[State] = set()
     expanded = 0
     generated = 1
     best_h = INF
-    incumbent: tuple[TaskAction, ...] = ()
-    bound = INF  # cost of the incumbent
+    plan: tuple[TaskAction, ...] = ()
+    bound = INF  # cost of the incumbent plan
+    if incumbent is not None:
+        plan, bound = tuple(incumbent[0]), incumbent[1]
+        best_h = h0  # the lookahead was tried from the start
     while heap:
         key, h1, _, state = pop(heap)
         if key >= bound:
@@ -81,6 +96,17 @@ def best_first(
         if state in closed:
             continue
         g = g_of[state]
+        if deferred and state not in evaluated:
+            # pathmax: the queued estimate is admissible too, so the larger of the two is
+            h1 = evaluated[state] = max(h(state), h1)
+            generated += 1
+            if generated & 63 == 0 and time.monotonic() > deadline:
+                return SearchResult("limit", (), INF, expanded, generated)
+            if h1 == INF or g + h1 >= bound:
+                continue
+            if priority(g, h1) > key:
+                push(heap, (priority(g, h1), h1, next(tie), state))
+                continue
         if is_goal(state):
             return SearchResult("found", _path(parent, state), g, expanded, generated)
         closed.add(state)
@@ -91,7 +117,7 @@ def best_first(
             best_h = h1
             steps, cost = lookahead(state, bound - g)
             if g + cost < bound:
-                bound, incumbent = g + cost, _path(parent, state) + tuple(steps)
+                bound, plan = g + cost, _path(parent, state) + tuple(steps)
                 if satisficing or key >= bound:
                     break
                 if expanded == 1 and root_bound is not None and root_bound(state) >= bound:
@@ -103,8 +129,19 @@ def best_first(
             g2 = g + action.cost
             if g2 >= g_of.get(child, INF):
                 continue
-            h2 = h(child)
-            generated += 1
+            if deferred:
+                h2 = evaluated.get(child)
+                if h2 is None:
+                    h2 = max(h1 - action.cost, 0.0)  # admissible until h(child) is computed
+                    if g2 + h2 >= bound:
+                        continue
+                    g_of[child] = g2
+                    parent[child] = (state, action)
+                    push(heap, (priority(g2, h2), h2, next(tie), child))
+                    continue
+            else:
+                h2 = h(child)
+                generated += 1
             if h2 == INF or g2 + h2 >= bound:
                 continue
             g_of[child] = g2
@@ -112,7 +149,7 @@ def best_first(
             closed.discard(child)  # reopen: only happens with inconsistent heuristics
             push(heap, (priority(g2, h2), h2, next(tie), child))
     if bound < INF:
-        return SearchResult("found", incumbent, bound, expanded, generated)
+        return SearchResult("found", plan, bound, expanded, generated)
     return SearchResult("exhausted", (), INF, expanded, generated)
 
 
