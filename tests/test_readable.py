@@ -139,6 +139,20 @@ def test_validate_reports_every_problem_of_a_file_at_once(tmp_path):
     assert "4 errors" in text.stdout and "Traceback" not in text.stdout + text.stderr
 
 
+def test_validate_warns_of_an_observed_fact_the_executor_does_not_declare(tmp_path):
+    cat = catalog(
+        tmp_path,
+        {"see": {"effects": {"done": True}, "run": "actions.git:git_state"}},
+        sensors=[{"run": "actions.git:git_state", "observe": {"done": "clean", "n": "cleen"}}],
+    )
+    proc = goap_cmd("validate", str(cat), "--json", cwd=tmp_path)
+    found = {f["where"]: f for f in json.loads(proc.stdout)["findings"]}
+    typo = found["sensors.0.observe.n"]
+    assert typo["severity"] == "warning" and "declares no fact 'cleen'" in typo["message"]
+    assert "clean" in typo["message"]  # what it does declare
+    assert "sensors.0.observe.done" not in found
+
+
 def test_the_running_steps_timer_moves(tmp_path):
     cat = catalog(tmp_path, {"slow": {"effects": {"done": True}, "cmd": ["true"]}})
     action = load_catalog(cat).actions[0]

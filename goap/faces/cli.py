@@ -325,18 +325,50 @@ def _preflight_findings(catalog: Catalog, workdir: Path) -> list[Any]:
         for a in catalog.actions
         if a.executor is None
     ]
+    observing = [
+        (f"actions.{a.name}", a.executor.run, a.executor.observe)
+        for a in catalog.actions
+        if a.executor and a.executor.run and a.executor.observe
+    ] + [
+        (f"sensors.{i}", s.executor.run, s.executor.observe)
+        for i, s in enumerate(catalog.sensors)
+        if s.executor.run
+    ]
     return findings + _checked_findings(
-        calls(catalog, [a for a in catalog.actions if a.executor]), workdir
+        calls(catalog, [a for a in catalog.actions if a.executor]), workdir, observing
     )
 
 
-def _checked_findings(calls: list[Any], workdir: Path) -> list[Any]:
-    """The executor check of ``calls`` (target imported, arguments validated) as findings."""
+def _checked_findings(
+    calls: list[Any], workdir: Path, observing: list[tuple[str, str, dict[str, str]]] = ()
+) -> list[Any]:
+    """The executor check of ``calls`` (target imported, arguments validated) as findings;
+    and, for each ``observe:`` (where, target, variable -> fact), a warning for a fact its
+    executor does not declare (``@facts``): that variable would never be observed."""
     from goap.planning.lint import Finding
     from goap.running.execution import ExecutionContext, checked
+    from goap.running.facts import undeclared
 
     answer = checked(calls, ExecutionContext.create(workdir, workdir / ".goap" / "logs"))
-    return [Finding("error", where, why) for where, why in answer["problems"].items()]
+    found = [Finding("error", where, why) for where, why in answer["problems"].items()]
+    declared = answer.get("facts") or {}
+    for where, target, observe in observing:
+        spec = declared.get(target)
+        if not spec:
+            continue  # declares nothing (a user's executor may not): nothing to compare with
+        unknown = set(undeclared(spec, dict.fromkeys(observe.values()), failed=True))
+        for var, fact in observe.items():
+            if fact in unknown:
+                names = ", ".join(spec["names"] + spec["on_failure"])
+                found.append(
+                    Finding(
+                        "warning",
+                        f"{where}.observe.{var}",
+                        f"{target} declares no fact {fact!r}, so {var} is never observed; "
+                        f"it declares: {names}",
+                    )
+                )
+    return found
 
 
 def _located(error: Any) -> str:
