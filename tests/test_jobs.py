@@ -61,6 +61,15 @@ def job_entries(state_path: Path) -> list[dict]:
     return [e for e in read_json(state_path)["history"] if e["action"] == "train"]
 
 
+def kill_9_mid_job(cat: Path, folder: Path) -> Path:
+    """Start `goap run`, kill -9 it once the job was submitted; the state file's path."""
+    proc = spawn_run(cat, folder)
+    wait_for(lambda: submissions(folder) == 1)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    return folder / "j_state.json"
+
+
 def test_a_detached_job_runs_and_its_facts_reach_the_state(tmp_path, here):
     here(tmp_path)
     cat = job_catalog(tmp_path, seconds=0.2)
@@ -78,11 +87,7 @@ def test_a_detached_job_runs_and_its_facts_reach_the_state(tmp_path, here):
 def test_kill_9_mid_job_then_resume_reattaches_and_never_submits_twice(tmp_path, here):
     here(tmp_path)
     cat = job_catalog(tmp_path, seconds=2.0)
-    state_path = tmp_path / "j_state.json"
-    proc = spawn_run(cat, tmp_path)
-    wait_for(lambda: submissions(tmp_path) == 1)
-    proc.send_signal(signal.SIGKILL)
-    proc.wait()
+    state_path = kill_9_mid_job(cat, tmp_path)
     (entry,) = job_entries(state_path)
     assert entry["outcome"] == "started" and entry["job"]["id"]  # the handle is in the journal
     resumed = goap_cmd("run", str(cat), "--workdir", str(tmp_path), "--resume", "--json")
@@ -98,11 +103,7 @@ def test_kill_9_mid_job_then_resume_reattaches_and_never_submits_twice(tmp_path,
 def test_a_job_that_finished_while_the_runner_was_dead_is_collected(tmp_path, here):
     here(tmp_path)
     cat = job_catalog(tmp_path, seconds=0.5)
-    state_path = tmp_path / "j_state.json"
-    proc = spawn_run(cat, tmp_path)
-    wait_for(lambda: submissions(tmp_path) == 1)
-    proc.send_signal(signal.SIGKILL)
-    proc.wait()
+    state_path = kill_9_mid_job(cat, tmp_path)
     wait_for(lambda: (tmp_path / "trained").exists())  # it finished with nobody watching
     time.sleep(0.3)
     resumed = goap_cmd("run", str(cat), "--workdir", str(tmp_path), "--resume", "--json")
@@ -114,11 +115,7 @@ def test_a_job_that_finished_while_the_runner_was_dead_is_collected(tmp_path, he
 def test_a_job_that_no_longer_exists_runs_again_with_a_note(tmp_path, here):
     here(tmp_path)
     cat = job_catalog(tmp_path, seconds=3.0)
-    state_path = tmp_path / "j_state.json"
-    proc = spawn_run(cat, tmp_path)
-    wait_for(lambda: submissions(tmp_path) == 1)
-    proc.send_signal(signal.SIGKILL)
-    proc.wait()
+    state_path = kill_9_mid_job(cat, tmp_path)
     pid = int((tmp_path / "submissions").read_text().split()[0])
     os.kill(pid, signal.SIGKILL)  # the job died too (a lost machine)
     time.sleep(0.3)

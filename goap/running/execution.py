@@ -164,15 +164,20 @@ def _execute(
             return Outcome("succeeded", tail=process.tail, seconds=process.seconds)
         error = f"{executor.cmd[0]} exited with code {code}"
         return failed(error, tail=process.tail, seconds=process.seconds)
-    request: Request = {
+    request = call_request(executor, where, ctx)
+    process, answer = _run_worker(request, executor.timeout, log, secrets, ctx)
+    return process if answer is None else from_answer(answer, process)
+
+
+def call_request(executor: Executor, where: str, ctx: ExecutionContext) -> Request:
+    """The worker request that runs a ``run:`` executor, in a child or as a remote job."""
+    return {
         "op": "call",
         "target": executor.run or "",
         "args": executor.args,
         "where": where,
         "workdir": str(ctx.workdir),
     }
-    process, answer = _run_worker(request, executor.timeout, log, secrets, ctx)
-    return process if answer is None else from_answer(answer, process)
 
 
 def run_sensors(

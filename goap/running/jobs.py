@@ -27,7 +27,6 @@ import shlex
 import signal
 import subprocess
 import sys
-import tomllib
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal, Protocol
@@ -239,16 +238,10 @@ class RayJobs:
 # ------------------------------------------------------------------------------- settings
 
 
-def assignments(workdir: Path) -> tuple[dict[str, str], dict[str, Any]]:
-    """``[jobs]`` of goap.toml: action -> backend, and the backends' settings
+def assignments(path: Path, document: dict[str, Any]) -> tuple[dict[str, str], dict[str, Any]]:
+    """``[jobs]`` of goap.toml (``document``): action -> backend, and the backends' settings
     (``[jobs.ray] address``)."""
-    path = workdir / "goap.toml"
-    try:
-        table = tomllib.loads(path.read_text(encoding="utf-8")).get("jobs", {})
-    except FileNotFoundError:
-        return {}, {}
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
-        raise RunError(f"{path}: {exc}; fix the file") from None
+    table = document.get("jobs", {})
     if not isinstance(table, dict):
         raise RunError(f'{path}: [jobs] must be a table, e.g. [jobs] train_dit = "detached"')
     chosen = {k: v for k, v in table.items() if not isinstance(v, dict)}

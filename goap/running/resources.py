@@ -16,6 +16,7 @@ import re
 import tomllib
 from collections.abc import Iterable, Mapping
 from pathlib import Path
+from typing import Any
 
 from goap.loading.catalog import Action
 from goap.running.errors import RunError
@@ -51,20 +52,24 @@ def _gpus() -> int:
         return 0
 
 
-def capacities(workdir: Path) -> dict[str, float]:
-    """The machine's capacities with ``[resources]`` of ``workdir/goap.toml`` laid over."""
-    found = machine()
+def goap_toml(workdir: Path) -> tuple[Path, dict[str, Any]]:
+    """``workdir/goap.toml`` as a document (empty when there is none), read once per run:
+    the engine's tables (``[resources]``, ``[jobs]``) are checked by their readers."""
     path = workdir / "goap.toml"
     try:
-        text = path.read_text(encoding="utf-8")
+        return path, tomllib.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
-        return found
+        return path, {}
     except (OSError, UnicodeDecodeError) as exc:
         raise RunError(f"{path}: cannot be read ({exc})") from None
-    try:
-        table = tomllib.loads(text).get("resources", {})
     except tomllib.TOMLDecodeError as exc:
         raise RunError(f"{path}: {exc}; fix the TOML syntax") from None
+
+
+def capacities(path: Path, document: dict[str, Any]) -> dict[str, float]:
+    """The machine's capacities with ``[resources]`` of goap.toml (``document``) laid over."""
+    found = machine()
+    table = document.get("resources", {})
     if not isinstance(table, dict):
         raise RunError(f"{path}: [resources] must be a table, e.g. [resources] gpu = 1")
     for name, amount in table.items():

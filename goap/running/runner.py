@@ -38,6 +38,7 @@ from goap.running.execution import (
     Execution,
     ExecutionContext,
     Outcome,
+    call_request,
     failed,
     from_answer,
     masked,
@@ -46,7 +47,7 @@ from goap.running.jobs import DetachedProcesses, JobBackend, RayJobs, assignment
 from goap.running.progress import LEAVE_ENV, REATTACH_ENV, job_left_in
 from goap.running.protocol import Call
 from goap.running.record import RunRecord, logs_root, read_state, read_world
-from goap.running.resources import DEFAULT_JOBS, capacities, fits, hold, problems
+from goap.running.resources import DEFAULT_JOBS, capacities, fits, goap_toml, hold, problems
 from state.files import open_append
 from state.model import StateTypeError, quoted, shown
 from state.status import RunEnd, Via
@@ -286,7 +287,8 @@ class Runner:
 
     def _check_resources(self, actions: tuple[Action, ...] | list[Action]) -> None:
         """Capacities and job backends from goap.toml, checked against the catalog."""
-        self.assigned, self.job_settings = assignments(self.workdir)
+        toml = goap_toml(self.workdir)
+        self.assigned, self.job_settings = assignments(*toml)
         names = {a.name for a in self.catalog.actions}
         unknown = sorted(set(self.assigned) - names)
         if unknown:
@@ -294,7 +296,7 @@ class Runner:
                 f"{self.workdir / 'goap.toml'}: [jobs] names {', '.join(unknown)}, which "
                 f"{self.catalog.path} does not have; actions: {', '.join(sorted(names))}"
             )
-        self.capacity = capacities(self.workdir)
+        self.capacity = capacities(*toml)
         found = problems(actions, self.capacity)
         if found:
             raise RunError(f"{self.catalog.path}: " + "\n".join(found))
@@ -608,13 +610,7 @@ class Runner:
             handle |= lost
             with board.lock:
                 record.job_submitted(entry, handle)  # before the job exists: a crash now is safe
-            request = {
-                "op": "call",
-                "target": action.executor.run,
-                "args": action.executor.args,
-                "where": f"action {action.name}",
-                "workdir": str(self.ctx.workdir),
-            }
+            request = call_request(action.executor, f"action {action.name}", self.ctx)
             env = {k: v for k, v in self.ctx.env.items() if k not in (orphans.OWNER, orphans.CHILD)}
             try:
                 handle = backend.submit(handle["id"], request, env)
