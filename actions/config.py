@@ -41,6 +41,8 @@ backend = "auto"                  # "auto" (MLflow when importable) | "mlflow" |
 mlflow_uri = "sqlite:///.goap/mlflow.db"
 runs_file = ".goap/runs.jsonl"
 
+[serving]                         # the model server and a rollout stage (see the README)
+traffic = "local"                 # "local": a stage drives bounded local load; "live": waits
 [train]                           # settings owned by the ML executors (actions.pipeline)
 threads = 1                       # CPU threads of torch and onnxruntime; default: theirs
 modal_data_dir = "datasets"       # Modal backend: volume folders for data and outputs
@@ -120,6 +122,24 @@ class TrackingSettings(_Section):
     runs_file: str = f"{STATE_DIR}/runs.jsonl"
 
 
+class ServingSettings(_Section):
+    """``[serving]``: the model server (actions.serving) and the traffic of a rollout stage."""
+
+    host: str = "127.0.0.1"
+    port: int = Field(0, ge=0, le=65535)  # 0: a free port, written to the ready file
+    state_dir: str = f"{STATE_DIR}/serve"
+    start_timeout_s: float = Field(60, gt=0)
+    # "local": a stage drives its window itself with models.loadgen (the demo, the tests);
+    # "live": it waits for the requests users send
+    traffic: Literal["local", "live"] = "local"
+    traffic_data: str = "data/pets"  # local traffic: labelled images (Oxford-IIIT Pet layout)
+    traffic_split: Literal["trainval", "test"] = "test"
+    traffic_clients: int = Field(50, ge=1)
+    traffic_concurrency: int = Field(4, ge=1, le=64)
+    traffic_shift: float = Field(0.0, ge=-1, le=1)  # models.loadgen's input shift (drift)
+    window_timeout_s: float = Field(600, gt=0)
+
+
 class GoapConfig(_Section):
     """The whole configuration, with the workdir it applies to and the file it came from."""
 
@@ -130,6 +150,7 @@ class GoapConfig(_Section):
     registry: RegistrySettings = RegistrySettings()
     huggingface: HuggingFaceSettings = HuggingFaceSettings()
     tracking: TrackingSettings = TrackingSettings()
+    serving: ServingSettings = ServingSettings()
     train: dict[str, Any] = Field(default_factory=dict)
     # read by the engine (goap.running.resources), which checks it: capacities by name
     resources: dict[str, float] = Field(default_factory=dict)

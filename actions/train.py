@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -76,6 +77,12 @@ class TrainArgs(WorkdirArgs):
         default_factory=dict,
         description="Further fields of models.train.ClassifierTrainConfig / DiTTrainConfig "
         "(e.g. image_size, ema_decay, augment, sample_steps); checked against them.",
+    )
+    retrain: bool = Field(
+        False,
+        description="A retrain: change what the failure calls for (a new seed each time; "
+        "steps x1.5 per earlier retrain when an accuracy gate failed) and refuse a training "
+        "that would repeat an earlier one (same settings and data).",
     )
 
 
@@ -144,6 +151,7 @@ def prepare_dataset(args: DatasetArgs) -> dict[str, Any]:
     "parameters",
     "train_images",
     "fresh",
+    "seed",
     "val_accuracy",
     "val_images",
     "sample_grid",
@@ -155,7 +163,13 @@ def train_model(args: TrainArgs) -> dict[str, Any]:
     apply_threads(settings)
     backend = load_config(args.workdir).backends.train
     out_dir = args.workdir / (args.out_dir or f"{RUNS_DIR}/{args.kind}")
+    ledger = Ledger(out_dir / LEDGER_FILE)
+    if args.retrain:
+        args = ledger.varied(args, _failure(args))
     config = _train_config(args, out_dir)
+    fingerprint = ledger.fingerprint(config, args.workdir / args.data_root)
+    if args.retrain:
+        ledger.refuse_repeat(fingerprint, args)
     from models.errors import ModelsError
 
     try:
@@ -192,6 +206,7 @@ def train_model(args: TrainArgs) -> dict[str, Any]:
             "config": result["config"],
         },
     )
+    ledger.add(fingerprint, config, args.retrain)
     return facts
 
 
@@ -270,6 +285,95 @@ def _train_config(args: TrainArgs, out_dir: Path) -> dict[str, Any]:
             f"{'.'.join(map(str, e['loc'])) or 'config'}: {e['msg']}" for e in exc.errors()
         )
         raise ActionFailed(f"invalid {args.kind} training settings: {problems}") from exc
+
+
+LEDGER_FILE = "trainings.jsonl"
+ACCURACY_GATES = {"classifier": "accuracy", "dit": "conditional_accuracy"}
+
+
+def _failure(args: TrainArgs) -> str:
+    """What the last validation said about this model: 'accuracy' (it underfits: more steps
+    help), 'other' (a new start helps), or 'none' (no report names it)."""
+    from actions.pipeline import REPORT, read_json
+
+    report = read_json(args.workdir / REPORT) or {}
+    failed = [
+        g.split(".", 1)[1] for g in report.get("failed_gates", []) if g.startswith(args.kind + ".")
+    ]
+    if ACCURACY_GATES[args.kind] in failed:
+        return "accuracy"
+    return "other" if failed else "none"
+
+
+class Ledger:
+    """Every completed training of a model, one JSON line each (``runs/<kind>/trainings.jsonl``):
+    what made it (the settings and a digest of the data) so a retrain can be made to differ."""
+
+    def __init__(self, path: Path):
+        self.path = path
+
+    def entries(self) -> list[dict[str, Any]]:
+        try:
+            lines = self.path.read_text(encoding="utf-8").splitlines()
+        except OSError:
+            return []
+        return [r for r in map(lambda line: _record(line.encode()), lines) if r]
+
+    @staticmethod
+    def fingerprint(config: dict[str, Any], data_root: Path) -> str:
+        """The settings that decide the weights, and the data: its annotations and the name and
+        size of every image (not their bytes: a dataset of thousands hashes in milliseconds)."""
+        import hashlib
+
+        digest = hashlib.sha256()
+        settings = {k: v for k, v in config.items() if k not in _NOT_WEIGHTS}
+        digest.update(json.dumps(settings, sort_keys=True, default=str).encode())
+        for folder in ("annotations", "images"):
+            for path in (
+                sorted((data_root / folder).glob("*")) if (data_root / folder).is_dir() else []
+            ):
+                digest.update(f"{path.name}\0{path.stat().st_size}\n".encode())
+                if folder == "annotations":
+                    digest.update(path.read_bytes())
+        return digest.hexdigest()
+
+    def varied(self, args: TrainArgs, failure: str) -> TrainArgs:
+        """``args`` changed as the failure calls for: the seed moves past every earlier
+        training's; after an accuracy failure the steps grow by half per earlier retrain."""
+        entries = self.entries()
+        seeds = {e["config"].get("seed") for e in entries}
+        seed = args.seed
+        while seed in seeds:
+            seed += 1
+        retrains = sum(1 for e in entries if e.get("retrain"))
+        steps = args.steps
+        if failure == "accuracy":
+            steps = int(round(args.steps * 1.5**retrains))
+        progress(message=f"retrain #{retrains + 1}: seed {seed}, {steps} steps ({failure} failure)")
+        return args.model_copy(update={"seed": seed, "steps": steps, "fresh": True})
+
+    def refuse_repeat(self, fingerprint: str, args: TrainArgs) -> None:
+        for number, entry in enumerate(self.entries(), 1):
+            if entry.get("fingerprint") == fingerprint:
+                raise ActionFailed(
+                    f"this {args.kind} retrain would repeat training #{number} of "
+                    f"{self.path} (same settings and data: seed {args.seed}, {args.steps} "
+                    "steps) and give the same weights; change the seed, the steps or the data"
+                )
+
+    def add(self, fingerprint: str, config: dict[str, Any], retrain: bool) -> None:
+        from actions.pipeline import now
+
+        settings = {k: v for k, v in config.items() if k not in _NOT_WEIGHTS}
+        line = json.dumps(
+            {"fingerprint": fingerprint, "retrain": retrain, "at": now(), "config": settings}
+        )
+        fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_NOFOLLOW, 0o644)
+        with os.fdopen(fd, "a", encoding="utf-8") as handle:
+            handle.write(line + "\n")
+
+
+_NOT_WEIGHTS = {"out_dir", "resume", "progress", "checkpoint_every", "data_root", "device"}
 
 
 @contextlib.contextmanager
@@ -419,6 +523,7 @@ def _train_facts(
             "parameters": result["parameters"],
             "train_images": result["train_images"],
             "fresh": args.fresh,
+            "seed": args.seed,
             **metrics,
         }
     )

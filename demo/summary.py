@@ -16,6 +16,7 @@ from rich.table import Table
 
 from actions.pipeline import KINDS, REPORT, int8_path, read_json, read_record
 from actions.publish import version_history
+from actions.serving import Serving, ServingArgs, serving_status
 from actions.site import SiteStatusArgs, site_status
 from demo.workspace import STATE_FILE
 from goap.running.runner import RunResult
@@ -60,6 +61,8 @@ def summarize(
     versions = version_history(workspace, MODEL_NAME)
     latest = versions[-1] if versions else None
     site = site_status(SiteStatusArgs(workdir=workspace, name=MODEL_NAME))
+    serving = serving_status(ServingArgs(workdir=workspace, name=MODEL_NAME))
+    server = (Serving(workspace, MODEL_NAME).ready() or {}) if serving["up"] else {}
     artifacts = {
         "published version": f"{latest['path']} ({latest['version']})" if latest else "-",
         "validation report": REPORT,
@@ -71,6 +74,9 @@ def summarize(
         "web site": f"site/ (serves {site['served_version']})"
         if site.get("deployed")
         else site.get("reason", "-"),
+        "model server": f"{server['url']} (stable {serving['stable']}, pid {server['pid']})"
+        if server
+        else "not running",
     }
     return {
         "status": run.status,
@@ -87,6 +93,13 @@ def summarize(
         "artifacts": artifacts,
         "site_version": site.get("served_version"),
         "serve": site.get("serve"),
+        "model_server": {
+            "url": server.get("url"),
+            "pid": server.get("pid"),
+            "stable": serving.get("stable"),
+        }
+        if server
+        else None,  # fmt: skip
         "executed": run.executed,
         "failures": run.failures,
     }
@@ -149,3 +162,9 @@ def print_summary(summary: dict[str, Any], out: Console) -> None:
     )
     if summary.get("serve"):
         out.print(f"serve the web app on 127.0.0.1: [bold]{escape(summary['serve'])}[/]")
+    if summary.get("model_server"):
+        server = summary["model_server"]
+        out.print(
+            f"the model server answers at {escape(server['url'])} (it keeps running; stop it "
+            f"with: kill {server['pid']})"
+        )

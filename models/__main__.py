@@ -1,4 +1,6 @@
-"""Command line: python -m models {make-data, train, sample, evaluate, export, presets}.
+"""Command line: python -m models {make-data, train, sample, evaluate, export, presets, ...}.
+
+The subcommands: make-data, train, sample, evaluate, export, presets, serve, load.
 
 Every subcommand prints a short summary, or one JSON object with --json. Bad input (a missing
 file, a malformed dataset, an invalid setting) ends with "error: ..." on stderr and exit code 2,
@@ -140,6 +142,24 @@ def cmd_presets(args: argparse.Namespace) -> None:
     _emit(args, {"presets": rows}, lines)
 
 
+def cmd_serve(args: argparse.Namespace) -> None:
+    from models.serve import run
+
+    run(args.registry, args.name, args.host, args.port, args.state_dir, args.token_file,
+        args.ready_file, args.classifier, args.dit)  # fmt: skip
+
+
+def cmd_load(args: argparse.Namespace) -> None:
+    from models.loadgen import drive
+
+    summary = drive(args.url, args.data, args.requests, args.concurrency, args.clients,
+                    args.shift, args.split, args.seed, progress=not args.json)  # fmt: skip
+    lines = [f"{summary['requests']} requests in {summary['seconds']:.2f} s: "
+             f"{summary['rps']:.1f}/s, p50 {summary['p50_ms']} ms, p99 {summary['p99_ms']} ms, "
+             f"errors {summary['errors']}", f"versions: {summary['versions']}"]  # fmt: skip
+    _emit(args, summary, lines)
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m models", description=__doc__.split("\n")[0])
     sub = p.add_subparsers(dest="command", required=True)
@@ -205,6 +225,27 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--format", choices=["onnx", "safetensors"])
 
     add("presets", cmd_presets, "list the model presets and their parameter counts")
+
+    s = add("serve", cmd_serve, "serve a registry's versions over HTTP (stable/candidate split)")
+    s.add_argument("--registry", type=Path, required=True, help="registry folder (<name>/vN/)")
+    s.add_argument("--name", required=True, help="model name in the registry")
+    s.add_argument("--host", default="127.0.0.1")
+    s.add_argument("--port", type=int, default=8080, help="0: a free port (see --ready-file)")
+    s.add_argument("--state-dir", type=Path, required=True, help="where routing.json is kept")
+    s.add_argument("--token-file", type=Path, help="bearer token of writes; none: no writes")
+    s.add_argument("--ready-file", type=Path, help="written with url, port, pid once bound")
+    s.add_argument("--classifier", default="classifier.int8.onnx")
+    s.add_argument("--dit", default="dit.int8.onnx")
+
+    s = add("load", cmd_load, "a bounded load test: N labelled classify requests, K at once")
+    s.add_argument("--url", required=True)
+    s.add_argument("--data", type=Path, required=True, help="dataset root (labelled images)")
+    s.add_argument("--split", choices=["trainval", "test"], default="test")
+    s.add_argument("--requests", type=int, default=200)
+    s.add_argument("--concurrency", type=int, default=4)
+    s.add_argument("--clients", type=int, default=50, help="distinct X-Client-Key values")
+    s.add_argument("--shift", type=float, default=0.0, help="input shift (drift), -1..1")
+    s.add_argument("--seed", type=int, default=0)
     return p
 
 

@@ -304,6 +304,53 @@ def test_training_writes_a_record_and_rejects_bad_settings(workspace: Path) -> N
     assert again["step"] == 1 and again["fresh"] is True
 
 
+def test_a_retrain_changes_what_the_failure_calls_for_and_never_repeats(workspace: Path) -> None:
+    import torch
+
+    from actions.train import TrainArgs, train_model
+
+    checkpoint = workspace / "runs" / "classifier" / "checkpoint.pt"
+    weights = lambda: torch.load(checkpoint, weights_only=False)["model"]  # noqa: E731
+    report = workspace / "artifacts" / "validation_report.json"
+    report.parent.mkdir(exist_ok=True)
+    report.write_text(json.dumps({"failed_gates": ["classifier.accuracy"]}))
+    base = dict(workdir=workspace, kind="classifier", steps=4, batch_size=8, seed=0, fresh=True)
+    options = {"options": {"image_size": 16}}
+    first = train_model(TrainArgs(**base, **options, retrain=True))  # seed 0 was used already
+    assert first["seed"] == 1 and first["steps"] == 4  # no earlier retrain: the steps stay
+    w1 = weights()
+    second = train_model(TrainArgs(**base, **options, retrain=True))
+    assert second["seed"] == 2 and second["steps"] == 6  # one earlier retrain: x1.5
+    w2 = weights()
+    assert any(not torch.equal(w1[k], w2[k]) for k in w1)  # different weights, not a copy
+    report.write_text(json.dumps({"failed_gates": ["classifier.latency"]}))
+    third = train_model(TrainArgs(**base, **options, retrain=True))
+    assert third["seed"] == 3 and third["steps"] == 4  # not an accuracy failure: a new start only
+    ledger = (checkpoint.parent / "trainings.jsonl").read_text().splitlines()
+    assert len(ledger) == 4 and [json.loads(x)["retrain"] for x in ledger] == [False] + [True] * 3
+    # an agent that sets a used seed by hand: the retrain moves past it, never repeats
+    fourth = train_model(TrainArgs(**{**base, "seed": 2}, **options, retrain=True))
+    assert fourth["seed"] == 4
+
+
+def test_a_retrain_that_would_repeat_an_earlier_training_is_refused(workspace: Path) -> None:
+    from actions.train import Ledger, TrainArgs, _train_config
+
+    args = TrainArgs(workdir=workspace, kind="classifier", steps=30, batch_size=16, seed=0,
+                     options={"image_size": 16}, retrain=True)  # fmt: skip
+    out = workspace / "runs" / "classifier"
+    ledger = Ledger(out / "trainings.jsonl")
+    config = _train_config(args.model_copy(update={"retrain": False}), out)
+    fingerprint = ledger.fingerprint(config, workspace / "data" / "pets")
+    assert len(ledger.entries()) == 1  # the fixture's training, with these very settings
+    with pytest.raises(ActionFailed, match="would repeat training #1 .*same settings and data"):
+        ledger.refuse_repeat(fingerprint, args)
+    (workspace / "data" / "pets" / "annotations" / "extra.txt").write_text("new data\n")
+    changed = ledger.fingerprint(config, workspace / "data" / "pets")
+    assert changed != fingerprint  # other data is another training
+    ledger.refuse_repeat(changed, args)
+
+
 @pytest.mark.slow
 def test_evaluation_reports_accuracy_and_recognised_samples(workspace: Path) -> None:
     from actions.train import EvaluateArgs, evaluate_models

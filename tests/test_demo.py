@@ -16,12 +16,14 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 from conftest import ROOT
+from conftest_serving import stop_server
 from test_actions_support import git
 
 from goap.loading.catalog import load_catalog
@@ -83,19 +85,24 @@ class Demo:
 
 
 @pytest.fixture(scope="session")
-def finished(tmp_path_factory: pytest.TempPathFactory) -> Demo:
+def finished(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
     """`goap demo` from nothing to its goal (the expensive part, shared by every test)."""
     workspace = tmp_path_factory.mktemp("demo") / "goap-demo"
     started = time.monotonic()
     proc, summary = demo(workspace)
-    return Demo(workspace, proc, summary, time.monotonic() - started)
+    yield Demo(workspace, proc, summary, time.monotonic() - started)
+    stop_server(workspace / ".goap" / "serve")  # S01's model server outlives the run
 
 
 @pytest.fixture
-def copy(finished: Demo, tmp_path: Path) -> Path:
+def copy(finished: Demo, tmp_path: Path) -> Iterator[Path]:
     """A private copy of the finished workspace (its remote is inside it, by relative path)."""
     ignore = shutil.ignore_patterns("node_modules")  # 180 MB that no later step reads
-    return Path(shutil.copytree(finished.workspace, tmp_path / "ws", symlinks=True, ignore=ignore))
+    # the copy's ready file names the original's server, which serves another registry: the
+    # copy's sensor sees no server of its own, so a run of the copy starts one (S01)
+    ws = Path(shutil.copytree(finished.workspace, tmp_path / "ws", symlinks=True, ignore=ignore))
+    yield ws
+    stop_server(ws / ".goap" / "serve")
 
 
 # ------------------------------------------------------------------------------- the demo
@@ -127,6 +134,7 @@ def test_demo_reaches_the_goal_and_publishes_a_version(finished: Demo) -> None:
             "A11",
             "A12",
             "A16",
+            "S01",  # the first version has nothing to be compared with: served directly
             "A13",
             "A14",
             "A15",
@@ -196,7 +204,8 @@ def test_demo_reaches_the_goal_and_publishes_a_version(finished: Demo) -> None:
     assert "| ADR-029 |" in (ws / "reports" / "ADR-INDEX.md").read_text()
 
 
-def test_running_it_again_is_a_no_op(copy: Path) -> None:
+def test_running_it_again_is_a_no_op(finished: Demo) -> None:
+    copy = finished.workspace  # its own server is running (a copy would start its own)
     proc, summary = demo(copy)
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert summary["created"] is False and summary["executed"] == []
@@ -206,9 +215,9 @@ def test_running_it_again_is_a_no_op(copy: Path) -> None:
     assert not (copy / ".goap" / "registry" / "tiny-cats" / "v2").exists()
 
 
-def test_the_summary_renders_without_json(copy: Path) -> None:
+def test_the_summary_renders_without_json(finished: Demo) -> None:
     """The human form of `goap demo` (the README's main job), not only its JSON."""
-    proc = goap("demo", "--dir", str(copy))
+    proc = goap("demo", "--dir", str(finished.workspace))
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert "Traceback" not in proc.stdout + proc.stderr
     assert "nothing to do" in proc.stdout and "published v1" in proc.stdout
@@ -224,8 +233,14 @@ def test_a_ci_failure_is_routed_through_a10(copy: Path) -> None:
     proc, summary = demo(copy)
     assert proc.returncode == 0, proc.stderr[-3000:]
     # Commit the change, CI fails, A10 commits ruff's fix, push and monitor again.
-    assert executed(summary) == ["A05", "A08", "A09", "A10", "A08", "A09"]
-    assert "the world differs from the plan after monitor_ci_status" in proc.stderr
+    ran = executed(summary)
+    assert "S01" in ran  # the copy starts its own model server, beside the rest
+    assert [a for a in ran if a != "S01"] == ["A05", "A08", "A09", "A10", "A08", "A09"]
+    # A09 observed the failure and the run replanned (the note printed is the first surprise
+    # of its round: with S01 beside the CI steps that may be start_server's)
+    assert "the world differs from the plan after" in proc.stderr
+    monitors = [e for e in state(copy)["history"] if e["id"] == "A09"]
+    assert [e["facts"].get("passed") for e in monitors[-2:]] == [False, True]
     failing, fixed = git(copy, "rev-parse", "HEAD~1", "HEAD").split()
     assert git(copy, "log", "-1", "--format=%s") == "style: apply automatic ruff fixes"
     assert "import os" not in git(copy, "show", "HEAD:cats/inference.py")
@@ -272,7 +287,9 @@ def test_a_crash_then_resume_reruns_nothing_that_finished(copy: Path) -> None:
     proc, summary = demo(copy, "--resume")
     assert proc.returncode == 0, proc.stderr[-3000:]
     ran = executed(summary)
-    assert sorted(ran) == sorted([*cut, "A11", "A12", "A16"])  # v2 makes the site stale
+    # v2 makes the site stale, and is rolled out on the copy's own server (S01) in stages
+    rollout = ["S01", "S02", "S03", "S04", "S05", "S06", "S07", "S08"]
+    assert sorted(ran) == sorted([*cut, "A11", "A12", "A16", *rollout])
     after = run_history(copy)
     assert after[: len(before)] == [(a, "interrupted" if o == "started" else o) for a, o in before]
     assert {a for a, o in after[len(before) :]} == set(ran)
@@ -289,7 +306,10 @@ def test_a_failed_gate_routes_to_retraining(copy: Path) -> None:
     assert weak.returncode == 0, weak.stderr[-2000:]
     proc, summary = demo(copy)
     assert proc.returncode == 0, proc.stderr[-3000:]
-    assert executed(summary) == ["T03", "T04", "A11", "T07", "T03", "T04", "A11", "A12", "A16"]
+    ran = executed(summary)
+    assert ran[:7] == ["T03", "T04", "A11", "T07", "T03", "T04", "A11"]
+    assert sorted(ran[7:]) == sorted(["A12", "A16", "S01", "S02", "S03", "S04", "S05", "S06",
+                                      "S07", "S08"])  # fmt: skip
     (failure,) = summary["failures"]
     assert failure["action"] == "run_validation_gates"
     assert "classifier.accuracy" in failure["error"] and "(limit >= 0.8)" in failure["error"]
@@ -299,6 +319,28 @@ def test_a_failed_gate_routes_to_retraining(copy: Path) -> None:
     record = json.loads((copy / "runs" / "classifier" / "checkpoint.pt.json").read_text())
     assert record["config"]["seed"] == 1 and record["config"]["steps"] == 250
     assert summary["published_version"] == "v2" and summary["metrics"]["classifier.accuracy"] >= 0.8
+
+
+def test_drift_in_the_served_inputs_routes_to_a_retrain_and_a_rollout(copy: Path) -> None:
+    from models.loadgen import drive
+
+    proc, summary = demo(copy)  # the copy's own server (S01), serving v1
+    assert proc.returncode == 0 and executed(summary) == ["S01"], proc.stderr[-2000:]
+    url = json.loads((copy / ".goap" / "serve" / "ready.json").read_text())["url"]
+    brighter = drive(url, copy / "data" / "pets", requests=150, concurrency=4, shift=0.35)
+    assert brighter["errors"] == 0
+    proc, summary = demo(copy)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    ran = executed(summary)
+    assert ran[0] == "T10" and "T07" not in ran  # the drift, not a gate, asked for it
+    assert ran[-1] == "S08" and {"A11", "A12", "S04", "S07"} <= set(ran)
+    report = json.loads((copy / ".goap" / "serve" / "drift_report.json").read_text())
+    assert summary["published_version"] == "v2"
+    world = state(copy)["world_state"]["serving"]
+    assert world["stable_version"] == "v2" and not world["drift_detected"]
+    first = next(e for e in state(copy)["history"] if e["action"] == "retrain_classifier_on_drift")
+    assert first["facts"]["seed"] != 0  # a retrain changes the seed (the ledger has seed 0)
+    assert report["samples"] < 100 or not report["drift"]  # v2's own window: nothing to judge
 
 
 def test_hugging_face_without_a_token_names_the_variable_and_leaks_no_token(copy: Path) -> None:

@@ -20,7 +20,10 @@ def test_deployment_plan_is_the_seed_critical_path_with_training_before_the_gate
     assert seed == ["A01", "A02", "A03", "A04", "A05", "A06", "A07", "A08", "A09",
                     "A11", "A12", "A16", "A13", "A14", "A15"]  # fmt: skip
     assert ids[9:16] == ["T00", "T01", "T02", "T03", "T04", "T05", "T06"]
-    assert cost == 72  # 69 + A16 (deploy the site, cost 3)
+    # serving: S01, then the rollout S02-S08 that the first version skips once S01 serves it
+    serving = [i for i in ids if i.startswith("S")]
+    assert serving == ["S01", "S02", "S03", "S04", "S05", "S06", "S07", "S08"]
+    assert cost == 84  # 69 + A16 (deploy the site, cost 3) + S01-S08 (12)
 
 
 def test_training_plan_follows_the_pipeline() -> None:
