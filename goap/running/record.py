@@ -203,6 +203,9 @@ class RunRecord:
         ``waits``: the run's status becomes ``waiting_approval`` (a single agent-driven
         action only leaves the request, for ``goap approve`` to answer)."""
         if self.awaited(action.name) is not None:
+            if waits and self.state.status != "waiting_approval":  # a resumed run asks again
+                self.state.status = "waiting_approval"
+                self.save()
             return False
         reason = action.approval.reason if action.approval else ""
         self.state.awaiting.append(
