@@ -21,33 +21,45 @@ import sys
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import anyio
-from mcp.server.mcpserver import MCPServer
+from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
 from mcp.shared.message import SessionMessage
 from mcp.types import (
     INVALID_PARAMS,
     INVALID_REQUEST,
     PARSE_ERROR,
+    CallToolResult,
     ErrorData,
     JSONRPCError,
     JSONRPCMessage,
     JSONRPCRequest,
     JSONRPCResponse,
     RequestId,
+    TextContent,
+    ToolAnnotations,
     jsonrpc_message_adapter,
 )
 from pydantic import ValidationError
 
 from goap.faces import documents, skills
+from goap.faces.document_schemas import (
+    GetStateDocument,
+    NextDocument,
+    PlanDocument,
+    SkillListDocument,
+    StepDocument,
+)
+from goap.faces.mcp_runs import run_reporting
 from goap.loading.catalog import Catalog, CatalogError, load_catalog
 from goap.loading.logic import LogicError
 from goap.loading.secrets import MASKER
 from goap.planning.planner import plan
 from goap.running.errors import RunError
 from goap.running.record import read_world
+from goap.running.runner import Runner
 from state.model import StateError, StateTypeError
 from state.store import load_state
 
@@ -55,6 +67,27 @@ BAD_INPUT = (CatalogError, StateError, RunError, LogicError, StateTypeError, OSE
 ECHO_LIMIT = 200  # characters of one client string an error reply repeats
 ERROR_LIMIT = 4000  # characters of one error text
 PENDING_LIMIT = 64  # requests whose long strings are kept (a cancelled one is never answered)
+
+# Hints for clients (MCP ToolAnnotations). Reading tools only read the catalog and the state
+# file (list_actions also imports the executors in a child, to read their argument schemas).
+READS = ToolAnnotations(
+    read_only_hint=True, destructive_hint=False, idempotent_hint=True, open_world_hint=False
+)
+# run_action runs the action's executor: whatever the catalog says (a git push, a training
+# job on a cloud GPU, a deploy), so it may overwrite what is there (destructive), reach
+# services outside this machine (open world), and running it again runs it again.
+RUNS = ToolAnnotations(
+    read_only_hint=False, destructive_hint=True, idempotent_hint=False, open_world_hint=True
+)
+
+
+def answer(document: dict[str, Any]) -> CallToolResult:
+    """A tool's reply: the document as ``structuredContent``, and as JSON text for clients
+    that read only ``content``. The library checks it against the tool's ``outputSchema``."""
+    text = json.dumps(document, indent=2, allow_nan=False)
+    return CallToolResult(
+        content=[TextContent(type="text", text=text)], structured_content=document
+    )
 
 
 def build_server(catalog_path: Path, state_path: Path, workdir: Path) -> MCPServer:
@@ -72,9 +105,9 @@ def build_server(catalog_path: Path, state_path: Path, workdir: Path) -> MCPServ
         except CatalogError as exc:
             raise ToolError(str(exc)) from None
 
-    def guarded(fn: Any) -> Any:
+    def guarded(fn: Any) -> CallToolResult:
         try:
-            return fn()
+            return answer(fn())
         except BAD_INPUT as exc:
             raise ToolError(str(exc)) from None
 
@@ -82,32 +115,50 @@ def build_server(catalog_path: Path, state_path: Path, workdir: Path) -> MCPServ
         name="plan",
         description="Cheapest plan from the persisted state to the goal (or to the "
         "given goal conditions like 'git_state.pushed=true').",
+        annotations=READS,
     )
-    def plan_tool(goal: list[str] | None = None) -> dict[str, Any]:
+    def plan_tool(goal: list[str] | None = None) -> Annotated[CallToolResult, PlanDocument]:
         def run() -> dict[str, Any]:
             cat = catalog()
             conditions = documents.parse_goals(cat, goal)
-            return documents.plan_document(plan(cat, read_world(cat, state_path), conditions))
+            result = plan(cat, read_world(cat, state_path), conditions)
+            return documents.plan_document(result, documents.journal_durations(state_path))
 
         return guarded(run)
 
-    @server.tool(description="The next action of the current optimal plan, and the rest.")
-    def next_action() -> dict[str, Any]:
+    @server.tool(
+        description="The next action of the current optimal plan, and the rest.",
+        annotations=READS,
+    )
+    def next_action() -> Annotated[CallToolResult, NextDocument]:
         return guarded(lambda: skills.next_action(catalog(), state_path))
 
     @server.tool(
         description="Run exactly one action (preconditions checked unless force; "
-        "args override the action's `with:`). Returns the outcome and the new state."
+        "args override the action's `with:`). Returns the outcome and the new state. "
+        "Send a progressToken to hear the executor's progress; cancel the request to stop "
+        "the action (its process group is ended, the attempt recorded as interrupted).",
+        annotations=RUNS,
     )
-    def run_action(
-        action: str, args: dict[str, Any] | None = None, force: bool = False
-    ) -> dict[str, Any]:
-        return guarded(
-            lambda: skills.run_action(catalog(), state_path, workdir, action, args or {}, force)
-        )
+    async def run_action(
+        action: str,
+        ctx: Context,
+        args: dict[str, Any] | None = None,
+        force: bool = False,
+    ) -> Annotated[CallToolResult, StepDocument]:
+        cat = catalog()
+        try:
+            runner = Runner(cat, state_path, workdir)
+            step = await run_reporting(runner, action, args or {}, force, ctx)
+        except BAD_INPUT as exc:
+            raise ToolError(str(exc)) from None
+        return answer(documents.step_document(cat, step, state_path))
 
-    @server.tool(description="The persisted state file: status, progress, world state, journal.")
-    def get_state() -> dict[str, Any]:
+    @server.tool(
+        description="The persisted state file: status, progress, world state, journal.",
+        annotations=READS,
+    )
+    def get_state() -> Annotated[CallToolResult, GetStateDocument]:
         def run() -> dict[str, Any]:
             cat = catalog()
             state = load_state(state_path, cat.schema, cat.name) if state_path.exists() else None
@@ -117,9 +168,10 @@ def build_server(catalog_path: Path, state_path: Path, workdir: Path) -> MCPServ
 
     @server.tool(
         description="Every action: skill, cost, preconditions, effects, argument "
-        "schema and whether it applies now."
+        "schema and whether it applies now.",
+        annotations=READS,
     )
-    def list_actions() -> dict[str, Any]:
+    def list_actions() -> Annotated[CallToolResult, SkillListDocument]:
         return guarded(lambda: skills.list_actions(catalog(), state_path, workdir))
 
     return server

@@ -1,0 +1,195 @@
+"""The shapes of the JSON documents of ``goap.faces.documents``, as pydantic models.
+
+The MCP server publishes them as each tool's ``outputSchema`` and the library checks every
+``structuredContent`` against them before it leaves, so a document that grew a field this
+file does not know is an error in the tests, never a silent drift: every model forbids keys
+it does not name. ``documents`` itself stays free of pydantic (``goap plan --json`` is
+light); this file is imported only where schemas are wanted. The world state is the
+catalog's own (``goap state schema FILE`` gives its JSON Schema); it is an open object here,
+because the server re-reads the catalog on every call and its variables may change.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, RootModel
+
+from state.status import AttemptOutcome, RunStatus, StepOutcome, Via
+
+World = Annotated[
+    dict[str, Any],
+    Field(description="The world state, dotted names nested (`goap state schema` gives it)."),
+]
+PlanStatus = Literal["found", "unreachable", "no_plan", "limit"]
+
+
+class Shape(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+
+class CmdExecutor(Shape):
+    kind: Literal["cmd"]
+    cmd: list[str]
+
+
+class RunExecutor(Shape):
+    kind: Literal["run"]
+    target: str = Field(description="module:function the action calls")
+    with_: dict[str, Any] = Field(alias="with", description="its arguments (`with:`)")
+
+
+class ListedRunExecutor(RunExecutor):
+    args_schema: dict[str, Any] | None = Field(
+        description="JSON Schema of its arguments (null: not importable here)"
+    )
+    facts: dict[str, Any] | None = Field(description="the facts it declares (null: none)")
+
+
+Executor = Annotated[CmdExecutor | RunExecutor, Field(discriminator="kind")]
+ListedExecutor = Annotated[CmdExecutor | ListedRunExecutor, Field(discriminator="kind")]
+
+
+class ActionDocument(Shape):
+    name: str
+    id: str | None
+    skill: str | None
+    description: str
+    cost: float
+    pre: list[str] = Field(description="preconditions, as text")
+    effects: list[str]
+    executor: Executor | None
+
+
+class ListedAction(ActionDocument):
+    executor: ListedExecutor | None
+    applies: bool = Field(description="whether its preconditions hold in the persisted state")
+    unmet: list[str]
+
+
+class Estimate(Shape):
+    one_by_one_s: float
+    at_once_s: float
+    known_steps: int
+
+
+class PlanDocument(Shape):
+    """``goap plan --json``: the cheapest plan to the goal."""
+
+    status: PlanStatus
+    plan: list[str]
+    ids: list[str]
+    cost: float | None
+    optimal: bool
+    expanded: int
+    generated: int
+    relevant_actions: int
+    seconds: float = Field(description="planning time")
+    unreachable: list[str]
+    message: str
+    steps: list[ActionDocument]
+    waves: list[list[str]] = Field(description="steps that may run at once, in order")
+    estimate: Estimate | None = Field(description="from the journal's durations; null without")
+
+
+class NextDocument(Shape):
+    """``goap next --json``: the first step of the current optimal plan, and the plan."""
+
+    status: PlanStatus | Literal["goal_reached"]
+    next: ActionDocument | None
+    plan: list[str]
+    ids: list[str]
+    cost: float | None
+    message: str
+
+
+class StepDocument(Shape):
+    """``goap skill run --json``: what one action did, and the world after it."""
+
+    action: str
+    ok: bool
+    outcome: StepOutcome
+    exit_code: int = Field(description="0 succeeded, 1 failed, 130 interrupted")
+    error: str | None
+    tail: str | None = Field(description="the output's last lines when it failed")
+    facts: dict[str, Any]
+    seconds: float
+    log: str | None = Field(description="the file its output went to")
+    forced: bool
+    forced_over: list[str] = Field(description="the unmet preconditions it was forced over")
+    state: str = Field(description="the state file")
+    world_state: World
+
+
+class SkillListDocument(Shape):
+    """``goap skill list --json``: every action, whether it applies, its arguments."""
+
+    catalog: str
+    state: str
+    actions: list[ListedAction]
+
+
+class JournalEntry(Shape):
+    seq: int
+    run_id: str
+    action: str
+    id: str | None
+    attempt: int
+    started_at: str
+    ended_at: str | None
+    duration_s: float | None
+    outcome: AttemptOutcome
+    error: str | None
+    tail: str | None
+    facts: dict[str, Any]
+    forced: bool
+    via: Via
+    job: dict[str, Any] | None
+
+
+class Failure(Shape):
+    action: str
+    attempts: int
+    error: str
+    at: str
+
+
+class StateDocument(Shape):
+    """``goap state show --json``: the state file as it is on disk."""
+
+    schema_version: int
+    catalog: str
+    catalog_fingerprint: str
+    deployment_id: str
+    run_id: str | None
+    status: RunStatus
+    started_at: str | None
+    completed_at: str | None
+    updated_at: str | None
+    current_phase: str | None
+    last_action: str | None
+    actions_completed: list[str]
+    actions_pending: list[str]
+    plan: list[str]
+    world_state: World
+    failures: list[Failure]
+    penalties: dict[str, float]
+    report: str | None
+    history: list[JournalEntry]
+
+
+class NoStateDocument(Shape):
+    """No state file yet: the catalog's initial world."""
+
+    status: Literal["pending"]
+    world_state: World
+    history: list[JournalEntry] = Field(max_length=0)
+    state: str = Field(description="where the state file will be")
+
+
+class GetStateDocument(RootModel[StateDocument | NoStateDocument]):
+    """The MCP ``get_state`` tool: the state file, or the initial world before any run.
+
+    A root union, not wrapped in ``{"result": ...}``: the document is the CLI's, as it is."""
+
+    model_config = ConfigDict(json_schema_extra={"type": "object"})  # MCP: an object schema
