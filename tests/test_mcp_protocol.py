@@ -1,0 +1,258 @@
+"""`goap mcp` as the protocol describes tools: annotations, structured output, progress and
+cancellation, each over real stdio with the official `mcp` client and a real `goap mcp`.
+
+Structured output is checked twice: against the tool's own ``outputSchema`` with jsonschema
+(not the library's validator, the one a client uses), and against the CLI's ``--json``
+document for the same input, so the two faces cannot drift apart.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import anyio
+import pytest
+from conftest import ROOT, goap_cmd
+from jsonschema import Draft202012Validator
+
+EXECUTORS = """
+import os, time
+from pathlib import Path
+from pydantic import BaseModel, Field
+from goap.executor import progress
+
+
+class TrainArgs(BaseModel):
+    steps: int = Field(5, description="training steps")
+    pause: float = Field(0.2, description="seconds per step")
+
+
+def train(args: TrainArgs) -> dict:
+    Path("train.pid").write_text(str(os.getpid()))
+    for step in range(1, args.steps + 1):
+        time.sleep(args.pause)
+        progress(step=step, total=args.steps, loss=round(1.0 / step, 3))
+    return {"loss": round(1.0 / args.steps, 3)}
+"""
+
+CATALOG = {
+    "version": 1,
+    "name": "proto",
+    "skills": {"training": "Train the model."},
+    "state": {"m.trained": False, "m.shipped": False, "m.loss": 1.0},
+    "goal": {"m.shipped": True},
+    "actions": {
+        "train": {
+            "id": "T1",
+            "skill": "training",
+            "cost": 3,
+            "effects": {"m.trained": True},
+            "run": "proto_exec:train",
+            "observe": {"m.loss": "loss"},
+            "agent": {"args": ["steps", "pause"]},  # what an agent may set
+        },
+        "ship": {
+            "skill": "release",
+            "pre": {"m.trained": True},
+            "effects": {"m.shipped": True},
+            "cmd": ["/bin/sh", "-c", "echo shipped"],
+        },
+    },
+}
+TOOLS = {"plan", "next_action", "run_action", "get_state", "list_actions"}
+
+
+def make_dir(root: Path) -> Path:
+    root.mkdir(parents=True, exist_ok=True)
+    (root / "proto_exec.py").write_text(EXECUTORS)
+    (root / "proto.yaml").write_text(json.dumps(CATALOG))
+    return root / "proto.yaml"
+
+
+def server(catalog: Path):
+    from mcp import StdioServerParameters
+
+    return StdioServerParameters(
+        command=sys.executable,
+        args=["-m", "goap", "mcp", str(catalog), "--state", str(state_of(catalog))],
+        cwd=str(catalog.parent),
+        env={**os.environ, "PYTHONPATH": f"{ROOT}{os.pathsep}{catalog.parent}"},
+    )
+
+
+def state_of(catalog: Path) -> Path:
+    return catalog.parent / "state.json"
+
+
+def session_run(catalog: Path, scenario) -> None:
+    """Run ``scenario(session)`` against a started, initialized `goap mcp` over ``catalog``."""
+    from mcp import ClientSession
+    from mcp.client.stdio import stdio_client
+
+    async def main() -> None:
+        with anyio.fail_after(120):  # a hang fails the test
+            async with (
+                stdio_client(server(catalog)) as (read, write),
+                ClientSession(read, write) as session,
+            ):
+                await session.initialize()
+                await scenario(session)
+
+    anyio.run(main)
+
+
+def cli_json(catalog: Path, *args: str) -> dict[str, Any]:
+    proc = goap_cmd(*args, cwd=catalog.parent)
+    assert proc.stdout, proc.stderr
+    return json.loads(proc.stdout)
+
+
+def structured(result, schema: dict[str, Any]) -> dict[str, Any]:
+    """The result's structuredContent, checked against ``schema`` and against its text."""
+    assert not result.is_error, result.content[0].text
+    Draft202012Validator.check_schema(schema)
+    errors = [
+        e.message for e in Draft202012Validator(schema).iter_errors(result.structured_content)
+    ]
+    assert not errors, errors
+    assert json.loads(result.content[0].text) == result.structured_content
+    return result.structured_content
+
+
+def without(document: dict[str, Any], *keys: str) -> dict[str, Any]:
+    return {k: v for k, v in document.items() if k not in keys}
+
+
+@pytest.mark.slow  # seven CLI processes to compare with
+def test_tools_annotations_and_structured_output_match_the_cli(tmp_path):
+    catalog = make_dir(tmp_path / "mcp")
+    twin = make_dir(tmp_path / "cli")  # the same action run by `goap skill run`
+    state = ["--state", str(state_of(catalog))]
+
+    async def scenario(session) -> None:
+        tools = {t.name: t for t in (await session.list_tools()).tools}
+        assert set(tools) == TOOLS
+        for name in ("plan", "next_action", "get_state", "list_actions"):
+            hints = tools[name].annotations
+            assert hints.read_only_hint is True and hints.idempotent_hint is True, name
+            assert hints.open_world_hint is False, name
+        runs = tools["run_action"].annotations
+        assert runs.read_only_hint is False and runs.destructive_hint is True
+        assert runs.open_world_hint is True and runs.idempotent_hint is False
+        schemas = {name: tool.output_schema for name, tool in tools.items()}
+        assert all(s and s["type"] == "object" for s in schemas.values()), schemas
+
+        async def call(name: str, args: dict[str, Any] | None = None) -> dict[str, Any]:
+            return structured(await session.call_tool(name, args or {}), schemas[name])
+
+        before = await call("get_state")  # no state file yet: the initial world
+        assert before["status"] == "pending" and before["world_state"]["m"]["trained"] is False
+        listing = await call("list_actions")
+        assert listing == cli_json(catalog, "skill", "list", str(catalog), *state, "--json")
+        train = {a["name"]: a for a in listing["actions"]}["train"]["executor"]
+        assert train["args_schema"]["properties"]["steps"]["type"] == "integer"
+
+        ran = await call("run_action", {"action": "train", "args": {"steps": 2, "pause": 0}})
+        twin_ran = cli_json(
+            twin, "skill", "run", str(twin), "train", "--arg", "steps=2", "--arg", "pause=0",
+            "--state", str(state_of(twin)), "--json",
+        )  # fmt: skip
+        volatile = ("seconds", "log", "state")  # time taken, and the twin's own paths
+        assert without(ran, *volatile) == without(twin_ran, *volatile)
+        assert ran["ok"] and ran["facts"] == {"loss": 0.5}
+
+        # after the run: a journal (durations for the estimate) and a world to plan from
+        planned = await call("plan")
+        cli_plan = cli_json(catalog, "plan", str(catalog), *state, "--json")
+        assert without(planned, "seconds") == without(cli_plan, "seconds")  # planning time
+        assert planned["plan"] == ["ship"] and planned["estimate"] is None
+        for goal in (["m.trained=true"], ["m.loss>=2"]):
+            got = await call("plan", {"goal": goal})
+            cli = cli_json(catalog, "plan", str(catalog), *state, "--goal", goal[0], "--json")
+            assert without(got, "seconds") == without(cli, "seconds")
+        assert await call("next_action") == cli_json(
+            catalog, "next", str(catalog), *state, "--json"
+        )
+        after = await call("get_state")
+        assert after == cli_json(catalog, "state", "show", str(catalog), *state, "--json")
+        assert after["history"][-1]["outcome"] == "succeeded"
+
+        bad = await session.call_tool("run_action", {"action": "deploy"})
+        assert bad.is_error and "unknown action 'deploy'" in bad.content[0].text
+
+    session_run(catalog, scenario)
+
+
+def test_run_action_sends_progress_notifications(tmp_path):
+    catalog = make_dir(tmp_path)
+    heard: list[tuple[float, float | None, str | None]] = []
+
+    async def on_progress(progress: float, total: float | None, message: str | None) -> None:
+        heard.append((progress, total, message))
+
+    async def scenario(session) -> None:
+        args = {"action": "train", "args": {"steps": 6, "pause": 0.25}}
+        result = await session.call_tool("run_action", args, progress_callback=on_progress)
+        assert not result.is_error and result.structured_content["ok"]
+        quiet = await session.call_tool("run_action", {"action": "ship"})  # no token: none sent
+        assert not quiet.is_error
+
+    session_run(catalog, scenario)
+    assert len(heard) >= 3, heard  # the channel is polled, so a fast step may be skipped
+    values = [p for p, _, _ in heard]
+    assert values == sorted(set(values)) and values[-1] <= 6, heard  # strictly increasing
+    assert all(total == 6 for _, total, _ in heard), heard
+    assert all(m and m.startswith(f"step {p:g}/6 · loss") for p, _, m in heard), heard
+
+
+def test_cancelled_run_action_stops_the_child_and_the_server_serves_on(tmp_path):
+    catalog = make_dir(tmp_path)
+    pid_file = tmp_path / "train.pid"
+
+    async def scenario(session) -> None:
+        started = anyio.Event()
+
+        async def on_progress(progress: float, total: float | None, message: str | None) -> None:
+            started.set()
+
+        async def long_run() -> None:
+            args = {"action": "train", "args": {"steps": 600, "pause": 0.1}}  # a minute
+            await session.call_tool("run_action", args, progress_callback=on_progress)
+            pytest.fail("the cancelled call was answered")
+
+        async with anyio.create_task_group() as tasks:
+            tasks.start_soon(long_run)
+            with anyio.fail_after(30):
+                await started.wait()
+            tasks.cancel_scope.cancel()  # the client sends notifications/cancelled
+        cancelled_at = time.monotonic()
+
+        # the server stops the child, journals the attempt, writes the file whole
+        with anyio.fail_after(20):
+            while True:
+                state = (await session.call_tool("get_state", {})).structured_content
+                if state["history"] and state["history"][-1]["outcome"] != "started":
+                    break
+                await anyio.sleep(0.2)
+        assert time.monotonic() - cancelled_at < 10  # SIGTERM's grace, not the minute
+        assert state["history"][-1]["outcome"] == "interrupted", state["history"]
+        assert state["world_state"]["m"]["trained"] is False and "train" not in state.get(
+            "actions_completed", []
+        )
+        json.loads(state_of(catalog).read_text())  # valid JSON on disk
+        pid = int(pid_file.read_text())
+        with pytest.raises(ProcessLookupError):
+            os.kill(pid, 0)
+
+        # the lock is free and the server serves the next request
+        ran = await session.call_tool("run_action", {"action": "train", "args": {"pause": 0}})
+        assert not ran.is_error and ran.structured_content["ok"], ran.content[0].text
+        state = (await session.call_tool("get_state", {})).structured_content
+        assert state["world_state"]["m"]["trained"] is True
+
+    session_run(catalog, scenario)
