@@ -1,8 +1,12 @@
 """``goap mcp``: the catalog's actions as Model Context Protocol tools over stdio.
 
-Tools: plan, next_action, run_action, get_state, list_actions. They return the same JSON
-documents as the CLI's ``--json``; bad input comes back as an MCP tool error carrying the
-CLI's message.
+Tools: plan, next_action, run_action, get_state, list_actions. Each returns the CLI's
+``--json`` document, built by the same function (``goap.faces.documents``), as its
+``structuredContent`` (and as JSON text), and publishes its shape as ``outputSchema``
+(``goap.faces.document_schemas``); each carries ToolAnnotations saying whether it only reads
+(``READS``) or runs executors (``RUNS``). run_action reports the executor's progress and
+stops when the request is cancelled (``goap.faces.mcp_runs``). Bad input comes back as an
+MCP tool error carrying the CLI's message.
 
 The stdio transport is our own, because the library's drops a line it cannot decode without
 a word, so a client waiting on that request hangs. Every line is screened first: bad JSON,
