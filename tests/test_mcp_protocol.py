@@ -256,3 +256,45 @@ def test_cancelled_run_action_stops_the_child_and_the_server_serves_on(tmp_path)
         assert state["world_state"]["m"]["trained"] is True
 
     session_run(catalog, scenario)
+
+
+@pytest.fixture
+def raw(tmp_path: Path):
+    from test_mcp_attack import open_wire
+
+    (tmp_path / "proto_exec.py").write_text(EXECUTORS)
+    yield from open_wire(tmp_path, CATALOG)
+
+
+def test_on_the_wire_progress_carries_the_token_and_a_cancelled_call_gets_no_reply(raw):
+    arguments = {"action": "train", "args": {"steps": 600, "pause": 0.1}}
+    params = {"name": "run_action", "arguments": arguments, "_meta": {"progressToken": "t-1"}}
+    raw.send({"jsonrpc": "2.0", "id": 7, "method": "tools/call", "params": params})
+    heard = raw.reply()
+    assert heard["method"] == "notifications/progress", heard
+    assert heard["params"]["progressToken"] == "t-1" and heard["params"]["total"] == 600
+    cancel = {"requestId": 7, "reason": "the test changed its mind"}
+    raw.send({"jsonrpc": "2.0", "method": "notifications/cancelled", "params": cancel})
+
+    lines: list[dict[str, Any]] = []
+    deadline = time.monotonic() + 20
+    for rid in range(100, 200):  # until the attempt is journalled as interrupted
+        raw.send({"jsonrpc": "2.0", "id": rid, "method": "tools/call",
+                  "params": {"name": "get_state", "arguments": {}}})  # fmt: skip
+        while (line := raw.reply()).get("id") != rid:
+            lines.append(line)
+        history = line["result"]["structuredContent"]["history"]
+        if history and history[-1]["outcome"] == "interrupted" or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
+    assert history[-1]["outcome"] == "interrupted", history
+    time.sleep(1)  # a late answer to 7 would come now
+    raw.send({"jsonrpc": "2.0", "id": 300, "method": "tools/call",
+              "params": {"name": "next_action", "arguments": {}}})  # fmt: skip
+    while (reply := raw.reply()).get("id") != 300:
+        lines.append(reply)
+    assert (
+        reply["result"]["structuredContent"]["next"]["name"] == "train"
+        and reply["result"]["structuredContent"]["next"]["name"] == "train"
+    )
+    assert not [line for line in lines if line.get("id") == 7], lines
