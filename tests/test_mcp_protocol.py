@@ -293,8 +293,5 @@ def test_on_the_wire_progress_carries_the_token_and_a_cancelled_call_gets_no_rep
               "params": {"name": "next_action", "arguments": {}}})  # fmt: skip
     while (reply := raw.reply()).get("id") != 300:
         lines.append(reply)
-    assert (
-        reply["result"]["structuredContent"]["next"]["name"] == "train"
-        and reply["result"]["structuredContent"]["next"]["name"] == "train"
-    )
+    assert reply["result"]["structuredContent"]["next"]["name"] == "train"  # serves on
     assert not [line for line in lines if line.get("id") == 7], lines
