@@ -4,7 +4,8 @@ The MCP server publishes them as each tool's ``outputSchema`` and the library ch
 ``structuredContent`` against them before it leaves, so a document that grew a field this
 file does not know is an error in the tests, never a silent drift: every model forbids keys
 it does not name. ``documents`` itself stays free of pydantic (``goap plan --json`` is
-light); this file is imported only where schemas are wanted. The world state is the
+light); this file is imported only where schemas are wanted. The state file's document is
+derived from its own model (``state.store.StateFile``), so it cannot fall behind it. The world state is the
 catalog's own (``goap state schema FILE`` gives its JSON Schema); it is an open object here,
 because the server re-reads the catalog on every call and its variables may change.
 """
@@ -13,9 +14,10 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, RootModel
+from pydantic import BaseModel, ConfigDict, Field, RootModel, create_model
 
-from state.status import AttemptOutcome, RunStatus, StepOutcome, Via
+from state.status import StepOutcome
+from state.store import JournalEntry, StateFile
 
 World = Annotated[
     dict[str, Any],
@@ -129,53 +131,18 @@ class SkillListDocument(Shape):
     actions: list[ListedAction]
 
 
-class JournalEntry(Shape):
-    seq: int
-    run_id: str
-    action: str
-    id: str | None
-    attempt: int
-    started_at: str
-    ended_at: str | None
-    duration_s: float | None
-    outcome: AttemptOutcome
-    error: str | None
-    tail: str | None
-    facts: dict[str, Any]
-    forced: bool
-    via: Via
-    job: dict[str, Any] | None
+def closed(model: type[BaseModel], name: str, doc: str) -> type[BaseModel]:
+    """A Shape with the fields ``model`` writes (not its excluded ones), each always present:
+    the state file's own model is the one truth of its document, not a copy of it here."""
+    fields: dict[str, Any] = {
+        key: (field.annotation, Field(description=field.description))
+        for key, field in model.model_fields.items()
+        if not field.exclude
+    }
+    return create_model(name, __base__=Shape, __doc__=doc, **fields)
 
 
-class Failure(Shape):
-    action: str
-    attempts: int
-    error: str
-    at: str
-
-
-class StateDocument(Shape):
-    """``goap state show --json``: the state file as it is on disk."""
-
-    schema_version: int
-    catalog: str
-    catalog_fingerprint: str
-    deployment_id: str
-    run_id: str | None
-    status: RunStatus
-    started_at: str | None
-    completed_at: str | None
-    updated_at: str | None
-    current_phase: str | None
-    last_action: str | None
-    actions_completed: list[str]
-    actions_pending: list[str]
-    plan: list[str]
-    world_state: World
-    failures: list[Failure]
-    penalties: dict[str, float]
-    report: str | None
-    history: list[JournalEntry]
+StateDocument = closed(StateFile, "StateDocument", "``goap state show --json``: the file.")
 
 
 class NoStateDocument(Shape):
