@@ -75,6 +75,10 @@ def action_document(action: Action) -> dict[str, Any]:
         "pre": [str(c) for c in action.pre],
         "effects": [str(e) for e in action.effects],
         "executor": executor,
+        # a human approves each start (`goap approve`); null: it runs without asking
+        "approval": {"required": True, "reason": action.approval.reason}
+        if action.approval
+        else None,
     }
 
 
@@ -130,6 +134,7 @@ def run_document(catalog: Catalog, run: RunResult) -> dict[str, Any]:
         "executed": run.executed,
         "failures": run.failures,
         "plans": run.plans,
+        "awaiting": run.awaiting,  # approvals a waiting_approval run waits for
         "world_state": catalog.schema.nest(run.world),
     }
 
@@ -204,6 +209,8 @@ def state_document(catalog: Catalog, state: StateFile | None, state_path: Path) 
             "status": "pending",
             "world_state": catalog.schema.nest(catalog.initial),
             "history": [],
+            "awaiting": [],
+            "approvals": [],
             "state": str(state_path),
         }
-    return state.document()
+    return state.document()  # its `status` and `awaiting`: what a waiting run waits for
