@@ -64,13 +64,18 @@ CATALOG = {
         },
     },
 }
-TOOLS = {"plan", "next_action", "run_action", "get_state", "list_actions"}
+TOOLS = {"plan", "next_action", "run_action", "get_state", "list_actions", "approve", "deny"}
+GATE = "a person signs off each release"
 
 
-def make_dir(root: Path) -> Path:
+def make_dir(root: Path, gated: bool = False) -> Path:
+    """The catalog and its executor in ``root``; ``gated``: ship needs a person's approval."""
     root.mkdir(parents=True, exist_ok=True)
     (root / "proto_exec.py").write_text(EXECUTORS)
-    (root / "proto.yaml").write_text(json.dumps(CATALOG))
+    doc = json.loads(json.dumps(CATALOG))
+    if gated:
+        doc["actions"]["ship"]["approval"] = {"required": True, "reason": GATE}
+    (root / "proto.yaml").write_text(json.dumps(doc))
     return root / "proto.yaml"
 
 
@@ -141,6 +146,11 @@ def test_tools_annotations_and_structured_output_match_the_cli(tmp_path):
             hints = tools[name].annotations
             assert hints.read_only_hint is True and hints.idempotent_hint is True, name
             assert hints.open_world_hint is False, name
+        for name in ("approve", "deny"):  # they write a decision: only add, only here
+            hints = tools[name].annotations
+            assert hints.read_only_hint is False and hints.destructive_hint is False, name
+            assert hints.open_world_hint is False and hints.idempotent_hint is False, name
+            assert tools[name].input_schema["required"] == ["action", "who"], name
         runs = tools["run_action"].annotations
         assert runs.read_only_hint is False and runs.destructive_hint is True
         assert runs.open_world_hint is True and runs.idempotent_hint is False
@@ -295,3 +305,57 @@ def test_on_the_wire_progress_carries_the_token_and_a_cancelled_call_gets_no_rep
         lines.append(reply)
     assert reply["result"]["structuredContent"]["next"]["name"] == "train"  # serves on
     assert not [line for line in lines if line.get("id") == 7], lines
+
+
+@pytest.mark.slow  # the twin's four CLI processes
+def test_approve_and_deny_answer_a_gated_action(tmp_path):
+    catalog = make_dir(tmp_path / "mcp", gated=True)
+    twin = make_dir(tmp_path / "cli", gated=True)
+    twin_state = ["--state", str(state_of(twin))]
+
+    async def scenario(session) -> None:
+        tools = {t.name: t for t in (await session.list_tools()).tools}
+
+        async def call(name: str, args: dict[str, Any]) -> dict[str, Any]:
+            return structured(await session.call_tool(name, args), tools[name].output_schema)
+
+        async def refused(name: str, args: dict[str, Any], says: str) -> None:
+            result = await session.call_tool(name, args)
+            assert result.is_error and says in result.content[0].text, result.content[0].text
+
+        await call("run_action", {"action": "train", "args": {"pause": 0}})
+        await refused("run_action", {"action": "ship"}, "ship needs approval")
+        state = await call("get_state", {})
+        assert [r["action"] for r in state["awaiting"]] == ["ship"], state
+        assert state["awaiting"][0]["reason"] == GATE
+        listed = {a["name"]: a for a in (await call("list_actions", {}))["actions"]}
+        assert listed["ship"]["approval"] == {"required": True, "reason": GATE}
+
+        denied = await call("deny", {"action": "ship", "who": "alice", "why": "not today"})
+        assert without(denied, "at") == {
+            "action": "ship", "decision": "denied", "who": "alice", "why": "not today",
+            "queued": False,
+        }  # fmt: skip
+        await refused("deny", {"action": "ship", "who": "alice"}, "already denied")
+        await refused("approve", {"action": "train", "who": "alice"}, "needs no approval")
+        await refused("approve", {"action": "ship", "who": " "}, "say who answers")
+
+        approved = await call("approve", {"action": "ship", "who": "bob", "why": "tested"})
+        for args in (["train", "--arg", "pause=0"], ["ship"]):  # the twin, to be asked too
+            goap_cmd("skill", "run", str(twin), *args, *twin_state, "--json", cwd=twin.parent)
+        cli = cli_json(
+            twin, "approve", str(twin), "ship", "--as", "bob", "--why", "tested", *twin_state,
+            "--json",
+        )  # fmt: skip
+        assert without(approved, "at") == without(cli, "at")
+        assert approved["decision"] == "approved" and approved["queued"] is False
+
+        shipped = await call("run_action", {"action": "ship"})
+        assert shipped["ok"] and shipped["world_state"]["m"]["shipped"] is True
+        state = await call("get_state", {})
+        assert state["awaiting"] == [] and [d["who"] for d in state["approvals"]] == [
+            "alice", "bob"
+        ]  # fmt: skip
+        assert state["history"][-1]["approval"]["who"] == "bob"  # the start it let through
+
+    session_run(catalog, scenario)

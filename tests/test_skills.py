@@ -194,7 +194,7 @@ def test_mcp_server_over_stdio(agent):
         async with stdio_client(params) as (read, write), ClientSession(read, write) as session:
             await session.initialize()
             tools = {t.name: t for t in (await session.list_tools()).tools}
-            assert set(tools) == {"plan", "next_action", "run_action", "get_state", "list_actions"}
+            assert {"plan", "next_action", "run_action", "get_state", "list_actions"} <= set(tools)
             assert "action" in tools["run_action"].input_schema["properties"]
             planned = payload(await session.call_tool("plan", {}))
             assert planned["plan"] == ["build", "ship"] and planned["cost"] == 3

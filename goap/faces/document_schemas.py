@@ -5,9 +5,10 @@ The MCP server publishes them as each tool's ``outputSchema`` and the library ch
 file does not know is an error in the tests, never a silent drift: every model forbids keys
 it does not name. ``documents`` itself stays free of pydantic (``goap plan --json`` is
 light); this file is imported only where schemas are wanted. The state file's document is
-derived from its own model (``state.store.StateFile``), so it cannot fall behind it. The world state is the
-catalog's own (``goap state schema FILE`` gives its JSON Schema); it is an open object here,
-because the server re-reads the catalog on every call and its variables may change.
+derived from its own model (``state.store.StateFile``), so it cannot fall behind it. The
+world state is the catalog's own (``goap state schema FILE`` gives its JSON Schema); it is
+an open object here, because the server re-reads the catalog on every call and its
+variables may change.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, RootModel, create_model
 
-from state.status import StepOutcome
+from state.status import Decision, StepOutcome
 from state.store import JournalEntry, StateFile
 
 World = Annotated[
@@ -52,6 +53,11 @@ Executor = Annotated[CmdExecutor | RunExecutor, Field(discriminator="kind")]
 ListedExecutor = Annotated[CmdExecutor | ListedRunExecutor, Field(discriminator="kind")]
 
 
+class Approval(Shape):
+    required: Literal[True]
+    reason: str
+
+
 class ActionDocument(Shape):
     name: str
     id: str | None
@@ -61,6 +67,7 @@ class ActionDocument(Shape):
     pre: list[str] = Field(description="preconditions, as text")
     effects: list[str]
     executor: Executor | None
+    approval: Approval | None = Field(description="a person approves each start; null: none")
 
 
 class ListedAction(ActionDocument):
@@ -151,7 +158,23 @@ class NoStateDocument(Shape):
     status: Literal["pending"]
     world_state: World
     history: list[JournalEntry] = Field(max_length=0)
+    awaiting: list[Any] = Field(max_length=0)
+    approvals: list[Any] = Field(max_length=0)
     state: str = Field(description="where the state file will be")
+
+
+class DecisionDocument(Shape):
+    """``goap approve|deny --json``: the answer recorded."""
+
+    action: str
+    decision: Decision
+    who: str
+    why: str
+    at: str
+    queued: bool = Field(
+        description="a run holds the state and takes the answer in within a second; "
+        "false: it is in the state file already"
+    )
 
 
 class GetStateDocument(RootModel[StateDocument | NoStateDocument]):

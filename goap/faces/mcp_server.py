@@ -1,6 +1,6 @@
 """``goap mcp``: the catalog's actions as Model Context Protocol tools over stdio.
 
-Tools: plan, next_action, run_action, get_state, list_actions. Each returns the CLI's
+Tools: plan, next_action, run_action, get_state, list_actions, approve, deny. Each returns the CLI's
 ``--json`` document, built by the same function (``goap.faces.documents``), as its
 ``structuredContent`` (and as JSON text), and publishes its shape as ``outputSchema``
 (``goap.faces.document_schemas``); each carries ToolAnnotations saying whether it only reads
@@ -46,10 +46,11 @@ from mcp.types import (
     ToolAnnotations,
     jsonrpc_message_adapter,
 )
-from pydantic import ValidationError
+from pydantic import Field, ValidationError
 
 from goap.faces import documents, skills
 from goap.faces.document_schemas import (
+    DecisionDocument,
     GetStateDocument,
     NextDocument,
     PlanDocument,
@@ -61,6 +62,7 @@ from goap.loading.catalog import Catalog, CatalogError, load_catalog
 from goap.loading.logic import LogicError
 from goap.loading.secrets import MASKER
 from goap.planning.planner import plan
+from goap.running import approval
 from goap.running.errors import RunError
 from goap.running.record import read_world
 from goap.running.runner import Runner
@@ -83,6 +85,17 @@ READS = ToolAnnotations(
 RUNS = ToolAnnotations(
     read_only_hint=False, destructive_hint=True, idempotent_hint=False, open_world_hint=True
 )
+
+# approve / deny record a decision in the state file (or the answers file a running goap
+# takes in): they write (not read-only), add a decision and remove nothing (not destructive),
+# stay on this machine (closed world), and are not idempotent: each call is a new decision
+# with its own id, and while a run holds the state two quick approvals are both queued.
+ANSWERS = ToolAnnotations(
+    read_only_hint=False, destructive_hint=False, idempotent_hint=False, open_world_hint=False
+)
+ActionName = Annotated[str, Field(description="the action a run waits to start")]
+Who = Annotated[str, Field(description="the person whose decision this is (journalled)")]
+Why = Annotated[str, Field(description="why, for the journal")]
 
 
 def answer(document: dict[str, Any]) -> CallToolResult:
@@ -178,6 +191,30 @@ def build_server(catalog_path: Path, state_path: Path, workdir: Path) -> MCPServ
     def list_actions() -> Annotated[CallToolResult, SkillListDocument]:
         return guarded(lambda: skills.list_actions(catalog(), state_path, workdir))
 
+    def answering(approve: bool) -> Any:
+        def tool(
+            action: ActionName, who: Who, why: Why = ""
+        ) -> Annotated[CallToolResult, DecisionDocument]:
+            return guarded(
+                lambda: approval.answer(catalog_path, state_path, action, approve, who, why)
+            )
+
+        return tool
+
+    server.add_tool(
+        answering(True),
+        name="approve",
+        description="Record a person's approval of an action the run waits for (one start "
+        "of it; lifts a denial). Relay a human's decision: the journal names who and why.",
+        annotations=ANSWERS,
+    )
+    server.add_tool(
+        answering(False),
+        name="deny",
+        description="Record a person's denial of an action the run waits for: the run plans "
+        "around it for the rest of the run, or ends naming the denial.",
+        annotations=ANSWERS,
+    )
     return server
 
 
