@@ -64,7 +64,10 @@ CATALOG = {
         },
     },
 }
-TOOLS = {"plan", "next_action", "run_action", "get_state", "list_actions", "approve", "deny"}
+TOOLS = {
+    *("plan", "next_action", "explain", "run_action", "get_state", "list_actions"),
+    *("approve", "deny"),
+}
 GATE = "a person signs off each release"
 
 
@@ -142,7 +145,7 @@ def test_tools_annotations_and_structured_output_match_the_cli(tmp_path):
     async def scenario(session) -> None:
         tools = {t.name: t for t in (await session.list_tools()).tools}
         assert set(tools) == TOOLS
-        for name in ("plan", "next_action", "get_state", "list_actions"):
+        for name in ("plan", "next_action", "explain", "get_state", "list_actions"):
             hints = tools[name].annotations
             assert hints.read_only_hint is True and hints.idempotent_hint is True, name
             assert hints.open_world_hint is False, name
@@ -191,6 +194,22 @@ def test_tools_annotations_and_structured_output_match_the_cli(tmp_path):
         after = await call("get_state")
         assert after == cli_json(catalog, "state", "show", str(catalog), *state, "--json")
         assert after["history"][-1]["outcome"] == "succeeded"
+
+        # explain: the plan, an action in it, one not in it, and (the catalog edited: the
+        # server reads it again) a goal nothing reaches
+        for asked in ([], ["ship"], ["train"]):
+            got = await call("explain", {"action": asked[0]} if asked else {})
+            cli = cli_json(catalog, "explain", str(catalog), *asked, *state, "--json")
+            assert got == cli, asked
+        assert got["action"]["in_plan"] is False and got["action"]["cheapest_with"]["plan"]
+        edited = json.loads(catalog.read_text())
+        del edited["actions"]["ship"]  # nothing sets m.shipped now
+        catalog.write_text(json.dumps(edited))
+        stuck = await call("explain")
+        assert stuck == cli_json(catalog, "explain", str(catalog), *state, "--json")
+        assert stuck["status"] == "unreachable" and stuck["blocked"][0]["roots"], stuck
+        unknown = await session.call_tool("explain", {"action": "deploy"})
+        assert unknown.is_error and "unknown action 'deploy'" in unknown.content[0].text
 
         bad = await session.call_tool("run_action", {"action": "deploy"})
         assert bad.is_error and "unknown action 'deploy'" in bad.content[0].text

@@ -177,6 +177,82 @@ class DecisionDocument(Shape):
     )
 
 
+class Need(Shape):
+    step: int
+    action: str
+
+
+class Serves(Shape):
+    condition: str
+    for_: Literal["goal"] | Need = Field(alias="for", description="the step that needs it")
+
+
+class ServingStep(Shape):
+    step: int
+    name: str
+    id: str | None
+    cost: float
+    approval: str | None = Field(description="why a person approves it; null: no gate")
+    serves: list[Serves]
+
+
+class Closest(Shape):
+    name: str
+    cost: float
+    unmet: list[str]
+    never: list[str] = Field(description="its preconditions nothing can make true")
+
+
+class Blocked(Shape):
+    condition: str
+    closest: list[Closest]
+    writers: list[str] = Field(description="actions that change its variable at all")
+    roots: list[str] = Field(description="conditions under it that no action achieves")
+
+
+class ForcedPlan(Shape):
+    status: PlanStatus
+    plan: list[str]
+    cost: float | None
+    message: str
+
+
+class Asked(Shape):
+    name: str
+    id: str | None
+    cost: float
+    approval: str | None
+    unmet: list[str]
+
+
+class AskedInPlan(Asked):
+    in_plan: Literal[True]
+    step: int
+    serves: list[Serves]
+
+
+class AskedNotInPlan(Asked):
+    in_plan: Literal[False]
+    never: list[str]
+    cheapest_with: ForcedPlan = Field(description="the cheapest plan that runs it")
+    extra_cost: float | None
+
+
+class ExplainDocument(Shape):
+    """``goap explain --json``: why this plan, why not an action, what blocks the goal."""
+
+    catalog: str
+    status: PlanStatus
+    message: str
+    plan: list[str]
+    cost: float | None
+    steps: list[ServingStep]
+    blocked: list[Blocked] = Field(description="goal conditions no sequence of actions reaches")
+    action: AskedInPlan | AskedNotInPlan | None = Field(
+        None, description="present when an action was asked about"
+    )
+
+
 class GetStateDocument(RootModel[StateDocument | NoStateDocument]):
     """The MCP ``get_state`` tool: the state file, or the initial world before any run.
 

@@ -1,12 +1,14 @@
 """``goap mcp``: the catalog's actions as Model Context Protocol tools over stdio.
 
-Tools: plan, next_action, run_action, get_state, list_actions, approve, deny. Each returns the CLI's
-``--json`` document, built by the same function (``goap.faces.documents``), as its
+Tools: plan, next_action, explain, run_action, get_state, list_actions, approve, deny.
+Each returns the CLI's ``--json`` document, built by the same function (``goap.faces.
+documents``, ``goap.planning.explain``, ``goap.running.approval``), as its
 ``structuredContent`` (and as JSON text), and publishes its shape as ``outputSchema``
 (``goap.faces.document_schemas``); each carries ToolAnnotations saying whether it only reads
-(``READS``) or runs executors (``RUNS``). run_action reports the executor's progress and
-stops when the request is cancelled (``goap.faces.mcp_runs``). Bad input comes back as an
-MCP tool error carrying the CLI's message.
+(``READS``), runs executors (``RUNS``) or records a person's answer (``ANSWERS``).
+run_action reports the executor's progress and stops when the request is cancelled
+(``goap.faces.mcp_runs``). Bad input comes back as an MCP tool error carrying the CLI's
+message.
 
 The stdio transport is our own, because the library's drops a line it cannot decode without
 a word, so a client waiting on that request hangs. Every line is screened first: bad JSON,
@@ -51,6 +53,7 @@ from pydantic import Field, ValidationError
 from goap.faces import documents, skills
 from goap.faces.document_schemas import (
     DecisionDocument,
+    ExplainDocument,
     GetStateDocument,
     NextDocument,
     PlanDocument,
@@ -61,6 +64,8 @@ from goap.faces.mcp_runs import run_reporting
 from goap.loading.catalog import Catalog, CatalogError, load_catalog
 from goap.loading.logic import LogicError
 from goap.loading.secrets import MASKER
+from goap.planning.explain import ExplainError
+from goap.planning.explain import explain as explaining
 from goap.planning.planner import plan
 from goap.running import approval
 from goap.running.errors import RunError
@@ -69,7 +74,15 @@ from goap.running.runner import Runner
 from state.model import StateError, StateTypeError
 from state.store import load_state
 
-BAD_INPUT = (CatalogError, StateError, RunError, LogicError, StateTypeError, OSError)
+BAD_INPUT = (
+    CatalogError,
+    StateError,
+    RunError,
+    LogicError,
+    StateTypeError,
+    ExplainError,
+    OSError,
+)
 ECHO_LIMIT = 200  # characters of one client string an error reply repeats
 ERROR_LIMIT = 4000  # characters of one error text
 PENDING_LIMIT = 64  # requests whose long strings are kept (a cancelled one is never answered)
@@ -200,6 +213,21 @@ def build_server(catalog_path: Path, state_path: Path, workdir: Path) -> MCPServ
             )
 
         return tool
+
+    @server.tool(
+        description="Why this plan: what each step serves. With action: why it is not in "
+        "the plan (unmet preconditions, those nothing can reach, the cheapest plan that runs "
+        "it). For an unreachable goal: which conditions block it, which actions come closest.",
+        annotations=READS,
+    )
+    def explain(
+        action: Annotated[str | None, Field(description="the action to ask about")] = None,
+    ) -> Annotated[CallToolResult, ExplainDocument]:
+        def run() -> dict[str, Any]:
+            cat = catalog()
+            return explaining(cat, read_world(cat, state_path), action)
+
+        return guarded(run)
 
     server.add_tool(
         answering(True),
