@@ -378,3 +378,17 @@ def test_approve_and_deny_answer_a_gated_action(tmp_path):
         assert state["history"][-1]["approval"]["who"] == "bob"  # the start it let through
 
     session_run(catalog, scenario)
+
+
+def test_a_client_that_goes_away_mid_run_stops_the_action(raw, tmp_path):
+    arguments = {"action": "train", "args": {"steps": 600, "pause": 0.1}}
+    params = {"name": "run_action", "arguments": arguments, "_meta": {"progressToken": 1}}
+    raw.send({"jsonrpc": "2.0", "id": 7, "method": "tools/call", "params": params})
+    assert raw.reply()["method"] == "notifications/progress"  # the child is running
+    raw.proc.stdin.close()  # the client is gone
+    assert raw.proc.wait(timeout=15) == 0  # not the minute the action would take
+    with pytest.raises(ProcessLookupError):
+        os.kill(int((tmp_path / "train.pid").read_text()), 0)
+    states = [p for p in tmp_path.rglob("*.json") if p.is_file() and "history" in p.read_text()]
+    history = json.loads(states[0].read_text())["history"]
+    assert history[-1]["action"] == "train" and history[-1]["outcome"] == "interrupted"
