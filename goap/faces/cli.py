@@ -117,23 +117,6 @@ def _catalog(path: Path) -> Catalog:
     return load_catalog(path)
 
 
-def _durations(state_path: Path) -> dict[str, float]:
-    """Each action's mean duration in the state file's journal (its succeeded attempts), for
-    the plan's time estimate. Best effort and plain JSON: `goap plan` stays light, and a
-    state file other commands would refuse just gives no estimate."""
-    try:
-        history = json.loads(state_path.read_text(encoding="utf-8")).get("history", [])
-        taken: dict[str, list[float]] = {}
-        for entry in history:
-            if entry.get("outcome") == "succeeded" and isinstance(
-                entry.get("duration_s"), int | float
-            ):
-                taken.setdefault(str(entry["action"]), []).append(float(entry["duration_s"]))
-    except (OSError, ValueError, AttributeError, TypeError, KeyError, RecursionError):
-        return {}
-    return {name: sum(v) / len(v) for name, v in taken.items()}
-
-
 def _state_path(catalog: Catalog, state: Path | None) -> Path:
     from state.files import default_state_path
 
@@ -191,7 +174,7 @@ def plan_cmd(
     options = _options(heuristic, search, max_expansions, timeout)
     world = _world(catalog, state)
     result = plan(catalog, world, documents.parse_goals(catalog, goal), options=options)
-    seconds = _durations(_state_path(catalog, state))
+    seconds = documents.journal_durations(_state_path(catalog, state))
     if json_out:
         _print_json(documents.plan_document(result, seconds))
     elif result.found:

@@ -5,11 +5,13 @@
 here, so they cannot drift apart (their shapes are listed in the README). Building one is a
 function of engine results; nothing here prints, reads the command line or imports rich.
 Goal text (``--goal NAME=VALUE``, the MCP ``plan`` tool's ``goal``) is parsed here too, and
-a bad goal raises the engine's LogicError, which every face reports as bad input.
+a bad goal raises the engine's LogicError, which every face reports as bad input; so are the
+journal's durations a plan's time estimate is built from.
 """
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -38,6 +40,23 @@ def parse_goals(catalog: Catalog, texts: list[str] | None) -> tuple[Condition, .
             )
         out.append(condition_from_text(catalog.schema[name], op, value))
     return tuple(out)
+
+
+def journal_durations(state_path: Path) -> dict[str, float]:
+    """Each action's mean duration in the state file's journal (its succeeded attempts), for
+    the plan's time estimate. Best effort and plain JSON: `goap plan` stays light, and a
+    state file other commands would refuse just gives no estimate."""
+    try:
+        history = json.loads(state_path.read_text(encoding="utf-8")).get("history", [])
+        taken: dict[str, list[float]] = {}
+        for entry in history:
+            if entry.get("outcome") == "succeeded" and isinstance(
+                entry.get("duration_s"), int | float
+            ):
+                taken.setdefault(str(entry["action"]), []).append(float(entry["duration_s"]))
+    except (OSError, ValueError, AttributeError, TypeError, KeyError, RecursionError):
+        return {}
+    return {name: sum(v) / len(v) for name, v in taken.items()}
 
 
 def action_document(action: Action) -> dict[str, Any]:
