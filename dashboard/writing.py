@@ -98,6 +98,8 @@ class Runs:
             self.newest = Started(process, argv, log, now())
         deadline = time.monotonic() + EARLY_S
         while time.monotonic() < deadline and process.poll() is None:
+            if lock_holder(self.where.state_path)["pid"] == process.pid:
+                break  # it holds the state: it runs
             time.sleep(0.05)
         if process.poll() == 2:  # goap's "invalid input" (the lock taken, a bad catalog)
             found = read_tail(log, 2000)
