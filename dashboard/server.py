@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import anyio
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from starlette.applications import Starlette
 from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException
@@ -31,10 +32,11 @@ from starlette.responses import Response, StreamingResponse
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from dashboard import drawing, reading
+from dashboard import approvals, drawing, reading
 from dashboard.reading import Where
 from dashboard.writing import Refused, Runs
 from goap.loading.secrets import MASKER
+from goap.running.errors import RunError
 from state.model import StateError, json_safe
 
 POLL_S = 0.3
@@ -77,6 +79,7 @@ class Dashboard:
     def snapshot(self) -> dict[str, Any]:
         document = reading.snapshot(self.where)
         document["dashboard_run"] = self.runs.document()
+        document["approvals"] = approvals.pending(self.where)
         return document
 
     def fingerprint(self, document: dict[str, Any] | None) -> tuple[Any, ...]:
@@ -153,6 +156,29 @@ class Dashboard:
         except (Refused, StateError) as exc:
             return error(409, str(exc))
 
+    async def post_approval(self, request: Request) -> Response:
+        self.authorized(request)
+        try:
+            body = Answer.model_validate_json(await request.body() or b"{}")
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            where = ".".join(map(str, first["loc"])) or "body"
+            return error(
+                400, f'{where}: {first["msg"]}; send {{"approve": true|false, "why": "..."}}'
+            )
+        action = request.path_params["action"]
+        return await anyio.to_thread.run_sync(self.answer, action, body)
+
+    def answer(self, action: str, body: Answer) -> Response:
+        try:
+            return reply(approvals.answer(self.where, action, body.approve, body.why))
+        except approvals.Unavailable as exc:
+            return error(501, str(exc))
+        except approvals.Unknown as exc:
+            return error(404, str(exc))
+        except (Refused, StateError, RunError) as exc:
+            return error(409, str(exc))
+
     def check_token(self, request: Request) -> Response:
         self.authorized(request)
         return reply({"ok": True})
@@ -170,11 +196,20 @@ class Dashboard:
             Route("/api/events", self.events),
             Route("/api/token", self.check_token, methods=["POST"]),
             Route("/api/run", self.post_run, methods=["POST"]),
+            Route("/api/approvals/{action}", self.post_approval, methods=["POST"]),
             Mount("/static", static),
         ]
         handlers = {HTTPException: _http_error, Exception: _server_error}
         middleware = [Middleware(OnlyHosts, hosts=hosts)]
         return Starlette(routes=routes, middleware=middleware, exception_handlers=handlers)
+
+
+class Answer(BaseModel):
+    """The body of an approval's answer."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+    approve: bool
+    why: str = Field("", max_length=1000)
 
 
 class OnlyHosts:

@@ -69,6 +69,8 @@ def test_writes_need_the_token(server: Server):
     assert status == 401
     assert server.get("/api/snapshot")["status"] == "pending"  # nothing started
     assert server.request("/api/token", "POST", token=server.token) == (200, {"ok": True})
+    status, answer = server.request("/api/approvals/ship", "POST", {"approve": True})
+    assert status == 401
     assert server.page == f"{server.url}#token={server.token}"
 
 
@@ -194,6 +196,9 @@ def test_bad_requests_are_json_errors_never_tracebacks(server: Server):
         status, answer = server.request(path, method)
         assert status == code and isinstance(answer, dict) and answer["error"], (path, answer)
         assert "Traceback" not in json.dumps(answer)
+    for body in ({"approve": "yes"}, {"why": "x"}, {"approve": True, "extra": 1}, [1]):
+        status, answer = server.request("/api/approvals/ship", "POST", body, token=server.token)
+        assert status == 400 and "approve" in answer["error"], (body, answer)
     # a page whose name was rebound to 127.0.0.1 sends its own Host: refused
     status, answer = server.request("/api/snapshot", headers={"Host": "evil.example"})
     assert status == 400 and "not served" in answer["error"]

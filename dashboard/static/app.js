@@ -187,7 +187,9 @@ async function renderGraph(doc) {
   const plan = doc.next_plan || {};
   const states = [...stepStates(doc)].map(([k, v]) => `${k}=${v.state}`).join(",");
   const key = `${(plan.plan || []).join(",")}|${states}`;
-  $("plan-note").textContent = plan.status === "found"
+  $("plan-note").textContent = plan.status === "found" && !(plan.plan || []).length
+    ? "the goal holds in the persisted world: nothing to do"
+    : plan.status === "found"
     ? `optimal plan from the persisted world: ${(plan.plan || []).length} steps, cost ${plan.cost}` +
       (plan.waves ? ` in ${plan.waves.length} waves` : "")
     : (plan.message || "");
@@ -265,7 +267,7 @@ async function showAttempt(seq) {
   box.hidden = false;
   if (!response.ok) { box.replaceChildren(el("div", { text: a.error })); return; }
   const facts = Object.keys(a.facts || {}).length ? JSON.stringify(a.facts, null, 2) : null;
-  box.replaceChildren(
+  box.replaceChildren(...[
     el("h3", { text: `${a.action} · attempt ${a.attempt} · ${a.outcome}` + (a.duration_s != null ? ` · ${seconds(a.duration_s)}` : "") }),
     el("div", { class: "dim", text: `started ${a.started_at}` + (a.ended_at ? `, ended ${a.ended_at}` : "") + (a.forced ? " · forced" : "") + ` · via ${a.via}` }),
     a.error ? el("div", { class: "report", text: a.error }) : null,
@@ -274,7 +276,7 @@ async function showAttempt(seq) {
     a.log ? el("h3", { text: `log ${a.log.path} (${a.log.bytes} bytes${a.log.cut ? ", its end" : ""})` }) : el("div", { class: "dim", text: "no log file" }),
     a.log ? el("pre", { class: "log", text: a.log.tail }) : null,
     a.tail && !a.log ? el("pre", { text: a.tail }) : null,
-  );
+  ].filter((node) => node != null));
 }
 
 function renderWorld(doc) {
