@@ -69,7 +69,7 @@ def layout(catalog: Catalog) -> tuple[list[Box], list[tuple[str, str, list[str]]
         for i, name in enumerate(row):
             order[name] = i / max(1, len(row) - 1) if len(row) > 1 else 0.5
         rows[k] = row
-    widths = {n: max(90.0, CHAR_W * len(graph.nodes[n]) + 24) for n in names}
+    widths = {n: max(90.0, CHAR_W * (len(graph.nodes[n]) + 4) + 24) for n in names}  # "12. "
     row_w = {k: sum(widths[n] for n in row) + NODE_GAP * (len(row) - 1) for k, row in rows.items()}
     width = max(row_w.values(), default=200) + 2 * PAD
     boxes = []
@@ -110,8 +110,8 @@ def svg(catalog: Catalog, document: dict[str, Any]) -> str:
         f'<svg xmlns="http://www.w3.org/2000/svg" class="graph" viewBox="0 0 {width:.0f} '
         f'{height:.0f}" width="{width:.0f}" height="{height:.0f}" role="img" '
         f'aria-label="action graph of {escape(catalog.name)}">',
-        '<defs><marker id="arrow" viewBox="0 0 10 10" refX="10" refY="5" markerWidth="7" '
-        'markerHeight="7" orient="auto-start-reverse"><path d="M0,0 L10,5 L0,10 z"/></marker>'
+        '<defs><marker id="arrow" viewBox="0 0 10 10" refX="10" refY="5" markerWidth="5" '
+        'markerHeight="5" orient="auto-start-reverse"><path d="M0,0 L10,5 L0,10 z"/></marker>'
         "</defs>",
     ]
     for source, target, texts in edges:
