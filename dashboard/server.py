@@ -172,8 +172,6 @@ class Dashboard:
     def answer(self, action: str, body: Answer) -> Response:
         try:
             return reply(approvals.answer(self.where, action, body.approve, body.why))
-        except approvals.Unavailable as exc:
-            return error(501, str(exc))
         except approvals.Unknown as exc:
             return error(404, str(exc))
         except (Refused, StateError, RunError) as exc:

@@ -8,6 +8,7 @@ Playwright (see conftest_web.need_browser).
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -104,3 +105,36 @@ def test_without_the_token_the_page_reads_but_cannot_run(tmp_path: Path, browser
         assert page.text_content("#token-state") == "token set: writes allowed"
     finally:
         stop_server(server)
+
+
+def test_approve_from_the_page_and_the_run_continues(tmp_path: Path, browser_page):
+    work = tmp_path / "work"
+    work.mkdir()
+    catalog = write_catalog(tmp_path, sleep=0.2)
+    text = catalog.read_text().replace(
+        '    cmd: ["sh", "-c", "sleep 0.2; echo shipped"]',
+        '    cmd: ["sh", "-c", "sleep 0.2; echo shipped"]\n'
+        '    approval: {required: true, reason: "ships to users"}',
+    )
+    assert "approval" in text
+    catalog.write_text(text)
+    server = start_server(tmp_path, catalog, work)
+    page = browser_page
+    try:
+        page.goto(server.page)
+        page.wait_for_selector("#live:text('live')", timeout=20_000)
+        page.click("#run")
+        # the run stops before ship: waiting for approval, persisted, shown on the page
+        page.wait_for_selector("#status:text('waiting_approval')", timeout=30_000)
+        page.wait_for_selector("#approvals li.approval[data-action='ship']", timeout=10_000)
+        assert "ships to users" in page.text_content("#approvals")
+        assert page.locator("#steps li.step[data-state='done']").count() == 3
+        page.click("#approvals li.approval[data-action='ship'] button.approve")
+        page.wait_for_selector("#status:text('completed')", timeout=30_000)
+        page.wait_for_selector("#steps li[data-action='ship'][data-state='done']")
+        assert server.get("/api/snapshot")["status"] == "completed"
+    finally:
+        stop_server(server)
+    state = json.loads((work / "tiny_state.json").read_text())
+    (ship,) = [e for e in state["history"] if e["action"] == "ship"]
+    assert ship["approval"]["who"] == "goap ui" and ship["outcome"] == "succeeded"

@@ -87,7 +87,7 @@ def server(catalog: Path):
 
     return StdioServerParameters(
         command=sys.executable,
-        args=["-m", "goap", "mcp", str(catalog), "--state", str(state_of(catalog))],
+        args=["-m", "goap", "mcp", str(catalog), "--state", str(state_of(catalog)), "--approvals"],
         cwd=str(catalog.parent),
         env={**os.environ, "PYTHONPATH": f"{ROOT}{os.pathsep}{catalog.parent}"},
     )

@@ -195,6 +195,7 @@ def test_mcp_server_over_stdio(agent):
             await session.initialize()
             tools = {t.name: t for t in (await session.list_tools()).tools}
             assert {"plan", "next_action", "run_action", "get_state", "list_actions"} <= set(tools)
+            assert not {"approve", "deny"} & set(tools)  # gates are people's: --approvals only
             assert "action" in tools["run_action"].input_schema["properties"]
             planned = payload(await session.call_tool("plan", {}))
             assert planned["plan"] == ["build", "ship"] and planned["cost"] == 3

@@ -814,7 +814,19 @@ def next_cmd(file: FileArg, state: StateOpt = None, json_out: JsonOpt = False) -
 
 @app.command("mcp")
 @handles_errors
-def mcp_cmd(file: FileArg, state: StateOpt = None, workdir: WorkdirOpt = Path(".")) -> None:
+def mcp_cmd(
+    file: FileArg,
+    state: StateOpt = None,
+    workdir: WorkdirOpt = Path("."),
+    approvals: Annotated[
+        bool,
+        typer.Option(
+            "--approvals",
+            help="Also offer approve and deny: the agent may answer approval gates (give it "
+            "only to an agent that relays a person's decisions).",
+        ),
+    ] = False,
+) -> None:
     """Serve the catalog's actions as MCP tools over stdio."""
     try:
         import mcp  # noqa: F401 - first, so a missing install names mcp, not what it pulls in
@@ -824,7 +836,7 @@ def mcp_cmd(file: FileArg, state: StateOpt = None, workdir: WorkdirOpt = Path(".
         raise Usage(f"goap mcp needs the module {exc.name!r}; {_install(exc, 'goap')}") from None
 
     catalog = _catalog(file)
-    serve(catalog.path, _state_path(catalog, state), workdir.resolve())
+    serve(catalog.path, _state_path(catalog, state), workdir.resolve(), approvals)
 
 
 # ------------------------------------------------------------------ commands from other packages

@@ -1,6 +1,7 @@
 """``goap mcp``: the catalog's actions as Model Context Protocol tools over stdio.
 
-Tools: plan, next_action, explain, run_action, get_state, list_actions, approve, deny.
+Tools: plan, next_action, explain, run_action, get_state, list_actions; approve and deny
+with ``goap mcp --approvals`` (approval gates are meant for people).
 Each returns the CLI's ``--json`` document, built by the same function (``goap.faces.
 documents``, ``goap.planning.explain``, ``goap.running.approval``), as its
 ``structuredContent`` (and as JSON text), and publishes its shape as ``outputSchema``
@@ -120,7 +121,11 @@ def answer(document: dict[str, Any]) -> CallToolResult:
     )
 
 
-def build_server(catalog_path: Path, state_path: Path, workdir: Path) -> MCPServer:
+def build_server(
+    catalog_path: Path, state_path: Path, workdir: Path, approvals: bool = False
+) -> MCPServer:
+    """The tools; approve and deny only with ``approvals``: approval gates are meant for
+    people, so an agent gets to answer them only where its user says it relays their word."""
     server = MCPServer(
         name="goap",
         instructions=(
@@ -229,6 +234,8 @@ def build_server(catalog_path: Path, state_path: Path, workdir: Path) -> MCPServ
 
         return guarded(run)
 
+    if not approvals:
+        return server
     server.add_tool(
         answering(True),
         name="approve",
@@ -246,8 +253,8 @@ def build_server(catalog_path: Path, state_path: Path, workdir: Path) -> MCPServ
     return server
 
 
-def serve(catalog_path: Path, state_path: Path, workdir: Path) -> None:
-    anyio.run(serve_stdio, build_server(catalog_path, state_path, workdir))
+def serve(catalog_path: Path, state_path: Path, workdir: Path, approvals: bool = False) -> None:
+    anyio.run(serve_stdio, build_server(catalog_path, state_path, workdir, approvals))
 
 
 async def serve_stdio(server: MCPServer) -> None:
