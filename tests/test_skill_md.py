@@ -18,6 +18,7 @@ import yaml
 from conftest import ROOT, goap_cmd
 
 NAME = re.compile(r"[a-z0-9]+(-[a-z0-9]+)*")
+TOOL = r"[^\s(]+(\([^()]*\))?"  # one entry of allowed-tools: a name, maybe with a pattern
 FIELDS = {"name", "description", "license", "compatibility", "metadata", "allowed-tools"}
 
 
@@ -55,6 +56,11 @@ def problems(skill_md: Path) -> list[str]:
     for key in ("license", "allowed-tools"):
         if key in front and not isinstance(front[key], str):
             found.append(f"{key} is not a string")
+    tools = front.get("allowed-tools", "")
+    if isinstance(tools, str) and not re.fullmatch(
+        r"(\S+(\([^()]*\))?)?( \S+(\([^()]*\))?)*", tools
+    ):
+        found.append(f"allowed-tools is not a space-separated list: {tools!r}")
     if not body.strip():
         found.append("no instructions after the front matter")
     return found
@@ -78,6 +84,12 @@ def test_deployment_skills_follow_the_agent_skills_format(tmp_path):
         assert problems(path) == [], path
         front = yaml.safe_load(path.read_text().split("\n---\n")[0][4:])
         assert groups[path.parent.name] in front["description"]  # the catalog's words: what
+        # only reading commands are pre-approved: never one that changes the world
+        tools = [m.group(0) for m in re.finditer(TOOL, front["allowed-tools"])]
+        assert "Bash(goap plan:*)" in tools
+        assert not {"run", "skill run", "approve"} & {
+            t[len("Bash(goap ") : -len(":*)")] for t in tools
+        }
 
 
 def test_hostile_skill_groups_still_give_valid_skills(tmp_path):

@@ -111,8 +111,17 @@ def export_skills(catalog: Catalog, listing: dict[str, Any], out: Path) -> list[
     return written
 
 
+# pre-approved: goap's reading commands only; `goap skill run` and `goap run` change the
+# world (push, train, deploy), so the agent's client still asks before each of those
+ALLOWED_TOOLS = " ".join(
+    f"Bash(goap {command}:*)"
+    for command in ("plan", "next", "explain", "state show", "skill list", "validate")
+)
+
+
 def _front_matter(catalog: Catalog, group: str, name: str, items: list[dict[str, Any]]) -> str:
-    """The YAML front matter: name, description (what and when), compatibility, metadata.
+    """The YAML front matter: name, description (what and when), compatibility, metadata,
+    allowed-tools (the reading commands).
 
     Every value is a double-quoted string (``yaml_string``), so a colon, quote or newline in
     the catalog's text cannot break the header."""
@@ -134,6 +143,7 @@ def _front_matter(catalog: Catalog, group: str, name: str, items: list[dict[str,
             f"name: {name}",
             f"description: {yaml_string(description)}",
             f"compatibility: {yaml_string(compatibility)}",
+            f"allowed-tools: {yaml_string(ALLOWED_TOOLS)}",
             "metadata:",
             *(f"  {key}: {yaml_string(value)}" for key, value in meta.items()),
             "---",
