@@ -27,7 +27,7 @@ from pydantic import BaseModel, Field, PrivateAttr, ValidationError
 
 from state.files import open_fd, owned, write_atomic
 from state.model import StateError, StateTypeError, WorldSchema, quoted
-from state.status import AttemptOutcome, RunStatus, Via
+from state.status import AttemptOutcome, Decision, RunStatus, Via
 
 SCHEMA_VERSION = 1
 
@@ -54,6 +54,31 @@ class JournalEntry(BaseModel):
     # a remote job's handle ({"backend", "id", ...}): written before the runner waits on it,
     # so a resumed run reattaches instead of submitting again
     job: dict[str, Any] | None = None
+    # the approval this start used ({"who", "at", "why"}), for an action the catalog gates
+    approval: dict[str, Any] | None = None
+
+
+class ApprovalRequest(BaseModel):
+    """An action the run stopped before, waiting for a human's answer."""
+
+    action: str
+    requested_at: str
+    reason: str = ""
+
+
+class ApprovalDecision(BaseModel):
+    """A human's answer (``goap approve`` / ``goap deny``) in this run.
+
+    An approval is used by one start of the action; the last decision on an action is the
+    one that counts (a later approval lifts a denial)."""
+
+    id: str  # unique: an answer taken twice (a crash between two writes) counts once
+    action: str
+    decision: Decision
+    who: str
+    why: str = ""
+    at: str
+    used: bool = False
 
 
 class Failure(BaseModel):
@@ -89,6 +114,8 @@ class StateFile(BaseModel):
     failures: list[Failure] = []
     penalties: dict[str, float] = {}
     report: str | None = None
+    awaiting: list[ApprovalRequest] = []  # approval requests not yet answered
+    approvals: list[ApprovalDecision] = []  # this run's answers, oldest first
     history: list[JournalEntry] = Field(default_factory=list)
     world: dict[str, Any] = Field(default_factory=dict, exclude=True)
     _schema: WorldSchema = PrivateAttr()
@@ -209,6 +236,10 @@ def save_state(path: Path, state: StateFile, scrub: Callable[[str], str] | None 
     write_atomic(owned(path), scrub(text) if scrub else text)
 
 
+class StateBusy(StateError):
+    """Another process holds the state file's lock (a run in progress)."""
+
+
 class StateLock:
     """An exclusive, non-blocking lock on a state file, held by one process at a time."""
 
@@ -227,7 +258,7 @@ class StateLock:
         except BlockingIOError:
             holder = os.read(fd, 64).decode(errors="replace").strip() or "unknown"
             os.close(fd)
-            raise StateError(
+            raise StateBusy(
                 f"{self.path.with_suffix('')} is in use by another goap process "
                 f"(pid {holder[:20]}); wait for it to finish or stop it"
             ) from None

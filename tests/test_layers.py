@@ -2,7 +2,8 @@
 
 Layers, from the bottom: ``state`` (the file format) < ``goap.loading`` < ``goap.planning``
 < ``goap.running`` < ``goap.faces``; beside them ``models`` (the ML half, standalone) and
-``actions`` (executors, which see only goap's public contract); ``demo`` on top of all.
+``actions`` (executors, which see only goap's public contract); ``demo`` on top of all, and
+``dashboard`` (``goap ui``) above the engine, beside it.
 Every import counts, at module level or inside a function (goap imports lazily to start
 fast) or under TYPE_CHECKING: a lazy import is still a dependency.
 """
@@ -16,7 +17,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-TOP = ("goap", "state", "actions", "models", "demo", "plans")
+TOP = ("goap", "state", "actions", "models", "demo", "plans", "dashboard")
 WINGS = ("goap.loading", "goap.planning", "goap.running", "goap.faces")  # bottom to top
 
 
@@ -73,7 +74,11 @@ def offenders(importers: tuple[str, ...], forbidden: tuple[str, ...]) -> list[st
 @pytest.mark.parametrize(
     "importers, forbidden",
     [
-        (("goap",), ("actions", "models", "demo", "plans")),  # the engine stays generic
+        (
+            ("goap",),
+            ("actions", "models", "demo", "plans", "dashboard"),
+        ),  # the engine stays generic
+        (("dashboard",), ("actions", "models", "demo")),  # it reads the registry as JSON
         (("models",), ("goap", "actions", "state", "demo")),  # the ML half stands alone
         (("state",), ("goap", "actions", "models", "demo")),  # the file format is the floor
         (("actions",), ("demo",)),

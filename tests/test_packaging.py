@@ -22,7 +22,7 @@ from conftest import ROOT
 
 from demo.workspace import copy_template
 
-PACKAGES = {"goap", "state", "actions", "models", "plans", "demo", "web"}
+PACKAGES = {"goap", "state", "actions", "models", "plans", "demo", "web", "dashboard"}
 TEMPLATES = [
     p
     for p in (ROOT / "demo" / "template").rglob("*")
@@ -94,12 +94,16 @@ def test_the_wheel_ships_plans_and_templates_and_no_workspace(wheel: Path):
         "goap/running/worker.py",
         "web/package-lock.json",
         "web/src/worker.ts",
+        "dashboard/static/index.html",
+        "dashboard/static/app.js",
+        "dashboard/static/style.css",
     ):
         assert shipped in names, shipped
     assert not [n for n in names if n.startswith(("web/node_modules/", "web/dist/"))]
     points = next(n for n in names if n.endswith(".dist-info/entry_points.txt"))
     text = zipfile.ZipFile(wheel).read(points).decode()
     assert "[goap.commands]" in text and "demo = demo.command:demo_cmd" in text
+    assert "ui = dashboard.command:ui_cmd" in text
 
 
 def test_a_template_is_written_with_its_dotfiles_and_without_caches(tmp_path: Path):

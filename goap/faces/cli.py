@@ -1,7 +1,8 @@
 """The ``goap`` command line.
 
 Exit codes: 0 success (plan found, goal reached), 1 failed or escalated run (or lint errors
-for ``validate``), 2 invalid input, 3 no plan exists, 130 interrupted. Bad input never shows
+for ``validate``), 2 invalid input, 3 no plan exists, 4 the run waits for an approval
+(``goap run --no-wait``), 130 interrupted. Bad input never shows
 a traceback: it is one message naming the file, the line and the fix.
 """
 
@@ -116,23 +117,6 @@ def _catalog(path: Path) -> Catalog:
     return load_catalog(path)
 
 
-def _durations(state_path: Path) -> dict[str, float]:
-    """Each action's mean duration in the state file's journal (its succeeded attempts), for
-    the plan's time estimate. Best effort and plain JSON: `goap plan` stays light, and a
-    state file other commands would refuse just gives no estimate."""
-    try:
-        history = json.loads(state_path.read_text(encoding="utf-8")).get("history", [])
-        taken: dict[str, list[float]] = {}
-        for entry in history:
-            if entry.get("outcome") == "succeeded" and isinstance(
-                entry.get("duration_s"), int | float
-            ):
-                taken.setdefault(str(entry["action"]), []).append(float(entry["duration_s"]))
-    except (OSError, ValueError, AttributeError, TypeError, KeyError, RecursionError):
-        return {}
-    return {name: sum(v) / len(v) for name, v in taken.items()}
-
-
 def _state_path(catalog: Catalog, state: Path | None) -> Path:
     from state.files import default_state_path
 
@@ -190,7 +174,7 @@ def plan_cmd(
     options = _options(heuristic, search, max_expansions, timeout)
     world = _world(catalog, state)
     result = plan(catalog, world, documents.parse_goals(catalog, goal), options=options)
-    seconds = _durations(_state_path(catalog, state))
+    seconds = documents.journal_durations(_state_path(catalog, state))
     if json_out:
         _print_json(documents.plan_document(result, seconds))
     elif result.found:
@@ -228,6 +212,14 @@ def run_cmd(
         bool,
         typer.Option(help="On SIGINT/SIGTERM, leave remote jobs running (--resume reattaches)."),
     ] = False,
+    no_wait: Annotated[
+        bool,
+        typer.Option(
+            "--no-wait",
+            help="When a step needs approval, end the run (status waiting_approval, exit 4) "
+            "instead of waiting for `goap approve`.",
+        ),
+    ] = False,
 ) -> None:
     """Execute the plan, persisting the state after every step, replanning on surprises."""
     from goap.faces.view import LineView, RunView, StreamView, plan_summary, plan_table
@@ -254,7 +246,14 @@ def run_cmd(
 
     def runner(events: Any) -> Runner:
         return Runner(
-            catalog, state_path, workdir, events, options, jobs=jobs, leave_jobs=leave_jobs
+            catalog,
+            state_path,
+            workdir,
+            events,
+            options,
+            jobs=jobs,
+            leave_jobs=leave_jobs,
+            wait_approval=not no_wait,
         )
 
     if stream:
@@ -269,7 +268,7 @@ def run_cmd(
     elif json_out:
         _print_json(documents.run_document(catalog, run))
     else:
-        color = "green" if run.exit_code == 0 else "red"
+        color = "green" if run.exit_code == 0 else "yellow" if run.awaiting else "red"
         said = run.message if run.message.startswith(run.status) else f"{run.status}: {run.message}"
         err().print(f"[{color}]{escape(said)}[/]")
         err().print(f"state: {run.state_path}")
@@ -475,6 +474,15 @@ def state_show(file: FileArg, state: StateOpt = None, json_out: JsonOpt = False)
             f"[red]failed[/] {escape(failure.action)} (after {failure.attempts} attempts, "
             f"{failure.at}): {escape(failure.error)}"
         )
+    for request in data.awaiting:
+        why = f" ({request.reason})" if request.reason else ""
+        out().print(
+            f"[yellow]awaiting approval[/] {escape(request.action)}{escape(why)} since "
+            f"{request.requested_at}: goap approve {escape(str(file))} {escape(request.action)}"
+        )
+    for d in data.approvals:
+        said = f": {d.why}" if d.why else ""
+        out().print(f"{d.decision} {escape(d.action)} by {escape(d.who)} at {d.at}{escape(said)}")
     if data.report:
         out().print(f"[bold]report[/]: {escape(data.report)}")
     table = Table("variable", "type", "value", header_style="bold")
@@ -597,6 +605,102 @@ def init_cmd(
         print("\n".join(report.lines()))
 
 
+# ------------------------------------------------------------------ approvals, explain
+
+ActionArg = Annotated[str, typer.Argument(help="The action's name.")]
+WhoOpt = Annotated[str | None, typer.Option("--as", help="Who answers (default: the user name).")]
+WhyOpt = Annotated[str, typer.Option("--why", help="Why, for the journal.")]
+
+
+def _answer(
+    file: Path,
+    action: str,
+    approve: bool,
+    state: Path | None,
+    who: str | None,
+    why: str,
+    json_out: bool,
+) -> None:
+    import getpass
+
+    from goap.running.approval import answer
+
+    catalog = _catalog(file)
+    if who is None:
+        try:
+            who = getpass.getuser()
+        except (KeyError, OSError):
+            who = "unknown"
+    decision = answer(catalog.path, _state_path(catalog, state), action, approve, who, why)
+    if json_out:
+        _print_json(decision)
+        return
+    where = (
+        "the running goap takes it in within a second"
+        if decision["queued"]
+        else f"continue the run with `goap run {file} --resume`"
+    )
+    out().print(f"{decision['decision']} {escape(action)} as {escape(decision['who'])}: {where}")
+
+
+@app.command("approve")
+@handles_errors
+def approve_cmd(
+    file: FileArg,
+    action: ActionArg,
+    state: StateOpt = None,
+    who: WhoOpt = None,
+    why: WhyOpt = "",
+    json_out: JsonOpt = False,
+) -> None:
+    """Approve the action a run waits for (who, when and why go to the journal)."""
+    _answer(file, action, True, state, who, why, json_out)
+
+
+@app.command("deny")
+@handles_errors
+def deny_cmd(
+    file: FileArg,
+    action: ActionArg,
+    state: StateOpt = None,
+    who: WhoOpt = None,
+    why: WhyOpt = "",
+    json_out: JsonOpt = False,
+) -> None:
+    """Deny it: the run plans around the action for the rest of the run (a later
+    `goap approve` lifts the denial), or ends naming the denial when no route is left."""
+    _answer(file, action, False, state, who, why, json_out)
+
+
+@app.command("explain")
+@handles_errors
+def explain_cmd(
+    file: FileArg,
+    action: Annotated[
+        str | None, typer.Argument(help="Why not this action (or what it serves).")
+    ] = None,
+    state: StateOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Why this plan: what each step serves; with ACTION, why it is not in the plan (its
+    unmet preconditions, the cheapest plan that uses it); for an unreachable goal, which
+    conditions block it and which actions come closest."""
+    from goap.planning.explain import ExplainError, explain
+
+    catalog = _catalog(file)
+    try:
+        document = explain(catalog, _world(catalog, state), action)
+    except ExplainError as exc:
+        raise Usage(str(exc)) from None
+    if json_out:
+        _print_json(document)
+        return
+    from goap.faces.view import explanation_lines
+
+    for line in explanation_lines(document):
+        out().print(escape(line), soft_wrap=True)
+
+
 # ------------------------------------------------------------------ agents: skills, next, mcp
 
 skill_app = typer.Typer(no_args_is_help=True, help="Drive single actions, as an agent would.")
@@ -710,7 +814,19 @@ def next_cmd(file: FileArg, state: StateOpt = None, json_out: JsonOpt = False) -
 
 @app.command("mcp")
 @handles_errors
-def mcp_cmd(file: FileArg, state: StateOpt = None, workdir: WorkdirOpt = Path(".")) -> None:
+def mcp_cmd(
+    file: FileArg,
+    state: StateOpt = None,
+    workdir: WorkdirOpt = Path("."),
+    approvals: Annotated[
+        bool,
+        typer.Option(
+            "--approvals",
+            help="Also offer approve and deny: the agent may answer approval gates (give it "
+            "only to an agent that relays a person's decisions).",
+        ),
+    ] = False,
+) -> None:
     """Serve the catalog's actions as MCP tools over stdio."""
     try:
         import mcp  # noqa: F401 - first, so a missing install names mcp, not what it pulls in
@@ -720,7 +836,7 @@ def mcp_cmd(file: FileArg, state: StateOpt = None, workdir: WorkdirOpt = Path(".
         raise Usage(f"goap mcp needs the module {exc.name!r}; {_install(exc, 'goap')}") from None
 
     catalog = _catalog(file)
-    serve(catalog.path, _state_path(catalog, state), workdir.resolve())
+    serve(catalog.path, _state_path(catalog, state), workdir.resolve(), approvals)
 
 
 # ------------------------------------------------------------------ commands from other packages

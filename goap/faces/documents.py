@@ -5,11 +5,13 @@
 here, so they cannot drift apart (their shapes are listed in the README). Building one is a
 function of engine results; nothing here prints, reads the command line or imports rich.
 Goal text (``--goal NAME=VALUE``, the MCP ``plan`` tool's ``goal``) is parsed here too, and
-a bad goal raises the engine's LogicError, which every face reports as bad input.
+a bad goal raises the engine's LogicError, which every face reports as bad input; so are the
+journal's durations a plan's time estimate is built from.
 """
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -40,6 +42,23 @@ def parse_goals(catalog: Catalog, texts: list[str] | None) -> tuple[Condition, .
     return tuple(out)
 
 
+def journal_durations(state_path: Path) -> dict[str, float]:
+    """Each action's mean duration in the state file's journal (its succeeded attempts), for
+    the plan's time estimate. Best effort and plain JSON: `goap plan` stays light, and a
+    state file other commands would refuse just gives no estimate."""
+    try:
+        history = json.loads(state_path.read_text(encoding="utf-8")).get("history", [])
+        taken: dict[str, list[float]] = {}
+        for entry in history:
+            if entry.get("outcome") == "succeeded" and isinstance(
+                entry.get("duration_s"), int | float
+            ):
+                taken.setdefault(str(entry["action"]), []).append(float(entry["duration_s"]))
+    except (OSError, ValueError, AttributeError, TypeError, KeyError, RecursionError):
+        return {}
+    return {name: sum(v) / len(v) for name, v in taken.items()}
+
+
 def action_document(action: Action) -> dict[str, Any]:
     """An action (a step of a plan, an entry of the skill list)."""
     executor: dict[str, Any] | None = None
@@ -56,6 +75,10 @@ def action_document(action: Action) -> dict[str, Any]:
         "pre": [str(c) for c in action.pre],
         "effects": [str(e) for e in action.effects],
         "executor": executor,
+        # a human approves each start (`goap approve`); null: it runs without asking
+        "approval": {"required": True, "reason": action.approval.reason}
+        if action.approval
+        else None,
     }
 
 
@@ -111,6 +134,7 @@ def run_document(catalog: Catalog, run: RunResult) -> dict[str, Any]:
         "executed": run.executed,
         "failures": run.failures,
         "plans": run.plans,
+        "awaiting": run.awaiting,  # approvals a waiting_approval run waits for
         "world_state": catalog.schema.nest(run.world),
     }
 
@@ -185,6 +209,8 @@ def state_document(catalog: Catalog, state: StateFile | None, state_path: Path) 
             "status": "pending",
             "world_state": catalog.schema.nest(catalog.initial),
             "history": [],
+            "awaiting": [],
+            "approvals": [],
             "state": str(state_path),
         }
-    return state.document()
+    return state.document()  # its `status` and `awaiting`: what a waiting run waits for

@@ -1,8 +1,15 @@
 """``goap mcp``: the catalog's actions as Model Context Protocol tools over stdio.
 
-Tools: plan, next_action, run_action, get_state, list_actions. They return the same JSON
-documents as the CLI's ``--json``; bad input comes back as an MCP tool error carrying the
-CLI's message.
+Tools: plan, next_action, explain, run_action, get_state, list_actions; approve and deny
+with ``goap mcp --approvals`` (approval gates are meant for people).
+Each returns the CLI's ``--json`` document, built by the same function (``goap.faces.
+documents``, ``goap.planning.explain``, ``goap.running.approval``), as its
+``structuredContent`` (and as JSON text), and publishes its shape as ``outputSchema``
+(``goap.faces.document_schemas``); each carries ToolAnnotations saying whether it only reads
+(``READS``), runs executors (``RUNS``) or records a person's answer (``ANSWERS``).
+run_action reports the executor's progress and stops when the request is cancelled
+(``goap.faces.mcp_runs``). Bad input comes back as an MCP tool error carrying the CLI's
+message.
 
 The stdio transport is our own, because the library's drops a line it cannot decode without
 a word, so a client waiting on that request hangs. Every line is screened first: bad JSON,
@@ -21,43 +28,104 @@ import sys
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import anyio
-from mcp.server.mcpserver import MCPServer
+from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
 from mcp.shared.message import SessionMessage
 from mcp.types import (
     INVALID_PARAMS,
     INVALID_REQUEST,
     PARSE_ERROR,
+    CallToolResult,
     ErrorData,
     JSONRPCError,
     JSONRPCMessage,
     JSONRPCRequest,
     JSONRPCResponse,
     RequestId,
+    TextContent,
+    ToolAnnotations,
     jsonrpc_message_adapter,
 )
-from pydantic import ValidationError
+from pydantic import Field, ValidationError
 
 from goap.faces import documents, skills
+from goap.faces.document_schemas import (
+    DecisionDocument,
+    ExplainDocument,
+    GetStateDocument,
+    NextDocument,
+    PlanDocument,
+    SkillListDocument,
+    StepDocument,
+)
+from goap.faces.mcp_runs import run_reporting
 from goap.loading.catalog import Catalog, CatalogError, load_catalog
 from goap.loading.logic import LogicError
 from goap.loading.secrets import MASKER
+from goap.planning.explain import ExplainError
+from goap.planning.explain import explain as explaining
 from goap.planning.planner import plan
+from goap.running import approval
 from goap.running.errors import RunError
 from goap.running.record import read_world
+from goap.running.runner import Runner
 from state.model import StateError, StateTypeError
 from state.store import load_state
 
-BAD_INPUT = (CatalogError, StateError, RunError, LogicError, StateTypeError, OSError)
+BAD_INPUT = (
+    CatalogError,
+    StateError,
+    RunError,
+    LogicError,
+    StateTypeError,
+    ExplainError,
+    OSError,
+)
 ECHO_LIMIT = 200  # characters of one client string an error reply repeats
 ERROR_LIMIT = 4000  # characters of one error text
 PENDING_LIMIT = 64  # requests whose long strings are kept (a cancelled one is never answered)
 
+# Hints for clients (MCP ToolAnnotations). Reading tools only read the catalog and the state
+# file (list_actions also imports the executors in a child, to read their argument schemas).
+READS = ToolAnnotations(
+    read_only_hint=True, destructive_hint=False, idempotent_hint=True, open_world_hint=False
+)
+# run_action runs the action's executor: whatever the catalog says (a git push, a training
+# job on a cloud GPU, a deploy), so it may overwrite what is there (destructive), reach
+# services outside this machine (open world), and running it again runs it again.
+RUNS = ToolAnnotations(
+    read_only_hint=False, destructive_hint=True, idempotent_hint=False, open_world_hint=True
+)
 
-def build_server(catalog_path: Path, state_path: Path, workdir: Path) -> MCPServer:
+# approve / deny record a decision in the state file (or the answers file a running goap
+# takes in): they write (not read-only), add a decision and remove nothing (not destructive),
+# stay on this machine (closed world), and are not idempotent: each call is a new decision
+# with its own id, and while a run holds the state two quick approvals are both queued.
+ANSWERS = ToolAnnotations(
+    read_only_hint=False, destructive_hint=False, idempotent_hint=False, open_world_hint=False
+)
+ActionName = Annotated[str, Field(description="the action a run waits to start")]
+Who = Annotated[str, Field(description="the person whose decision this is (journalled)")]
+Why = Annotated[str, Field(description="why, for the journal")]
+
+
+def answer(document: dict[str, Any]) -> CallToolResult:
+    """A tool's reply: the document as ``structuredContent``, and as JSON text for clients
+    that read only ``content``. The library checks it against the tool's ``outputSchema``."""
+    text = json.dumps(document, indent=2, allow_nan=False)
+    return CallToolResult(
+        content=[TextContent(type="text", text=text)], structured_content=document
+    )
+
+
+def build_server(
+    catalog_path: Path, state_path: Path, workdir: Path, approvals: bool = False
+) -> MCPServer:
+    """The tools; approve and deny only with ``approvals``: approval gates are meant for
+    people, so an agent gets to answer them only where its user says it relays their word."""
     server = MCPServer(
         name="goap",
         instructions=(
@@ -72,9 +140,9 @@ def build_server(catalog_path: Path, state_path: Path, workdir: Path) -> MCPServ
         except CatalogError as exc:
             raise ToolError(str(exc)) from None
 
-    def guarded(fn: Any) -> Any:
+    def guarded(fn: Any) -> CallToolResult:
         try:
-            return fn()
+            return answer(fn())
         except BAD_INPUT as exc:
             raise ToolError(str(exc)) from None
 
@@ -82,32 +150,50 @@ def build_server(catalog_path: Path, state_path: Path, workdir: Path) -> MCPServ
         name="plan",
         description="Cheapest plan from the persisted state to the goal (or to the "
         "given goal conditions like 'git_state.pushed=true').",
+        annotations=READS,
     )
-    def plan_tool(goal: list[str] | None = None) -> dict[str, Any]:
+    def plan_tool(goal: list[str] | None = None) -> Annotated[CallToolResult, PlanDocument]:
         def run() -> dict[str, Any]:
             cat = catalog()
             conditions = documents.parse_goals(cat, goal)
-            return documents.plan_document(plan(cat, read_world(cat, state_path), conditions))
+            result = plan(cat, read_world(cat, state_path), conditions)
+            return documents.plan_document(result, documents.journal_durations(state_path))
 
         return guarded(run)
 
-    @server.tool(description="The next action of the current optimal plan, and the rest.")
-    def next_action() -> dict[str, Any]:
+    @server.tool(
+        description="The next action of the current optimal plan, and the rest.",
+        annotations=READS,
+    )
+    def next_action() -> Annotated[CallToolResult, NextDocument]:
         return guarded(lambda: skills.next_action(catalog(), state_path))
 
     @server.tool(
         description="Run exactly one action (preconditions checked unless force; "
-        "args override the action's `with:`). Returns the outcome and the new state."
+        "args override the action's `with:`). Returns the outcome and the new state. "
+        "Send a progressToken to hear the executor's progress; cancel the request to stop "
+        "the action (its process group is ended, the attempt recorded as interrupted).",
+        annotations=RUNS,
     )
-    def run_action(
-        action: str, args: dict[str, Any] | None = None, force: bool = False
-    ) -> dict[str, Any]:
-        return guarded(
-            lambda: skills.run_action(catalog(), state_path, workdir, action, args or {}, force)
-        )
+    async def run_action(
+        action: str,
+        ctx: Context,
+        args: dict[str, Any] | None = None,
+        force: bool = False,
+    ) -> Annotated[CallToolResult, StepDocument]:
+        cat = catalog()
+        try:
+            runner = Runner(cat, state_path, workdir)
+            step = await run_reporting(runner, action, args or {}, force, ctx)
+        except BAD_INPUT as exc:
+            raise ToolError(str(exc)) from None
+        return answer(documents.step_document(cat, step, state_path))
 
-    @server.tool(description="The persisted state file: status, progress, world state, journal.")
-    def get_state() -> dict[str, Any]:
+    @server.tool(
+        description="The persisted state file: status, progress, world state, journal.",
+        annotations=READS,
+    )
+    def get_state() -> Annotated[CallToolResult, GetStateDocument]:
         def run() -> dict[str, Any]:
             cat = catalog()
             state = load_state(state_path, cat.schema, cat.name) if state_path.exists() else None
@@ -117,16 +203,58 @@ def build_server(catalog_path: Path, state_path: Path, workdir: Path) -> MCPServ
 
     @server.tool(
         description="Every action: skill, cost, preconditions, effects, argument "
-        "schema and whether it applies now."
+        "schema and whether it applies now.",
+        annotations=READS,
     )
-    def list_actions() -> dict[str, Any]:
+    def list_actions() -> Annotated[CallToolResult, SkillListDocument]:
         return guarded(lambda: skills.list_actions(catalog(), state_path, workdir))
 
+    def answering(approve: bool) -> Any:
+        def tool(
+            action: ActionName, who: Who, why: Why = ""
+        ) -> Annotated[CallToolResult, DecisionDocument]:
+            return guarded(
+                lambda: approval.answer(catalog_path, state_path, action, approve, who, why)
+            )
+
+        return tool
+
+    @server.tool(
+        description="Why this plan: what each step serves. With action: why it is not in "
+        "the plan (unmet preconditions, those nothing can reach, the cheapest plan that runs "
+        "it). For an unreachable goal: which conditions block it, which actions come closest.",
+        annotations=READS,
+    )
+    def explain(
+        action: Annotated[str | None, Field(description="the action to ask about")] = None,
+    ) -> Annotated[CallToolResult, ExplainDocument]:
+        def run() -> dict[str, Any]:
+            cat = catalog()
+            return explaining(cat, read_world(cat, state_path), action)
+
+        return guarded(run)
+
+    if not approvals:
+        return server
+    server.add_tool(
+        answering(True),
+        name="approve",
+        description="Record a person's approval of an action the run waits for (one start "
+        "of it; lifts a denial). Relay a human's decision: the journal names who and why.",
+        annotations=ANSWERS,
+    )
+    server.add_tool(
+        answering(False),
+        name="deny",
+        description="Record a person's denial of an action the run waits for: the run plans "
+        "around it for the rest of the run, or ends naming the denial.",
+        annotations=ANSWERS,
+    )
     return server
 
 
-def serve(catalog_path: Path, state_path: Path, workdir: Path) -> None:
-    anyio.run(serve_stdio, build_server(catalog_path, state_path, workdir))
+def serve(catalog_path: Path, state_path: Path, workdir: Path, approvals: bool = False) -> None:
+    anyio.run(serve_stdio, build_server(catalog_path, state_path, workdir, approvals))
 
 
 async def serve_stdio(server: MCPServer) -> None:

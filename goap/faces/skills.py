@@ -8,6 +8,9 @@ messages.
 
 from __future__ import annotations
 
+import json
+import re
+import unicodedata
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +22,7 @@ from goap.running.errors import RunError
 from goap.running.execution import ExecutionContext, query
 from goap.running.record import read_world
 from goap.running.runner import Runner
-from state.files import safe_name, write_atomic
+from state.files import write_atomic
 from state.model import quoted
 
 
@@ -75,28 +78,98 @@ def parse_args(pairs: list[str]) -> dict[str, Any]:
     return args
 
 
+SKILL_NAME_MAX = 64  # Agent Skills: a skill's name, 1-64 of [a-z0-9-]
+DESCRIPTION_MAX = 1024  # characters of its description
+COMPATIBILITY = "Needs the goap command (pip install goap-mlops) and the catalog file {file}."
+
+
+def skill_name(group: str) -> str:
+    """A skill group's name as the Agent Skills format wants it (and its folder's): lowercase
+    letters, digits and single hyphens, no hyphen at either end, at most 64 characters."""
+    ascii_text = unicodedata.normalize("NFKD", group).encode("ascii", "ignore").decode()
+    name = re.sub(r"[^a-z0-9]+", "-", ascii_text.lower()).strip("-")
+    return name[:SKILL_NAME_MAX].rstrip("-") or "general"
+
+
 def export_skills(catalog: Catalog, listing: dict[str, Any], out: Path) -> list[Path]:
-    """One ``<skill>/SKILL.md`` per skill group, for agent harnesses that load skill folders."""
+    """One ``<skill>/SKILL.md`` per skill group, in the Agent Skills format, for harnesses
+    that load skill folders; two groups that spell one name alike get ``-2``, ``-3``."""
     groups: dict[str, list[dict[str, Any]]] = {}
     for item in listing["actions"]:
         groups.setdefault(item["skill"] or "general", []).append(item)
-    written = []
-    for skill, items in groups.items():
-        path = out / safe_name(skill) / "SKILL.md"  # a name from catalog text: sanitised
-        write_atomic(path, _skill_md(catalog, skill, items))  # never through a planted link
+    written, taken = [], set()
+    for group, items in groups.items():
+        name = base = skill_name(group)
+        n = 1
+        while name in taken:
+            n += 1
+            name = f"{base[: SKILL_NAME_MAX - len(str(n)) - 1].rstrip('-')}-{n}"
+        taken.add(name)
+        path = out / name / "SKILL.md"  # the name is [a-z0-9-]: a harmless folder
+        write_atomic(path, _skill_md(catalog, group, name, items))  # never through a link
         written.append(path)
     return written
 
 
-def _skill_md(catalog: Catalog, skill: str, items: list[dict[str, Any]]) -> str:
+# pre-approved: goap's reading commands only; `goap skill run` and `goap run` change the
+# world (push, train, deploy), so the agent's client still asks before each of those
+ALLOWED_TOOLS = " ".join(
+    f"Bash(goap {command}:*)"
+    for command in ("plan", "next", "explain", "state show", "skill list", "validate")
+)
+
+
+def _front_matter(catalog: Catalog, group: str, name: str, items: list[dict[str, Any]]) -> str:
+    """The YAML front matter: name, description (what and when), compatibility, metadata,
+    allowed-tools (the reading commands).
+
+    Every value is a double-quoted string (``yaml_string``), so a colon, quote or newline in
+    the catalog's text cannot break the header."""
+    summary = " ".join(catalog.skills.get(group, f"Actions of the {group} group.").split())
+    head = f"{summary[:600]} Use it when driving the goap catalog {catalog.name[:100]} one "
+    head += "action at a time: "
+    names, shown = [i["name"] for i in items], []
+    for action in names:  # as many action names as fit, then how many more
+        if len(head) + len(", ".join([*shown, action])) + 20 > DESCRIPTION_MAX:
+            break
+        shown.append(action)
+    rest = "." if len(shown) == len(names) else f" and {len(names) - len(shown)} more."
+    description = head + ", ".join(shown) + rest
+    meta = {"catalog": catalog.name, "catalog-file": str(catalog.path), "skill-group": group}
+    compatibility = COMPATIBILITY.format(file=catalog.path)[:500]
+    return "\n".join(
+        [
+            "---",
+            f"name: {name}",
+            f"description: {yaml_string(description)}",
+            f"compatibility: {yaml_string(compatibility)}",
+            f"allowed-tools: {yaml_string(ALLOWED_TOOLS)}",
+            "metadata:",
+            *(f"  {key}: {yaml_string(value)}" for key, value in meta.items()),
+            "---",
+        ]
+    )
+
+
+def yaml_string(text: str) -> str:
+    """``text`` as a YAML double-quoted scalar: JSON's escapes, which YAML shares, except a
+    character beyond the BMP, which JSON writes as a surrogate pair and YAML as ``\\U``."""
+    return _PAIR.sub(_astral, json.dumps(text))
+
+
+_PAIR = re.compile(r"\\u(d[89ab][0-9a-f]{2})\\u(d[c-f][0-9a-f]{2})")
+
+
+def _astral(pair: re.Match[str]) -> str:
+    high, low = int(pair[1], 16), int(pair[2], 16)
+    return f"\\U{0x10000 + ((high - 0xD800) << 10) + (low - 0xDC00):08x}"
+
+
+def _skill_md(catalog: Catalog, skill: str, name: str, items: list[dict[str, Any]]) -> str:
     summary = catalog.skills.get(skill, f"Actions of the {skill} group.")
-    names = ", ".join(i["name"] for i in items)
     file = catalog.path
     lines = [
-        "---",
-        f"name: {skill}",
-        f"description: {summary} goap actions of catalog {catalog.name}: {names}.",
-        "---",
+        _front_matter(catalog, skill, name, items),
         "",
         f"# {skill}",
         "",

@@ -308,3 +308,72 @@ class StreamView:
 
     def note(self, text: str) -> None:
         self.write(event_document("note", text=text))
+
+
+def explanation_lines(document: dict[str, Any]) -> list[str]:
+    """``goap explain`` as plain lines (the document is ``goap.planning.explain``'s)."""
+    lines: list[str] = []
+    if document["status"] == "found":
+        if document["plan"]:
+            lines.append(f"plan (cost {document['cost']:g}): {' -> '.join(document['plan'])}")
+        else:
+            lines.append("the goal already holds: nothing to do")
+        for step in document["steps"]:
+            label = f"{step['id']} {step['name']}" if step["id"] else step["name"]
+            lines.append(f"{step['step']}. {label} (cost {step['cost']:g}){_gate(step)}")
+            lines += [f"   provides {s['condition']} for {_user(s['for'])}" for s in step["serves"]]
+            if not step["serves"]:
+                lines.append("   serves no later step and no goal condition")
+    else:
+        lines.append(document["message"])
+        for block in document["blocked"]:
+            lines.append(f"blocked: {block['condition']}")
+            if not block["closest"]:
+                changed = ", ".join(block["writers"])
+                lines.append(
+                    "   no action makes it true"
+                    + (f" (these change its variable, not to it: {changed})" if changed else "")
+                )
+            for near in block["closest"]:
+                never = f"; never reachable: {', '.join(near['never'])}" if near["never"] else ""
+                unmet = ", ".join(near["unmet"]) or "none"
+                lines.append(f"   closest: {near['name']}, unmet now: {unmet}{never}")
+            if block["roots"]:
+                lines.append(f"   no action achieves: {', '.join(block['roots'])}")
+    asked = document.get("action")
+    if asked:
+        lines.append("")
+        name = asked["name"]
+        if asked["in_plan"]:
+            lines.append(f"{name} is step {asked['step']} of the plan{_gate(asked)}")
+            lines += [
+                f"   provides {s['condition']} for {_user(s['for'])}" for s in asked["serves"]
+            ]
+            return lines
+        lines.append(f"{name} (cost {asked['cost']:g}) is not in the plan{_gate(asked)}")
+        unmet = ", ".join(asked["unmet"])
+        lines.append(f"   unmet preconditions now: {unmet}" if unmet else "   it applies now")
+        if asked["never"]:
+            lines.append(f"   no sequence of actions makes these true: {', '.join(asked['never'])}")
+        with_it = asked["cheapest_with"]
+        if with_it["status"] == "found":
+            more = asked["extra_cost"]
+            than = f", {more:g} more than the plan" if more is not None else ""
+            lines.append(
+                f"   cheapest plan with it (cost {with_it['cost']:g}{than}): "
+                f"{' -> '.join(with_it['plan'])}"
+            )
+        else:
+            lines.append(f"   {with_it['message']}")
+    return lines
+
+
+def _gate(item: dict[str, Any]) -> str:
+    reason = item.get("approval")
+    if reason is None:
+        return ""
+    return f"; needs approval ({reason})" if reason else "; needs approval"
+
+
+def _user(user: Any) -> str:
+    return "the goal" if user == "goal" else f"step {user['step']} ({user['action']})"

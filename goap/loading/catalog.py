@@ -77,6 +77,13 @@ class AgentPolicy:
 
 
 @dataclass(frozen=True)
+class Approval:
+    """A human must approve each start of the action (``approval:`` in the catalog)."""
+
+    reason: str = ""
+
+
+@dataclass(frozen=True)
 class Action:
     name: str
     cost: float
@@ -91,6 +98,7 @@ class Action:
     agent: AgentPolicy = AgentPolicy()
     # what it holds while it runs (cpu, gpu, memory_gb, or a name from goap.toml [resources])
     resources: tuple[tuple[str, float], ...] = ()
+    approval: Approval | None = None  # None: it runs without asking anyone
 
     @property
     def label(self) -> str:
@@ -352,6 +360,7 @@ class _Compiler:
             agent=self.agent_policy(loc, spec["agent"], run is not None),
             line=self.source.line(loc),
             resources=tuple(sorted((k, float(v)) for k, v in spec["resources"].items() if v)),
+            approval=_approval(spec["approval"]),
         )
 
     def sensor(self, schema: WorldSchema, index: int, spec: shape.Checked) -> Sensor:
@@ -409,6 +418,15 @@ class _Compiler:
             )
 
 
+def _approval(raw: Any) -> Approval | None:
+    """The checked ``approval:`` value (shape.approval_problem) as a gate, or None."""
+    if raw == "required":
+        return Approval()
+    if isinstance(raw, dict) and raw.get("required", True):
+        return Approval(raw.get("reason", ""))
+    return None
+
+
 def find_module(dotted: str) -> Any:
     """Locate a module's spec without importing it or its parent packages."""
     top, *rest = dotted.split(".")
@@ -449,6 +467,7 @@ def _strings(loc: Loc, value: Any) -> list[tuple[Loc, str]]:
 
 __all__ = [
     "Action",
+    "Approval",
     "Catalog",
     "CatalogError",
     "Executor",

@@ -69,6 +69,22 @@ def one_of(*allowed: Any) -> Check:
     return check
 
 
+def approval_problem(value: Any) -> str | None:
+    """``approval: required`` or ``{required: true|false, reason: "..."}``."""
+    if value == "required":
+        return None
+    if not isinstance(value, dict):
+        return f"must be `required` or a mapping, not {_describe(value)}"
+    unknown = sorted(str(k) for k in value if k not in ("required", "reason"))
+    if unknown:
+        return f"unknown key {unknown[0]!r} (an approval has required and reason)"
+    if not isinstance(value.get("required", True), bool):
+        return f"required: must be true or false, not {shown(value['required'])}"
+    if not isinstance(value.get("reason", ""), str):
+        return f"reason: must be a string, not {shown(value['reason'])}"
+    return None
+
+
 VARIABLE = {
     "type": Key(
         "str",
@@ -103,6 +119,12 @@ ACTION = {
     "agent": Key("agent", {}),
     "resources": Key(
         "resources", {}, fix="amounts by name, e.g. `resources: {cpu: 2, gpu: 1, memory_gb: 8}`"
+    ),
+    "approval": Key(
+        "any",
+        None,
+        approval_problem,
+        'write `approval: required` or `approval: {required: true, reason: "..."}`',
     ),
 }
 SENSOR = {

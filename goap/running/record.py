@@ -2,11 +2,12 @@
 
 The runner decides (what to run, when to retry, when to give up); the record writes down
 what happened, in named transitions that say what the state file holds afterwards:
-opened or resumed, planned, attempt started, attempt ended, step failed (with its penalty),
-finished (completed, failed, escalated or interrupted). Each transition ends in one atomic
-write of the state file (``state.store.save_state``), so the crash-safety story reads in
-one place: a ``started`` journal entry is on disk before its child runs, and the world an
-action produced is on disk together with the entry saying it succeeded.
+opened or resumed, planned, approval requested, answers decided, attempt started (using
+an approval where the action is gated), attempt ended, step failed (with its penalty),
+finished (completed, failed, escalated, interrupted or waiting_approval). Each transition
+ends in one atomic write of the state file (``state.store.save_state``), so the
+crash-safety story reads in one place: a ``started`` journal entry is on disk before its
+child runs, and the world an action produced is on disk together with the entry saying it succeeded.
 
 It lives in ``goap/`` rather than ``state/`` because it speaks of catalog actions and
 outcomes; ``state/`` stays a file format that imports nothing of the engine.
@@ -25,6 +26,8 @@ from state.files import safe_name
 from state.model import json_safe
 from state.status import UNFINISHED, RunEnd, Via, persisted
 from state.store import (
+    ApprovalDecision,
+    ApprovalRequest,
     Failure,
     JournalEntry,
     StateFile,
@@ -88,6 +91,13 @@ class RunRecord:
             )
         state = read_state(catalog, path) if state is None else state
         unfinished = state.status in UNFINISHED
+        if unfinished and not resume and state.awaiting:
+            names = ", ".join(r.action for r in state.awaiting)
+            raise RunError(
+                f"{path}: run {state.run_id} waits for approval of {names}; answer with "
+                f"`goap approve {catalog.path} {state.awaiting[0].action}` (or `goap deny`), "
+                f"then continue it with `goap run --resume`"
+            )
         if unfinished and not resume:
             raise RunError(
                 f"{path}: run {state.run_id} did not finish ({state.status}); continue it with "
@@ -101,6 +111,7 @@ class RunRecord:
         else:  # a new run: fresh failure budget and penalties, same world
             state.run_id = now()
             state.failures, state.penalties, state.report = [], {}, None
+            state.awaiting, state.approvals = [], []
             state.started_at, state.completed_at = now(), None
             state.actions_completed = []
         state.status = "running"
@@ -133,6 +144,22 @@ class RunRecord:
     def completed(self) -> list[str]:
         return self.state.actions_completed
 
+    def approval_for(self, action: str) -> ApprovalDecision | None:
+        """The approval the next start of ``action`` may use: its last decision, if that
+        is an approval no start has used yet."""
+        last = self._decisions().get(action)
+        return last if last is not None and last.decision == "approved" and not last.used else None
+
+    def denied(self) -> dict[str, ApprovalDecision]:
+        """Actions whose last decision in this run is a denial: planning leaves them out."""
+        return {a: d for a, d in self._decisions().items() if d.decision == "denied"}
+
+    def awaited(self, action: str) -> ApprovalRequest | None:
+        return next((r for r in self.state.awaiting if r.action == action), None)
+
+    def _decisions(self) -> dict[str, ApprovalDecision]:
+        return {d.action: d for d in self.state.approvals}  # the last one per action wins
+
     def errors(self, action: str) -> list[str]:
         """The errors of this run's failed attempts of ``action``, oldest first."""
         return [
@@ -160,14 +187,61 @@ class RunRecord:
         self.state.world = dict(world)
 
     def planned(self, actions: tuple[Action, ...], world: dict[str, Any]) -> None:
+        """A new plan; a request for an action it no longer uses is withdrawn."""
+        names = {a.name for a in actions}
+        self.state.awaiting = [r for r in self.state.awaiting if r.action in names]
+        if self.state.status == "waiting_approval" and not self.state.awaiting:
+            self.state.status = "running"
         self.state.plan = [a.name for a in actions]
         self.state.actions_pending = [a.label for a in actions]
         self.state.world = dict(world)
         self.save()
 
+    def approval_requested(self, action: Action, waits: bool = True) -> bool:
+        """The run stops before ``action`` until someone answers; False if already asked.
+
+        ``waits``: the run's status becomes ``waiting_approval`` (a single agent-driven
+        action only leaves the request, for ``goap approve`` to answer)."""
+        if self.awaited(action.name) is not None:
+            if waits and self.state.status != "waiting_approval":  # a resumed run asks again
+                self.state.status = "waiting_approval"
+                self.save()
+            return False
+        reason = action.approval.reason if action.approval else ""
+        self.state.awaiting.append(
+            ApprovalRequest(action=action.name, requested_at=now(), reason=reason)
+        )
+        if waits:
+            self.state.status = "waiting_approval"
+        self.save()
+        return True
+
+    def decided(self, decisions: list[ApprovalDecision], live: bool) -> list[ApprovalDecision]:
+        """Answers taken in (those not taken before); each ends its action's request.
+
+        ``live``: a runner holds the file, so once nothing is awaited it runs again;
+        otherwise the status stays as the stopped run left it (``goap run --resume``)."""
+        known = {d.id for d in self.state.approvals}
+        new = [d for d in decisions if d.id not in known]
+        if not new:
+            return []
+        self.state.approvals.extend(new)
+        answered = {d.action for d in new}
+        self.state.awaiting = [r for r in self.state.awaiting if r.action not in answered]
+        if live and self.state.status == "waiting_approval" and not self.state.awaiting:
+            self.state.status = "running"
+        self.save()
+        return new
+
     def attempt_started(
-        self, action: Action, attempt: int, via: Via = "run", forced: bool = False
+        self,
+        action: Action,
+        attempt: int,
+        via: Via = "run",
+        forced: bool = False,
+        approval: ApprovalDecision | None = None,
     ) -> JournalEntry:
+        """``approval``: the decision this start uses (marked used in the same write)."""
         entry = JournalEntry(
             seq=len(self.state.history) + 1,
             run_id=self.state.run_id or "",
@@ -178,6 +252,9 @@ class RunRecord:
             forced=forced,
             via=via,
         )
+        if approval is not None:
+            approval.used = True
+            entry.approval = {"who": approval.who, "at": approval.at, "why": approval.why}
         self.state.history.append(entry)
         self._at(action)
         self.save()
@@ -235,6 +312,8 @@ class RunRecord:
             self.state.plan = []
         if end in ("escalated", "no_plan"):
             self.state.report = message
+        if end not in ("interrupted", "waiting_approval"):
+            self.state.awaiting = []  # the run is over: nothing waits any more
         self.save()
 
     def _at(self, action: Action) -> None:

@@ -6,6 +6,12 @@ with what the plan expected; any difference (or a failure) means planning again 
 truth. A failed action (attempts spent) is penalized for the rest of the run so another
 route is preferred; a run-wide failure budget ends the run as ``escalated``.
 
+An action the catalog gates (``approval:``) starts only with an approval of this run not yet
+used (``goap.running.approval``): otherwise the runner asks (status ``waiting_approval``),
+lets the steps that do not wait on it start and finish, and then waits, taking answers in
+every half second (or, ``wait_approval=False``, ends the run as ``waiting_approval``). A
+denied action is left out of planning for the rest of the run (a later approval lifts it).
+
 The runner holds the policy only: what happened is written by the run record
 (``goap.running.record``), and how an executor runs is the ``execute`` seam
 (``goap.running.execution``), real child processes unless a test scripts them.
@@ -30,6 +36,7 @@ from goap.loading.logic import with_effects
 from goap.loading.secrets import MASKER, referenced, scrub
 from goap.planning.planner import PlanOptions, PlanResult, plan
 from goap.planning.schedule import waits_for, writes
+from goap.running import approval as approvals
 from goap.running import orphans
 from goap.running.errors import RunError
 from goap.running.execution import (
@@ -49,9 +56,9 @@ from goap.running.protocol import Call
 from goap.running.record import RunRecord, logs_root, read_state, read_world
 from goap.running.resources import DEFAULT_JOBS, capacities, fits, goap_toml, hold, problems
 from state.files import open_append
-from state.model import StateTypeError, quoted, shown
+from state.model import StateError, StateTypeError, quoted, shown
 from state.status import RunEnd, Via
-from state.store import JournalEntry, StateLock
+from state.store import ApprovalDecision, JournalEntry, StateLock
 
 CIRCLE_LIMIT = 3  # the same action from the same world this often means no progress
 EXIT: dict[RunEnd, int] = {
@@ -60,7 +67,9 @@ EXIT: dict[RunEnd, int] = {
     "escalated": 1,
     "no_plan": 3,
     "interrupted": 130,
+    "waiting_approval": 4,
 }
+APPROVAL_POLL = 0.5  # seconds between looks at the answers file while a step awaits one
 
 
 class Events(Protocol):
@@ -98,6 +107,7 @@ class RunResult:
     progress: Progress
     failures: list[dict[str, Any]]
     world: dict[str, Any]  # flat, as the run left it
+    awaiting: list[dict[str, Any]] = field(default_factory=list)  # approvals it waits for
 
     @property
     def executed(self) -> list[dict[str, Any]]:
@@ -189,6 +199,7 @@ class Runner:
         execute: Execution | None = None,
         jobs: int = DEFAULT_JOBS,
         leave_jobs: bool = False,
+        wait_approval: bool = True,
     ):
         self.catalog, self.state_path = catalog, state_path
         self.events = events or Silent()
@@ -205,6 +216,9 @@ class Runner:
         self.backends: dict[str, JobBackend] = {}
         self.leave_jobs = leave_jobs  # on SIGINT/SIGTERM: leave remote jobs running
         self.stop_requested = False
+        self.wait_approval = wait_approval  # False: a run that must wait ends instead
+        self.gated = any(a.approval for a in catalog.actions)
+        self.announced: set[str] = set()  # actions whose wait this process has shown
         MASKER.declare(catalog.secrets)
         self.ctx = ExecutionContext.create(
             workdir,
@@ -237,6 +251,7 @@ class Runner:
                     self.events.note(message)
                     return RunResult("completed", message, self.state_path, Progress(), [], sensed)
             self.record = RunRecord.open(self.catalog, self.state_path, resume, state)
+            self._answers(self.record)  # what was answered while no runner held the state
             return self._loop(self.record, sensed)
 
     def run_one(
@@ -263,11 +278,27 @@ class Runner:
                     f"{name} does not apply: unmet preconditions: {'; '.join(unmet)} "
                     f"(run `goap next` for what applies, or --force to run it anyway)"
                 )
+            granted = self._approval_of_one(record, action)
             record.sensed(world)
             board = _Board(world)
-            outcome = self._perform(record, action, board, "skill", bool(unmet))
+            outcome = self._perform(record, action, board, "skill", bool(unmet), granted)
             world = board.world
             return StepResult(action.name, outcome, world, unmet if force else [])
+
+    def _approval_of_one(self, record: RunRecord, action: Action) -> ApprovalDecision | None:
+        """A gated action driven alone needs an approval as in a run: else it is asked
+        for (the request stays in the state file for `goap approve`) and refused."""
+        if action.approval is None:
+            return None
+        self._answers(record, live=False)
+        granted = record.approval_for(action.name)
+        if granted is None:
+            record.approval_requested(action, waits=False)
+            raise RunError(
+                f"{action.name} needs approval{_reason(action)}: asked; answer with `goap "
+                f"approve {self.catalog.path} {action.name}`, then run it again"
+            )
+        return granted
 
     def dry_run(self) -> PlanResult:
         world = self._sense(read_world(self.catalog, self.state_path))
@@ -341,9 +372,12 @@ class Runner:
                 return self._finish(record, done, "completed", "goal reached")
             if self.stop_requested:
                 return self._finish(record, done, "interrupted", "interrupted")
-            planned = plan(self.catalog, world, penalties=record.penalties, options=self.options)
+            denied = record.denied()
+            planned = plan(
+                self._without(denied), world, penalties=record.penalties, options=self.options
+            )
             if not planned.found:
-                return self._finish(record, done, "no_plan", planned.message)
+                return self._finish(record, done, "no_plan", _denied_report(planned, denied))
             here = frozenset(world.items())
             stuck = [a.name for a in planned.actions if settled.get(a.name, ("",))[0] == here]
             if stuck:  # the plan would repeat a failure that repeats itself: no other route
@@ -377,6 +411,8 @@ class Runner:
         pending, landed = list(range(len(steps))), set()
         running: dict[Future[Outcome], int] = {}
         held: dict[str, float] = {}
+        blocked: set[int] = set()  # steps waiting for an approval
+        polled = time.monotonic()
         halt: str | None = None  # why nothing new starts
         ended: tuple[RunEnd, str] | None = None
         with ThreadPoolExecutor(max_workers=self.jobs, thread_name_prefix="goap-step") as pool:
@@ -385,7 +421,9 @@ class Runner:
                     ready = [
                         i
                         for i in pending
-                        if waits[i] <= landed and fits(steps[i], held, self.capacity)
+                        if i not in blocked
+                        and waits[i] <= landed
+                        and fits(steps[i], held, self.capacity)
                     ]
                     if not ready:
                         break
@@ -397,6 +435,14 @@ class Runner:
                     if unmet:
                         halt = f"{action.name} no longer applies ({', '.join(unmet)}); replanning"
                         break
+                    granted = None
+                    if action.approval is not None:
+                        with board.lock:
+                            granted = record.approval_for(action.name)
+                            if granted is None:
+                                blocked.add(i)
+                                self._ask(record, action)
+                                continue
                     key = (action.name, frozenset(now.items()))
                     visits[key] = visits.get(key, 0) + 1
                     if visits[key] > CIRCLE_LIMIT:
@@ -410,10 +456,31 @@ class Runner:
                     pending.remove(i)
                     hold(held, action, 1)
                     board.launch(action, now)
-                    running[pool.submit(self._perform, record, action, board)] = i
+                    running[
+                        pool.submit(self._perform, record, action, board, "run", False, granted)
+                    ] = i
                 if not running:
-                    break
+                    if not blocked or halt is not None or ended is not None:
+                        break
+                    if self.stop_requested:
+                        break  # interrupted: the requests stay in the state file
+                    answered = self._answers(record, board)
+                    if answered:
+                        blocked.clear()  # looked at again: approved ones start
+                        halt = _denied_step(answered, steps, pending)
+                        continue
+                    if not self.wait_approval:
+                        ended = ("waiting_approval", self._waiting(record))
+                        break
+                    self._wait(APPROVAL_POLL)
+                    continue
                 finished, _ = wait(running, timeout=0.1, return_when=FIRST_COMPLETED)
+                if self.gated and time.monotonic() - polled >= APPROVAL_POLL:
+                    polled = time.monotonic()
+                    answered = self._answers(record, board)
+                    if answered:
+                        blocked.clear()
+                        halt = halt or _denied_step(answered, steps, pending)
                 for future in finished:
                     i = running.pop(future)
                     action = steps[i]
@@ -475,6 +542,54 @@ class Runner:
             )
         return None
 
+    # ------------------------------------------------------------ approvals
+
+    def _without(self, denied: dict[str, ApprovalDecision]) -> Catalog:
+        """The catalog planning sees: without the actions denied in this run."""
+        if not denied:
+            return self.catalog
+        return replace(
+            self.catalog, actions=tuple(a for a in self.catalog.actions if a.name not in denied)
+        )
+
+    def _ask(self, record: RunRecord, action: Action) -> None:
+        """Record that the run waits for ``action``'s approval; say so once per process."""
+        record.approval_requested(action)
+        if action.name not in self.announced:
+            self.announced.add(action.name)
+            label = f"{action.id} {action.name}" if action.id else action.name
+            self.events.note(
+                f"waiting for approval of {label}{_reason(action)}: goap approve "
+                f"{self.catalog.path} {action.name}  (or goap deny)"
+            )
+
+    def _answers(
+        self, record: RunRecord, board: _Board | None = None, live: bool = True
+    ) -> list[ApprovalDecision]:
+        """Take the answers queued for this run into the state file; note each one."""
+        if not approvals.has_queued(record.path):
+            return []
+        try:
+            with board.lock if board is not None else contextlib.nullcontext():
+                taken = approvals.take(record, live)
+        except StateError as exc:  # a link planted as the answers file: never followed
+            if "answers" not in self.announced:
+                self.announced.add("answers")
+                self.events.note(f"answers are not read: {exc}")
+            return []
+        for d in taken:
+            why = f": {d.why}" if d.why else ""
+            self.events.note(f"{d.action} {d.decision} by {d.who} at {d.at}{why}")
+            self.announced.discard(d.action)
+        return taken
+
+    def _waiting(self, record: RunRecord) -> str:
+        names = [r.action for r in record.state.awaiting]
+        return (
+            f"waiting for approval of {', '.join(names)}: `goap approve {self.catalog.path} "
+            f"{names[0] if names else 'ACTION'}` (or `goap deny`), then `goap run --resume`"
+        )
+
     def _perform(
         self,
         record: RunRecord,
@@ -482,9 +597,10 @@ class Runner:
         board: _Board,
         via: Via = "run",
         forced: bool = False,
+        granted: ApprovalDecision | None = None,
     ) -> Outcome:
         """Run one action with its retry policy; every attempt is recorded (the new world is
-        the board's).
+        the board's). ``granted``: the approval its first attempt uses.
 
         Several may run at once (one thread each): the board's lock orders what they write
         to the record, and each lays only its own writes over the world.
@@ -502,7 +618,8 @@ class Runner:
                     outcome = INTERRUPTED
                     break
             with board.lock:
-                entry = record.attempt_started(action, attempt, via, forced)
+                used = granted if attempt == 1 else None
+                entry = record.attempt_started(action, attempt, via, forced, used)
                 self.events.started(action, attempt)
             log = record.log_path(f"{entry.seq:05d}-{action.name}.log", self.ctx.logs)
             where = f"action {action.name}"
@@ -736,7 +853,9 @@ class Runner:
         record.finished(end, message)
         self.events.note(message)
         failures = [f.model_dump() for f in record.failures]
-        return RunResult(end, message, self.state_path, done, failures, dict(record.world))
+        awaiting = [r.model_dump() for r in record.state.awaiting]
+        world = dict(record.world)
+        return RunResult(end, message, self.state_path, done, failures, world, awaiting)
 
 
 class _Board:
@@ -791,6 +910,35 @@ def _executed(action: Action, outcome: Outcome) -> dict[str, Any]:
         "error": outcome.error or None,
         "log": outcome.log or None,
     }
+
+
+def _reason(action: Action) -> str:
+    return f" ({action.approval.reason})" if action.approval and action.approval.reason else ""
+
+
+def _denied_step(
+    answered: list[ApprovalDecision], steps: tuple[Action, ...], pending: list[int]
+) -> str | None:
+    """Why to replan, when an answer denies a step this plan still has to run."""
+    names = {steps[i].name for i in pending}
+    for d in answered:
+        if d.decision == "denied" and d.action in names:
+            return f"{d.action} was denied by {d.who}; replanning without it"
+    return None
+
+
+def _denied_report(planned: PlanResult, denied: dict[str, ApprovalDecision]) -> str:
+    """The no-plan message, naming the denials that left no route."""
+    if not denied:
+        return planned.message
+    said = "; ".join(
+        f"{d.action} (denied by {d.who} at {d.at}" + (f": {d.why})" if d.why else ")")
+        for d in denied.values()
+    )
+    return (
+        f"{planned.message}\nno route to the goal is left without the denied actions: {said}; "
+        f"a new `goap run` asks for approval again"
+    )
 
 
 def _no_route(action: str, error: str) -> str:
