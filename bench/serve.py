@@ -130,7 +130,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"baseline (in-process decode + onnxruntime, sequential): p50 {base['p50_ms']:.2f} ms, "
           f"p99 {base['p99_ms']:.2f} ms, {base['rps']:.0f} req/s")  # fmt: skip
     print(f"server, concurrency 1: {single['requests']} requests, p50 {single['p50_ms']} ms, "
-          f"p99 {single['p99_ms']} ms, {single['rps']} req/s, errors {single['errors']}")  # fmt: skip
+          f"p99 {single['p99_ms']} ms, {single['rps']} req/s, "
+          f"errors {single['errors']}")  # fmt: skip
     print(f"server, concurrency {args.concurrency}: {loaded['requests']} requests, "
           f"{loaded['rps']} req/s, p50 {loaded['p50_ms']} ms, p99 {loaded['p99_ms']} ms, "
           f"errors {loaded['errors']}")  # fmt: skip

@@ -24,7 +24,6 @@ from typing import Any
 
 import numpy as np
 
-
 NODELAY = (socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
 
