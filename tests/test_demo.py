@@ -321,6 +321,7 @@ def test_a_failed_gate_routes_to_retraining(copy: Path) -> None:
     assert summary["published_version"] == "v2" and summary["metrics"]["classifier.accuracy"] >= 0.8
 
 
+@pytest.mark.long  # a retrain, export, gates, publish and a staged rollout: minutes
 def test_drift_in_the_served_inputs_routes_to_a_retrain_and_a_rollout(copy: Path) -> None:
     from models.loadgen import drive
 

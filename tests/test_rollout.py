@@ -17,7 +17,8 @@ import pytest
 from conftest import ROOT, goap_cmd
 from conftest_serving import add_version, serving_base, serving_ws  # noqa: F401
 
-pytestmark = pytest.mark.slow  # real trainings, a real server, real load windows
+# real trainings, a real server, real load windows: minutes each, outside CI's 30 minutes
+pytestmark = [pytest.mark.slow, pytest.mark.long]
 
 CATALOG = ROOT / "plans" / "serving.yaml"
 
