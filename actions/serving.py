@@ -26,14 +26,12 @@ and pid, written by the server), ``routing.json`` (the server's persisted split)
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import secrets
 import signal
 import subprocess
 import sys
 import time
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -41,7 +39,8 @@ from pydantic import Field
 
 from actions.config import GoapConfig, load_config
 from actions.contract import ExecutorArgs, FiniteFloat, WorkdirArgs
-from actions.paths import write_text
+from actions.pipeline import now, read_json, relative, write_json
+from actions.process import tail
 from actions.publish import version_history
 from goap.executor import ActionFailed, facts, progress
 
@@ -138,7 +137,7 @@ class Serving:
         """The running server's url and pid, or None when none is running. A ready file
         copied with a workspace names another workspace's server: its pid lives, but it
         serves another registry, so it is not this workspace's server."""
-        data = _read_json(self.folder / READY_FILE)
+        data = read_json(self.folder / READY_FILE)
         if not data or not isinstance(data.get("pid"), int) or not _alive(data["pid"]):
             return None
         if data.get("registry") != str((self.registry / self.name).resolve()):
@@ -188,6 +187,13 @@ class Serving:
             )
         return body
 
+    def health(self) -> dict[str, Any] | None:
+        """``/health`` of this workdir's server, or None when none answers (for sensors)."""
+        try:
+            return self.call("GET", "/health")
+        except ActionFailed:
+            return None
+
     def latest(self) -> str | None:
         versions = version_history(self.workdir, self.name) if self.registry.is_dir() else []
         return versions[-1]["version"] if versions else None
@@ -195,7 +201,7 @@ class Serving:
     # verdicts: what the stages found, per version, written before an action ends
 
     def verdicts(self) -> dict[str, Any]:
-        return _read_json(self.folder / VERDICTS_FILE) or {}
+        return read_json(self.folder / VERDICTS_FILE) or {}
 
     def record(self, version: str, **changes: Any) -> dict[str, Any]:
         verdicts = self.verdicts()
@@ -205,7 +211,7 @@ class Serving:
                 entry["stages"][str(value["percent"])] = value
             else:
                 entry[key] = value
-        write_text(self.folder / VERDICTS_FILE, json.dumps(verdicts, indent=2) + "\n")
+        write_json(self.folder / VERDICTS_FILE, verdicts)
         return entry
 
 
@@ -232,10 +238,7 @@ def serving_status(args: ServingArgs) -> dict[str, Any]:
     latest = serving.latest()
     verdict = serving.verdicts().get(latest or "", {})
     rejected = verdict.get("rejected", False)
-    try:
-        health = serving.call("GET", "/health") if serving.ready() else None
-    except ActionFailed:
-        health = None
+    health = serving.health()
     if health is None:
         return {"up": False, "latest": latest or "", "serving_latest": False, "rejected": rejected}
     candidate = health.get("candidate") or ""
@@ -265,10 +268,7 @@ def drift_status(args: DriftArgs) -> dict[str, Any]:
     from models.drift import compare, dataset_profile
 
     serving = Serving(args.workdir, args.name)
-    try:
-        health = serving.call("GET", "/health") if serving.ready() else None
-    except ActionFailed:
-        health = None
+    health = serving.health()
     if health is None:
         return {"drift": False, "samples": 0, "reason": "no server"}
     since = serving.verdicts().get(health["stable"], {}).get("promoted_epoch", 1)
@@ -276,7 +276,7 @@ def drift_status(args: DriftArgs) -> dict[str, Any]:
     data = args.workdir / args.data_root
     key = hashlib.sha256(f"{data.resolve()}:{args.image_size}".encode()).hexdigest()[:12]
     cache = serving.folder / f"reference-{key}.json"
-    reference = _read_json(cache)
+    reference = read_json(cache)
     if reference is None:
         if not (data / "annotations").is_dir():
             return {
@@ -285,15 +285,13 @@ def drift_status(args: DriftArgs) -> dict[str, Any]:
                 "reason": f"no training data at {args.data_root}",
             }
         reference = dataset_profile(data, args.image_size)
-        write_text(cache, json.dumps(reference))
+        write_json(cache, reference)
     report = compare(reference["rows"], recent["rows"])
     target = serving.folder / "drift_report.json"
-    write_text(
-        target, json.dumps({**report, "since_epoch": since, "stable": health["stable"]}, indent=2)
-    )
+    write_json(target, {**report, "since_epoch": since, "stable": health["stable"]})
     return {
         "drift": report["drift"], "samples": report["samples"], "reason": report["reason"],
-        "drifted": ", ".join(report["drifted"]), "report": _shown(args.workdir, target),
+        "drifted": ", ".join(report["drifted"]), "report": relative(args.workdir, target),
     }  # fmt: skip
 
 
@@ -346,13 +344,14 @@ def start_server(args: ServingArgs) -> dict[str, Any]:
         if proc.poll() is not None:
             raise ActionFailed(
                 f"the model server exited with {proc.returncode} while starting; see "
-                f"{serving.folder / LOG_FILE}: {_tail(serving.folder / LOG_FILE)}"
+                f"{serving.folder / LOG_FILE}: {_log_tail(serving.folder / LOG_FILE)}"
             )
-        if serving.ready() is not None:
+        ready = serving.ready()
+        if ready is not None:
             health = serving.call("GET", "/health")
-            progress(message=f"serving {health['stable']} at {serving.ready()['url']}")
+            progress(message=f"serving {health['stable']} at {ready['url']}")
             return {
-                "url": serving.ready()["url"],
+                "url": ready["url"],
                 "stable": health["stable"],
                 "started": True,
                 "pid": proc.pid,
@@ -395,7 +394,7 @@ def load_candidate(args: ServingArgs) -> dict[str, Any]:
     routing = serving.call(
         "PUT", "/v1/routing", json={"stable": health["stable"], "candidate": latest, "percent": 0}
     )
-    serving.record(latest, stages={}, smoke={}, regressed=False, loaded_at=_now())
+    serving.record(latest, stages={}, smoke={}, regressed=False, loaded_at=now())
     return {
         "stable": routing["stable"],
         "candidate": routing["candidate"],
@@ -407,13 +406,13 @@ def load_candidate(args: ServingArgs) -> dict[str, Any]:
 def smoke_test_candidate(args: SmokeArgs) -> dict[str, Any]:
     """The seed's five smoke checks (load, inference, output validity, batch, latency)."""
     serving = Serving(args.workdir, args.name)
-    candidate = _candidate(serving)
+    candidate, _ = _candidate(serving)
     report = serving.call(
         "POST", "/v1/smoke", json={"version": candidate, "latency_p95_ms": args.latency_p95_ms}
     )
     failed = [c["name"] for c in report["checks"] if not c["passed"]]
     serving.record(
-        candidate, smoke={"passed": report["passed"], "checks": report["checks"], "at": _now()}
+        candidate, smoke={"passed": report["passed"], "checks": report["checks"], "at": now()}
     )
     if not report["passed"]:
         serving.record(candidate, regressed=True, reason=f"smoke test failed: {', '.join(failed)}")
@@ -429,8 +428,7 @@ def smoke_test_candidate(args: SmokeArgs) -> dict[str, Any]:
 def rollout_stage(args: StageArgs) -> dict[str, Any]:
     """Give the candidate ``percent`` of traffic, wait for a window, compare with stable."""
     serving = Serving(args.workdir, args.name)
-    candidate = _candidate(serving)
-    health = serving.call("GET", "/health")
+    candidate, health = _candidate(serving)
     routing = serving.call(
         "PUT", "/v1/routing",
         json={"stable": health["stable"], "candidate": candidate, "percent": args.percent},
@@ -447,7 +445,7 @@ def rollout_stage(args: StageArgs) -> dict[str, Any]:
     passed = not reasons
     serving.record(
         candidate,
-        stage={"percent": args.percent, "passed": passed, "epoch": epoch, "at": _now(),
+        stage={"percent": args.percent, "passed": passed, "epoch": epoch, "at": now(),
                "candidate": cand, "stable": base, "reasons": reasons},
     )  # fmt: skip
     if not passed:
@@ -465,18 +463,16 @@ def promote_candidate(args: PromoteArgs) -> dict[str, Any]:
     """After the 100% stage: an A/B report on the same probe requests, then the candidate
     becomes the stable version (it already answers all routed traffic)."""
     serving = Serving(args.workdir, args.name)
-    candidate = _candidate(serving)
+    candidate, health = _candidate(serving)
     verdict = serving.verdicts().get(candidate, {})
     if not verdict.get("stages", {}).get("100", {}).get("passed"):
         raise ActionFailed(f"{candidate} has not passed the 100% stage; it cannot be promoted")
-    previous = serving.call("GET", "/health")["stable"]
+    previous = health["stable"]
     report = ab_report(serving, previous, candidate, args.ab_requests)
     routing = serving.call(
         "PUT", "/v1/routing", json={"stable": candidate, "candidate": None, "percent": 0}
     )
-    serving.record(
-        candidate, promoted_at=_now(), promoted_epoch=routing["epoch"], ab=report["file"]
-    )
+    serving.record(candidate, promoted_at=now(), promoted_epoch=routing["epoch"], ab=report["file"])
     return {
         "stable": routing["stable"], "previous": previous, "ab_report": report["file"],
         "ab_p_value": report["accuracy_test"]["p_value"],
@@ -489,12 +485,11 @@ def promote_candidate(args: PromoteArgs) -> dict[str, Any]:
 def rollback_candidate(args: ServingArgs) -> dict[str, Any]:
     """Send all traffic back to the stable version and mark the candidate rejected."""
     serving = Serving(args.workdir, args.name)
-    candidate = _candidate(serving)
-    health = serving.call("GET", "/health")
+    candidate, health = _candidate(serving)
     serving.call(
         "PUT", "/v1/routing", json={"stable": health["stable"], "candidate": None, "percent": 0}
     )
-    verdict = serving.record(candidate, rejected=True, rolled_back_at=_now())
+    verdict = serving.record(candidate, rejected=True, rolled_back_at=now())
     return {
         "stable": health["stable"],
         "rolled_back": candidate,
@@ -505,11 +500,12 @@ def rollback_candidate(args: ServingArgs) -> dict[str, Any]:
 # ----------------------------------------------------------------------------------- helpers
 
 
-def _candidate(serving: Serving) -> str:
+def _candidate(serving: Serving) -> tuple[str, dict[str, Any]]:
+    """The server's candidate version, and the ``/health`` that named it."""
     health = serving.call("GET", "/health")
     if not health.get("candidate"):
         raise ActionFailed("the model server has no candidate version; load one first")
-    return health["candidate"]
+    return health["candidate"], health
 
 
 def _fill_window(serving: Serving, args: StageArgs, epoch: int, candidate: str) -> dict[str, Any]:
@@ -605,6 +601,7 @@ def ab_report(serving: Serving, stable: str, candidate: str, n: int) -> dict[str
     from scipy.stats import binomtest, mannwhitneyu
 
     from models.data import read_annotations
+    from models.serve import percentiles
 
     records = read_annotations(
         serving.workdir / serving.settings.traffic_data, serving.settings.traffic_split
@@ -635,44 +632,18 @@ def ab_report(serving: Serving, stable: str, candidate: str, n: int) -> dict[str
     finite = {v: [x for x in latency[v] if x == x] for v in latency}
     mwu = mannwhitneyu(finite[candidate], finite[stable]).pvalue if all(finite.values()) else 1.0
     report = {
-        "stable": stable, "candidate": candidate, "requests": len(records), "at": _now(),
+        "stable": stable, "candidate": candidate, "requests": len(records), "at": now(),
         "accuracy": {v: round(sum(x) / len(x), 4) for v, x in correct.items()},
         "accuracy_test": {"test": "exact McNemar (binomial on discordant pairs)",
                           "stable_only_correct": b, "candidate_only_correct": c,
                           "p_value": round(float(mcnemar), 6)},
-        "latency_p50_ms": {v: _quantile(x, 0.5) for v, x in finite.items()},
-        "latency_p95_ms": {v: _quantile(x, 0.95) for v, x in finite.items()},
+        "latency_p50_ms": {v: percentiles(x)["p50_ms"] for v, x in finite.items()},
+        "latency_p95_ms": {v: percentiles(x)["p95_ms"] for v, x in finite.items()},
         "latency_test": {"test": "Mann-Whitney U, two-sided", "p_value": round(float(mwu), 6)},
     }  # fmt: skip
     target = serving.registry / serving.name / candidate / "ab" / f"vs-{stable}.json"
-    write_text(target, json.dumps(report, indent=2) + "\n")
-    return {
-        **report,
-        "file": str(
-            target.relative_to(serving.workdir)
-            if target.is_relative_to(serving.workdir)
-            else target
-        ),
-    }
-
-
-def _shown(workdir: Path, path: Path) -> str:
-    return str(path.relative_to(workdir)) if path.is_relative_to(workdir) else str(path)
-
-
-def _quantile(values: list[float], q: float) -> float | None:
-    if not values:
-        return None
-    ordered = sorted(values)
-    return round(ordered[min(len(ordered) - 1, int(q * len(ordered)))], 3)
-
-
-def _read_json(path: Path) -> dict[str, Any] | None:
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    return data if isinstance(data, dict) else None
+    write_json(target, report)
+    return {**report, "file": relative(serving.workdir, target)}
 
 
 def _alive(pid: int) -> bool:
@@ -688,12 +659,9 @@ def _alive(pid: int) -> bool:
         return True
 
 
-def _tail(path: Path, lines: int = 5) -> str:
+def _log_tail(path: Path, lines: int = 5) -> str:
     try:
-        return " | ".join(path.read_text(encoding="utf-8", errors="replace").splitlines()[-lines:])
+        text = path.read_text(encoding="utf-8", errors="replace")
     except OSError:
         return ""
-
-
-def _now() -> str:
-    return datetime.now(UTC).isoformat(timespec="seconds")
+    return tail(text, lines).replace("\n", " | ")

@@ -14,6 +14,7 @@ checkpoint's digest, the config and the final metrics.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import os
 import threading
@@ -28,12 +29,15 @@ from actions.contract import InWorkdir, OptionalInWorkdir, WorkdirArgs, known
 from actions.paths import replacing
 from actions.pipeline import (
     DATA_ROOT,
+    REPORT,
     RUNS_DIR,
     Kind,
     MlSettings,
     apply_threads,
     checkpoint_path,
     ml_settings,
+    now,
+    read_json,
     relative,
     write_record,
 )
@@ -294,8 +298,6 @@ ACCURACY_GATES = {"classifier": "accuracy", "dit": "conditional_accuracy"}
 def _failure(args: TrainArgs) -> str:
     """What the last validation said about this model: 'accuracy' (it underfits: more steps
     help), 'other' (a new start helps), or 'none' (no report names it)."""
-    from actions.pipeline import REPORT, read_json
-
     report = read_json(args.workdir / REPORT) or {}
     failed = [
         g.split(".", 1)[1] for g in report.get("failed_gates", []) if g.startswith(args.kind + ".")
@@ -314,17 +316,15 @@ class Ledger:
 
     def entries(self) -> list[dict[str, Any]]:
         try:
-            lines = self.path.read_text(encoding="utf-8").splitlines()
+            lines = self.path.read_bytes().splitlines()
         except OSError:
             return []
-        return [r for r in map(lambda line: _record(line.encode()), lines) if r]
+        return [r for r in map(_record, lines) if r]
 
     @staticmethod
     def fingerprint(config: dict[str, Any], data_root: Path) -> str:
         """The settings that decide the weights, and the data: its annotations and the name and
         size of every image (not their bytes: a dataset of thousands hashes in milliseconds)."""
-        import hashlib
-
         digest = hashlib.sha256()
         settings = {k: v for k, v in config.items() if k not in _NOT_WEIGHTS}
         digest.update(json.dumps(settings, sort_keys=True, default=str).encode())
@@ -362,8 +362,6 @@ class Ledger:
                 )
 
     def add(self, fingerprint: str, config: dict[str, Any], retrain: bool) -> None:
-        from actions.pipeline import now
-
         settings = {k: v for k, v in config.items() if k not in _NOT_WEIGHTS}
         line = json.dumps(
             {"fingerprint": fingerprint, "retrain": retrain, "at": now(), "config": settings}

@@ -57,6 +57,7 @@ def drive(
     import httpx
 
     from models.data import read_annotations
+    from models.serve import percentiles
 
     records = read_annotations(data_root, split)  # type: ignore[arg-type]
     if not records:
@@ -114,10 +115,6 @@ def drive(
     with ThreadPoolExecutor(max(1, concurrency)) as pool:
         list(pool.map(one, range(requests)))
     seconds = time.perf_counter() - start
-    ordered = sorted(latencies)
-
-    def q(p: float) -> float | None:
-        return round(ordered[min(len(ordered) - 1, int(p * len(ordered)))], 3) if ordered else None
 
     return {
         "requests": requests,
@@ -125,7 +122,7 @@ def drive(
         "rps": round(requests / seconds, 2) if seconds else None,
         "statuses": dict(statuses),
         "errors": requests - statuses.get("200", 0),
-        "p50_ms": q(0.5), "p95_ms": q(0.95), "p99_ms": q(0.99),
+        **percentiles(latencies),
         "versions": dict(versions),
         "accuracy": {v: round(correct[v] / n, 4) for v, n in versions.items()},
         "shift": shift,

@@ -55,6 +55,14 @@ class ServeError(ModelsError):
         self.status = status
 
 
+class InvalidOutput(Exception):
+    """A model output that failed its checks: counted as invalid, answered 500."""
+
+    def __init__(self, version: str, problem: str):
+        super().__init__(problem)
+        self.version = version
+
+
 # ------------------------------------------------------------------------------- the versions
 
 
@@ -120,18 +128,26 @@ class Counts:
     latencies: deque = field(default_factory=lambda: deque(maxlen=RESERVOIR))
 
     def document(self) -> dict[str, Any]:
-        ordered = sorted(self.latencies)
-
-        def q(p: float) -> float | None:
-            return (
-                round(ordered[min(len(ordered) - 1, int(p * len(ordered)))], 3) if ordered else None
-            )
-
         return {
             "requests": self.requests, "errors": self.errors, "invalid": self.invalid,
             "probes": self.probes, "probe_correct": self.probe_correct,
-            "p50_ms": q(0.5), "p95_ms": q(0.95), "p99_ms": q(0.99),
+            **percentiles(self.latencies),
         }  # fmt: skip
+
+
+def nearest_rank(ordered: list[float], q: float) -> float | None:
+    """The ``q`` quantile of sorted values by nearest rank (None for none)."""
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))] if ordered else None
+
+
+def percentiles(values: Any) -> dict[str, float | None]:
+    """p50, p95 and p99 of latencies in ms, rounded to the microsecond (the server's windows,
+    the load generator's client side and the A/B report use the same)."""
+    ordered = sorted(values)
+    return {
+        f"p{round(q * 100)}_ms": None if (v := nearest_rank(ordered, q)) is None else round(v, 3)
+        for q in (0.5, 0.95, 0.99)
+    }
 
 
 @dataclass
@@ -362,15 +378,53 @@ def build_app(server: Server) -> Any:
     async def failed(request: Request, exc: Exception) -> JSONResponse:
         return JSONResponse({"error": f"internal error: {type(exc).__name__}"}, status_code=500)
 
-    async def body_of(request: Request) -> bytes:
+    @app.exception_handler(InvalidOutput)
+    async def invalid_output(request: Request, exc: InvalidOutput) -> JSONResponse:
+        body = {"error": f"invalid output: {exc}", "version": exc.version}
+        return JSONResponse(body, status_code=500, headers={"X-Model-Version": exc.version})
+
+    async def infer(
+        version: Version,
+        epoch: int,
+        forced: bool,
+        endpoint: str,
+        fn: Any,
+        *args: Any,
+        valid: Any,
+        problem: str,
+    ) -> tuple[Any, float]:
+        """``fn(*args)`` on a worker thread, timed: a failure counts as the version's error,
+        an output ``valid`` refuses as its invalid output (both answered 500)."""
+        start = time.perf_counter()
+        try:
+            out = await run_in_threadpool(fn, *args)
+        except ServeError:
+            raise
+        except Exception:
+            server.count(version.name, epoch, forced, endpoint, "error", 0)
+            raise ServeError(500, f"version {version.name} failed to run") from None
+        ms = (time.perf_counter() - start) * 1000
+        if not valid(out):
+            server.count(version.name, epoch, forced, endpoint, "invalid", ms)
+            raise InvalidOutput(version.name, problem)
+        return out, ms
+
+    def bounded(size: int, what: str = "body") -> None:
+        if size > MAX_BODY:
+            raise ServeError(413, f"the {what} is over {MAX_BODY // 1024 // 1024} MB")
+
+    def declared(request: Request) -> None:
+        """Refuse a body whose Content-Length is already too big, before reading any of it."""
         length = request.headers.get("content-length")
-        if length and length.isdigit() and int(length) > MAX_BODY:
-            raise ServeError(413, f"the body is over {MAX_BODY // 1024 // 1024} MB")
+        if length and length.isdigit():
+            bounded(int(length))
+
+    async def body_of(request: Request) -> bytes:
+        declared(request)
         chunks, size = [], 0
         async for chunk in request.stream():
             size += len(chunk)
-            if size > MAX_BODY:
-                raise ServeError(413, f"the body is over {MAX_BODY // 1024 // 1024} MB")
+            bounded(size)
             chunks.append(chunk)
         return b"".join(chunks)
 
@@ -411,16 +465,13 @@ def build_app(server: Server) -> Any:
             )
         forced = forced_version(request)
         if kind == "multipart/form-data":
-            length = request.headers.get("content-length")
-            if length and length.isdigit() and int(length) > MAX_BODY:
-                raise ServeError(413, f"the body is over {MAX_BODY // 1024 // 1024} MB")
+            declared(request)
             form = await request.form(max_files=1)
             upload = form.get("file")
             if upload is None or isinstance(upload, str):
                 raise ServeError(400, "multipart/form-data needs a file field named 'file'")
             body = await upload.read(MAX_BODY + 1)
-            if len(body) > MAX_BODY:
-                raise ServeError(413, f"the file is over {MAX_BODY // 1024 // 1024} MB")
+            bounded(len(body), "file")
         else:
             body = await body_of(request)
         label = request.headers.get("x-probe-label")
@@ -436,18 +487,11 @@ def build_app(server: Server) -> Any:
                 raise ServeError(400, f"X-Probe-Label {truth} is out of range 0-{len(BREEDS) - 1}")
         version, epoch, is_forced = server.choose(client_key(request), forced)
         pixels = await run_in_threadpool(decode, body, version.size)
-        start = time.perf_counter()
-        try:
-            probs = (await run_in_threadpool(version.classify, _tensor(pixels)))[0]
-        except Exception:
-            server.count(version.name, epoch, is_forced, "classify", "error", 0)
-            raise ServeError(500, f"version {version.name} failed to run") from None
-        ms = (time.perf_counter() - start) * 1000
-        if not valid_probabilities(probs):
-            server.count(version.name, epoch, is_forced, "classify", "invalid", ms)
-            return JSONResponse({"error": "invalid output: probabilities not finite, in [0, 1] "
-                                 "and summing to 1", "version": version.name}, status_code=500,
-                                headers={"X-Model-Version": version.name})  # fmt: skip
+        probs, ms = await infer(
+            version, epoch, is_forced, "classify", lambda x: version.classify(x)[0],
+            _tensor(pixels), valid=valid_probabilities,
+            problem="probabilities not finite, in [0, 1] and summing to 1",
+        )  # fmt: skip
         top = np.argsort(-probs)[:5]
         correct = None if truth is None else int(top[0]) == truth
         server.count(version.name, epoch, is_forced, "classify", "ok", ms, correct)
@@ -481,21 +525,11 @@ def build_app(server: Server) -> Any:
         if not 0 <= label < len(BREEDS):
             raise ServeError(422, f"breed: index {label} is out of range 0-{len(BREEDS) - 1}")
         version, epoch, is_forced = server.choose(client_key(request), forced_version(request))
-        start = time.perf_counter()
-        try:
-            image = await run_in_threadpool(
-                generate_image, version, label, job.steps, job.cfg_scale, job.seed, job.sampler
-            )
-        except ServeError:
-            raise
-        except Exception:
-            server.count(version.name, epoch, is_forced, "generate", "error", 0)
-            raise ServeError(500, f"version {version.name} failed to run") from None
-        ms = (time.perf_counter() - start) * 1000
-        if not valid_image(image):
-            server.count(version.name, epoch, is_forced, "generate", "invalid", ms)
-            return JSONResponse({"error": "invalid output: the image is not finite or saturated",
-                                 "version": version.name}, status_code=500)  # fmt: skip
+        image, ms = await infer(
+            version, epoch, is_forced, "generate", generate_image,
+            version, label, job.steps, job.cfg_scale, job.seed, job.sampler,
+            valid=valid_image, problem="the image is not finite or saturated",
+        )  # fmt: skip
         server.count(version.name, epoch, is_forced, "generate", "ok", ms)
         png = _png(image[0])
         answer = {"version": version.name, "image_png_base64": png, "latency_ms": round(ms, 3)}
@@ -589,11 +623,8 @@ def prometheus(server: Server) -> str:
         labels = f'version="{v}",endpoint="{e}"'
         ordered = sorted(c.latencies)
         for q in (0.5, 0.95, 0.99):
-            value = (
-                ordered[min(len(ordered) - 1, int(q * len(ordered)))] / 1000
-                if ordered
-                else float("nan")
-            )
+            value = nearest_rank(ordered, q)
+            value = float("nan") if value is None else value / 1000
             lines.append(f'goap_serve_latency_seconds{{{labels},quantile="{q}"}} {value:.6g}')
         lines.append(f"goap_serve_latency_seconds_sum{{{labels}}} {seconds.get((v, e), 0):.6g}")
         lines.append(f"goap_serve_latency_seconds_count{{{labels}}} {c.requests}")

@@ -28,31 +28,15 @@ REGISTRY = ".goap/registry"
 
 
 def build_workspace(root: Path) -> Path:
+    """v1 by the real pipeline steps: a classifier trained long enough (about 0.8 on the
+    probes) that a shuffled candidate is measurably worse."""
     from conftest_models import torch_threads
-
-    from actions.gates import GatesArgs, run_gates
-    from actions.onnx_export import ExportArgs, QuantizeArgs, export_onnx, quantize_onnx
-    from actions.publish import ModelCard, PublishArgs, publish_model
-    from actions.train import DatasetArgs, TrainArgs, prepare_dataset, train_model
+    from conftest_web import build_models
 
     (root / "goap.toml").write_text("[train]\nthreads = 1\n")
     with torch_threads(1):
-        prepare_dataset(DatasetArgs(workdir=root, per_class=12, image_size=32))
-        train_model(TrainArgs(workdir=root, kind="classifier", steps=120, batch_size=32,
-                              options={"image_size": 32}))  # fmt: skip
-        train_model(TrainArgs(workdir=root, kind="dit", steps=6, batch_size=8,
-                              options={"sample_steps": 2}))  # fmt: skip
-        for kind in ("classifier", "dit"):
-            export_onnx(ExportArgs(workdir=root, kind=kind, batch_sizes=[1, 2]))
-            quantize_onnx(QuantizeArgs(workdir=root, kind=kind, samples_per_class=1,
-                                       sample_steps=2, max_accuracy_drop=1.0))  # fmt: skip
-        easy = {"min_conditional_accuracy": 0.0, "value_range": 100.0, "samples_per_class": 1}
-        run_gates(GatesArgs(workdir=root, latency_runs=10, classifier={"min_accuracy": 0.0},
-                            dit=easy))  # fmt: skip
-    files = ["artifacts/classifier.int8.onnx", "artifacts/dit.int8.onnx",
-             "artifacts/validation_report.json"]  # fmt: skip
-    card = ModelCard(title=NAME, description="tiny-cats for the serving tests")
-    publish_model(PublishArgs(workdir=root, name=NAME, files=files, card=card))
+        build_models(root, per_class=12, classifier_steps=120, classifier_batch=32,
+                     description="tiny-cats for the serving tests")  # fmt: skip
     return root
 
 

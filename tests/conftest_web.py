@@ -57,14 +57,21 @@ def copy_web_sources(target: Path) -> Path:
     return target
 
 
-def build_models(root: Path) -> None:
+def build_models(
+    root: Path,
+    per_class: int = 6,
+    classifier_steps: int = 40,
+    classifier_batch: int = 16,
+    description: str = "tiny-cats for the browser tests",
+) -> None:
     """Dataset, two briefly trained models, ONNX, int8, gates, and a published version."""
     from actions.gates import GatesArgs, run_gates
     from actions.onnx_export import ExportArgs, QuantizeArgs, export_onnx, quantize_onnx
     from actions.train import DatasetArgs, TrainArgs, prepare_dataset, train_model
 
-    prepare_dataset(DatasetArgs(workdir=root, per_class=6, image_size=32))
-    train_model(TrainArgs(workdir=root, kind="classifier", steps=40, batch_size=16,
+    prepare_dataset(DatasetArgs(workdir=root, per_class=per_class, image_size=32))
+    train_model(TrainArgs(workdir=root, kind="classifier", steps=classifier_steps,
+                          batch_size=classifier_batch,
                           options={"image_size": 32}))  # fmt: skip
     train_model(TrainArgs(workdir=root, kind="dit", steps=6, batch_size=8,
                           options={"sample_steps": 2}))  # fmt: skip
@@ -74,7 +81,7 @@ def build_models(root: Path) -> None:
                                    max_accuracy_drop=1.0))  # fmt: skip
     easy = {"min_conditional_accuracy": 0.0, "value_range": 100.0, "samples_per_class": 1}
     run_gates(GatesArgs(workdir=root, latency_runs=10, classifier={"min_accuracy": 0.0}, dit=easy))
-    publish(root, "tiny-cats for the browser tests")
+    publish(root, description)
 
 
 def publish(root: Path, description: str) -> dict[str, Any]:
