@@ -38,7 +38,7 @@ from typing import Any
 from pydantic import Field
 
 from actions.config import GoapConfig, load_config
-from actions.contract import ExecutorArgs, FiniteFloat, WorkdirArgs
+from actions.contract import ExecutorArgs, FiniteFloat, InWorkdir, WorkdirArgs
 from actions.pipeline import now, read_json, relative, write_json
 from actions.process import tail
 from actions.publish import version_history
@@ -108,7 +108,7 @@ class StageArgs(ServingArgs):
 
 
 class DriftArgs(ServingArgs):
-    data_root: str = Field(
+    data_root: InWorkdir = Field(
         "data/pets", description="The training data (Oxford-IIIT Pet layout): the reference."
     )
     image_size: int = Field(32, ge=8, description="The classifier's input size.")

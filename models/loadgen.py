@@ -59,6 +59,10 @@ def drive(
     from models.data import read_annotations
     from models.serve import percentiles
 
+    if not -1 <= shift <= 1:  # NaN fails this too
+        raise ValueError(f"shift must be between -1 and 1, got {shift}")
+    if requests < 1:
+        raise ValueError(f"requests must be at least 1, got {requests}")
     records = read_annotations(data_root, split)  # type: ignore[arg-type]
     if not records:
         raise ValueError(f"{data_root}: no images in the {split} split")
