@@ -12,6 +12,8 @@ For each model (the int8 ONNX graph that is published, and the checkpoint it cam
   picks activation scales per call)
 * ``size``: the file is under a size limit
 * ``latency``: p50 / p95 / p99 of one single-item call under limits (DiT: one guided step)
+* ``drift_accuracy`` (classifier, only when it was trained for drifted inputs: its checkpoint
+  has an ``exposure`` map): accuracy on the test split under that map, the same limit
 * ``accuracy`` (classifier, test split) and ``conditional_accuracy`` (DiT: share of guided
   samples the classifier recognises as the requested breed; not judged when the classifier
   itself failed its accuracy gate)
@@ -154,6 +156,7 @@ class GateError(Exception):
             "latency_p95_ms",
             "latency_p99_ms",
             "accuracy",
+            "drift_accuracy",
         )
     ),
     *(
@@ -196,6 +199,8 @@ def run_gates(args: GatesArgs) -> dict[str, Any]:
     checker = _Checker(args, settings, files)
     results = {"classifier": checker.classifier(), "dit": checker.dit()}
     report = _report(args, inputs, results)
+    # published with the version: the drift sensor compares its inputs with what it was made for
+    report["models"]["classifier"]["exposure"] = checker.exposure
     write_json(root / args.report, report)
     facts = _facts(args, report)
     if not report["passed"]:
@@ -222,14 +227,18 @@ class _Checker:
     def __init__(self, args: GatesArgs, settings: MlSettings, files: dict[Kind, dict[str, Path]]):
         self.args, self.settings, self.files = args, settings, files
         self.judge: Any = None
+        self.exposure: dict[str, Any] | None = None  # the classifier's drift retrain map
 
     @staticmethod
-    def _run(checks: list[tuple[str, Callable[[], Gate]]]) -> list[Gate]:
-        """Run checks in order; one that cannot run fails and ends the model's checks."""
+    def _run(checks: list[tuple[str, Callable[[], Gate | None]]]) -> list[Gate]:
+        """Run checks in order; one that cannot run fails and ends the model's checks; one
+        that does not apply to this model (None) is left out."""
         gates: list[Gate] = []
         for name, check in checks:
             try:
-                gates.append(check())
+                gate = check()
+                if gate is not None:
+                    gates.append(gate)
             except GateError as exc:
                 gates.append(Gate(name, False, detail=str(exc)))
                 break
@@ -240,7 +249,9 @@ class _Checker:
         state: dict[str, Any] = {}
 
         def _checkpoint_loads() -> Gate:
-            return _checkpoint_gate("classifier", files["checkpoint"])
+            gate, config = _checkpoint_gate("classifier", files["checkpoint"])
+            state["exposure"] = self.exposure = config.get("exposure")
+            return gate
 
         def _artifact_loads() -> Gate:
             state["session"] = _load_session(files["artifact"], self.settings)
@@ -300,6 +311,21 @@ class _Checker:
             return Gate("accuracy", passed, round(value, 4), f">= {spec.min_accuracy:g}",
                         f"{len(state['labels'])} test images")  # fmt: skip
 
+        def _drift_accuracy() -> Gate | None:
+            from actions.onnx_export import classify, held_out_split, input_size
+
+            e = state["exposure"]
+            if not e:
+                return None  # trained for the data as it is: the accuracy gate said it all
+            images, labels = held_out_split(
+                self.args.workdir / self.args.data_root, input_size(state["session"]), e
+            )
+            value = float((classify(state["session"], images).argmax(1) == labels).mean())
+            return Gate("drift_accuracy", value >= spec.min_accuracy, round(value, 4),
+                        f">= {spec.min_accuracy:g}",
+                        f"{len(labels)} test images under scale {e['scale']}, "
+                        f"offset {e['offset']}")  # fmt: skip
+
         def _latency() -> Gate:
             return self._latency({"image": state["images"][:1]}, state["session"], spec)
 
@@ -313,6 +339,7 @@ class _Checker:
                 ("size", lambda: _size_gate(files["artifact"], spec.max_size_mb)),
                 ("latency", _latency),
                 ("accuracy", _accuracy),
+                ("drift_accuracy", _drift_accuracy),
             ]
         )
 
@@ -321,7 +348,7 @@ class _Checker:
         state: dict[str, Any] = {}
 
         def _checkpoint_loads() -> Gate:
-            return _checkpoint_gate("dit", files["checkpoint"])
+            return _checkpoint_gate("dit", files["checkpoint"])[0]
 
         def _artifact_loads() -> Gate:
             from actions.onnx_export import example_inputs, input_size
@@ -413,7 +440,8 @@ class _Checker:
         return Gate("latency", passed, value, limits.model_dump(), f"{len(times)} calls")
 
 
-def _checkpoint_gate(kind: Kind, path: Path) -> Gate:
+def _checkpoint_gate(kind: Kind, path: Path) -> tuple[Gate, dict[str, Any]]:
+    """The gate, and the training config the checkpoint records."""
     import torch
 
     from models.checkpoint import load_classifier, load_dit, read_checkpoint
@@ -421,14 +449,15 @@ def _checkpoint_gate(kind: Kind, path: Path) -> Gate:
 
     try:
         (load_classifier if kind == "classifier" else load_dit)(path)
-        ema = read_checkpoint(path, kind)["ema"]
+        saved = read_checkpoint(path, kind)
+        ema = saved["ema"]
     except CheckpointError as exc:
         raise GateError(str(exc)) from exc
     bad = [name for name, t in ema.items() if t.is_floating_point() and not torch.isfinite(t).all()]
     if bad:
         raise GateError(f"NaN/Inf in {len(bad)} weight tensor(s) of {path.name}, e.g. {bad[0]}")
-    return Gate("checkpoint_loads", True, None, "loads, all weights finite",
-                f"{len(ema)} tensors")  # fmt: skip
+    gate = Gate("checkpoint_loads", True, None, "loads, all weights finite", f"{len(ema)} tensors")
+    return gate, saved.get("config") or {}
 
 
 def _load_session(path: Path, settings: MlSettings) -> Any:

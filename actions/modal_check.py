@@ -210,7 +210,7 @@ def _violations(row: dict[str, Any], require: Requirements) -> list[str]:
 
 def _one_step(app: Any, fn: Any, tmp: Path, args: ModalCheckArgs, backend: str) -> dict[str, Any]:
     """One optimizer step on a 26-image synthetic dataset, locally or on Modal."""
-    from models.data import make_synthetic_pets
+    from models.pets import make_synthetic_pets
 
     data = make_synthetic_pets(tmp / "pets", per_class=2, size=32, seed=0)
     config = {

@@ -320,16 +320,22 @@ def input_size(session: Any) -> int:
     return side
 
 
-def held_out_split(data_root: Path, size: int) -> tuple[np.ndarray, np.ndarray]:
-    """The held-out split as float images in [-1, 1] and labels."""
-    from models.data import load_split, to_float
+def held_out_split(
+    data_root: Path, size: int, exposure: dict[str, Any] | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """The held-out split as float images in [-1, 1] and labels; with ``exposure`` (a
+    models.train Exposure as a dict), under that map: the inputs a drift retrain is for."""
+    from models.data import expose_batch, load_split, to_float
     from models.errors import DatasetError
 
     try:
         data = load_split(data_root, "test", size)
     except DatasetError as exc:
         raise ActionFailed(f"cannot read the test split: {exc}") from exc
-    return to_float(data.images).numpy(), data.labels.numpy()
+    images = data.images
+    if exposure is not None:
+        images = expose_batch(images, exposure["scale"], exposure["offset"])
+    return to_float(images).numpy(), data.labels.numpy()
 
 
 def classify(session: Any, images: np.ndarray, batch_size: int = 128) -> np.ndarray:

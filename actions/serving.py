@@ -13,7 +13,9 @@ A stage sets the candidate's share, waits for a window of real requests (``[serv
 = "local"`` drives them itself with the bounded load generator of models/loadgen.py, as the
 demo and the tests do; ``"live"`` waits for the requests users send) and passes only when the
 candidate's error rate, invalid-output rate, p95 latency and probe accuracy stay within the
-margins (:class:`Margins`) of the stable version's in the same window. Each verdict is written
+margins (:class:`Margins`) of the stable version's in the same window (at 100% nothing is
+routed to the stable version: local traffic then sends as many requests forced to it beside
+the routed ones; live traffic compares with its window of the 50% stage). Each verdict is written
 to the serving folder's ``verdicts.json`` before the action ends; the sensor's
 ``rollout_percent`` is the highest stage that *passed* for the current candidate, so a runner
 killed in the middle of a stage re-runs that stage after ``--resume`` with a fresh window.
@@ -26,12 +28,14 @@ and pid, written by the server), ``routing.json`` (the server's persisted split)
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import secrets
 import signal
 import subprocess
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -194,6 +198,13 @@ class Serving:
         except ActionFailed:
             return None
 
+    def trained_for(self, version: str) -> dict[str, Any] | None:
+        """The exposure map a published version's classifier was trained for (its validation
+        report, published with it), or None: trained on the data as it is."""
+        report = read_json(self.registry / self.name / version / "validation_report.json") or {}
+        exposure = report.get("models", {}).get("classifier", {}).get("exposure")
+        return exposure if isinstance(exposure, dict) else None
+
     def latest(self) -> str | None:
         versions = version_history(self.workdir, self.name) if self.registry.is_dir() else []
         return versions[-1]["version"] if versions else None
@@ -265,7 +276,7 @@ def drift_status(args: DriftArgs) -> dict[str, Any]:
     """Input drift since the stable version went live: the server's recent classify inputs
     against the training data (models.drift: KS and PSI per feature). No server, or fewer
     inputs than models.drift.MIN_SAMPLES: drift false (nothing to judge)."""
-    from models.drift import compare, dataset_profile
+    from models.drift import compare, compose, dataset_profile
 
     serving = Serving(args.workdir, args.name)
     health = serving.health()
@@ -274,7 +285,12 @@ def drift_status(args: DriftArgs) -> dict[str, Any]:
     since = serving.verdicts().get(health["stable"], {}).get("promoted_epoch", 1)
     recent = serving.call("GET", f"/v1/inputs?epoch={since}")
     data = args.workdir / args.data_root
-    key = hashlib.sha256(f"{data.resolve()}:{args.image_size}".encode()).hexdigest()[:12]
+    # a version retrained for drift was made for the training data under its map: that is the
+    # reference its inputs are judged against (else every later window would drift again)
+    made_for = serving.trained_for(health["stable"])
+    key = hashlib.sha256(
+        f"{data.resolve()}:{args.image_size}:{json.dumps(made_for)}".encode()
+    ).hexdigest()[:12]
     cache = serving.folder / f"reference-{key}.json"
     reference = read_json(cache)
     if reference is None:
@@ -284,11 +300,14 @@ def drift_status(args: DriftArgs) -> dict[str, Any]:
                 "samples": recent["count"],
                 "reason": f"no training data at {args.data_root}",
             }
-        reference = dataset_profile(data, args.image_size)
+        reference = dataset_profile(data, args.image_size, exposure=made_for)
         write_json(cache, reference)
     report = compare(reference["rows"], recent["rows"])
+    if "exposure" in report:  # relative to the reference: as a map of the raw training data
+        report["exposure"] = compose(made_for, report["exposure"])
     target = serving.folder / "drift_report.json"
-    write_json(target, {**report, "since_epoch": since, "stable": health["stable"]})
+    write_json(target, {**report, "since_epoch": since, "stable": health["stable"],
+                        "reference_exposure": made_for})  # fmt: skip
     return {
         "drift": report["drift"], "samples": report["samples"], "reason": report["reason"],
         "drifted": ", ".join(report["drifted"]), "report": relative(args.workdir, target),
@@ -434,12 +453,20 @@ def rollout_stage(args: StageArgs) -> dict[str, Any]:
         json={"stable": health["stable"], "candidate": candidate, "percent": args.percent},
     )  # fmt: skip
     epoch = routing["epoch"]
-    stats = _fill_window(serving, args, epoch, candidate)
+    # nothing is routed to the stable version at 100%: local traffic measures it in the same
+    # window by requests forced to it (X-Version, counted apart from the routed ones), so both
+    # see the same load; live traffic falls back on the stable's window of the last stage
+    shadow = (
+        health["stable"] if args.percent == 100 and serving.settings.traffic == "local" else None
+    )
+    stats = _fill_window(serving, args, epoch, candidate, shadow)
     versions = stats["versions"]
     cand = versions.get(candidate, {})
     if args.percent < 100:
         base = versions.get(health["stable"], {})
-    else:  # nothing is routed to the stable version at 100%: its last stage's window
+    elif shadow:
+        base = stats["forced"].get(shadow, {})
+    else:
         base = _last_baseline(serving.verdicts().get(candidate, {}))
     reasons = _regressions(cand, base, args.margins)
     passed = not reasons
@@ -508,8 +535,11 @@ def _candidate(serving: Serving) -> tuple[str, dict[str, Any]]:
     return health["candidate"], health
 
 
-def _fill_window(serving: Serving, args: StageArgs, epoch: int, candidate: str) -> dict[str, Any]:
-    """Wait until the candidate answered ``min_requests`` routed requests in this epoch."""
+def _fill_window(
+    serving: Serving, args: StageArgs, epoch: int, candidate: str, shadow: str | None = None
+) -> dict[str, Any]:
+    """Wait until the candidate answered ``min_requests`` routed requests in this epoch; with
+    ``shadow``, local traffic sends as many requests forced to that version at the same time."""
     settings = serving.settings
     deadline = time.monotonic() + settings.window_timeout_s
     sent = 0
@@ -537,11 +567,21 @@ def _fill_window(serving: Serving, args: StageArgs, epoch: int, candidate: str) 
             args.max_requests - sent,
             max(50, int((args.min_requests - done) * 100 / args.percent * 1.2)),
         )
-        _drive(serving, batch)
+        if shadow is None:
+            _drive(serving, batch)
+        else:  # the two streams side by side, each at the configured concurrency
+            token = serving.token()
+            with ThreadPoolExecutor(2) as pool:
+                both = [pool.submit(_drive, serving, batch),
+                        pool.submit(_drive, serving, batch, token, shadow)]  # fmt: skip
+                for future in both:
+                    future.result()
         sent += batch
 
 
-def _drive(serving: Serving, requests: int, token: str | None = None) -> dict[str, Any]:
+def _drive(
+    serving: Serving, requests: int, token: str | None = None, version: str | None = None
+) -> dict[str, Any]:
     from models.loadgen import drive
 
     settings = serving.settings
@@ -550,7 +590,7 @@ def _drive(serving: Serving, requests: int, token: str | None = None) -> dict[st
         url, serving.workdir / settings.traffic_data, requests=requests,
         concurrency=settings.traffic_concurrency, clients=settings.traffic_clients,
         shift=settings.traffic_shift, split=settings.traffic_split, seed=int(time.time()) % 1000,
-        token=token,
+        token=token, version=version,
     )  # fmt: skip
 
 
@@ -600,7 +640,7 @@ def ab_report(serving: Serving, stable: str, candidate: str, n: int) -> dict[str
     import httpx
     from scipy.stats import binomtest, mannwhitneyu
 
-    from models.data import read_annotations
+    from models.pets import read_annotations
     from models.serve import percentiles
 
     records = read_annotations(

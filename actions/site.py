@@ -239,7 +239,7 @@ def _graph_shape(classifier: Path) -> tuple[int, list[str]]:
     """Image side and class names, read from the classifier graph (checked against BREEDS)."""
     import onnxruntime as ort
 
-    from models.data import BREEDS
+    from models.pets import BREEDS
 
     try:
         options = ort.SessionOptions()
@@ -254,7 +254,7 @@ def _graph_shape(classifier: Path) -> tuple[int, list[str]]:
     if not isinstance(side, int) or classes != len(BREEDS):
         raise ActionFailed(
             f"{classifier.name} has input side {side!r} and {classes!r} outputs; the site needs "
-            f"a fixed image size and {len(BREEDS)} classes (models.data.BREEDS)"
+            f"a fixed image size and {len(BREEDS)} classes (models.pets.BREEDS)"
         )
     return side, list(BREEDS)
 
@@ -268,7 +268,7 @@ def _copy_samples(args: DeployArgs, target: Path) -> int:
         lines = (root / "annotations" / "test.txt").read_text(encoding="utf-8").splitlines()
     except OSError:
         return 0
-    from models.data import BREEDS, CAT_BREEDS
+    from models.pets import BREEDS, CAT_BREEDS
 
     picked: dict[str, str] = {}
     for line in lines:

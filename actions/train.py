@@ -54,7 +54,7 @@ class DatasetArgs(WorkdirArgs):
     generate: bool = Field(
         True,
         description="When no dataset is there, write a synthetic one "
-        "(models.data.make_synthetic_pets); false: fail instead.",
+        "(models.pets.make_synthetic_pets); false: fail instead.",
     )
     per_class: int = Field(40, ge=2, description="Synthetic: images per class.")
     image_size: int = Field(32, ge=8, description="Synthetic: image side in pixels.")
@@ -82,6 +82,12 @@ class TrainArgs(WorkdirArgs):
         description="Further fields of models.train.ClassifierTrainConfig / DiTTrainConfig "
         "(e.g. image_size, ema_decay, augment, sample_steps); checked against them.",
     )
+    adapt_to: OptionalInWorkdir = Field(
+        None,
+        description="A drift report (actions.serving.drift_status's drift_report.json): train "
+        "on data re-exposed as the served inputs are (models.drift.fit_exposure); an error "
+        "when the report finds no drift that such a map describes.",
+    )
     retrain: bool = Field(
         False,
         description="A retrain: change what the failure calls for (a new seed each time; "
@@ -108,8 +114,8 @@ class EvaluateArgs(WorkdirArgs):
 @facts("data_root", "generated", "trainval", "test", "classes", "all_classes_present")
 def prepare_dataset(args: DatasetArgs) -> dict[str, Any]:
     """T00: check the dataset's layout and count it; generate a synthetic one if none is there."""
-    from models.data import NUM_CLASSES, make_synthetic_pets, read_annotations
     from models.errors import DatasetError
+    from models.pets import NUM_CLASSES, make_synthetic_pets, read_annotations
 
     root = args.workdir / args.data_root
     generated = False
@@ -168,9 +174,12 @@ def train_model(args: TrainArgs) -> dict[str, Any]:
     backend = load_config(args.workdir).backends.train
     out_dir = args.workdir / (args.out_dir or f"{RUNS_DIR}/{args.kind}")
     ledger = Ledger(out_dir / LEDGER_FILE)
+    exposure = _exposure(args.workdir, args.adapt_to) if args.adapt_to else None
+    if args.retrain and exposure is None:  # keeps the data the last training was made on
+        exposure = ledger.last_exposure()
     if args.retrain:
-        args = ledger.varied(args, _failure(args))
-    config = _train_config(args, out_dir)
+        args = ledger.varied(args, "drift" if args.adapt_to else _failure(args))
+    config = _train_config(args, out_dir, exposure)
     fingerprint = ledger.fingerprint(config, args.workdir / args.data_root)
     if args.retrain:
         ledger.refuse_repeat(fingerprint, args)
@@ -261,7 +270,26 @@ def evaluate_models(args: EvaluateArgs) -> dict[str, Any]:
 # ----------------------------------------------------------------------------------- helpers
 
 
-def _train_config(args: TrainArgs, out_dir: Path) -> dict[str, Any]:
+def _exposure(workdir: Path, adapt_to: str) -> dict[str, Any]:
+    """The exposure map of the drift report ``adapt_to``, for models.train's ``exposure``."""
+    report = read_json(workdir / adapt_to)
+    if report is None:
+        raise ActionFailed(
+            f"no drift report at {adapt_to}: the drift sensor (drift_status) writes it "
+            "when the model server is up; nothing to adapt to"
+        )
+    if not report.get("drift") or not isinstance(report.get("exposure"), dict):
+        why = report.get("reason", "no drift")
+        raise ActionFailed(
+            f"{adapt_to} describes no drift an exposure map can follow ({why}); "
+            "retrain without adapt_to, or collect more served inputs first"
+        )
+    return {**report["exposure"], "share": 0.5}
+
+
+def _train_config(
+    args: TrainArgs, out_dir: Path, exposure: dict[str, Any] | None = None
+) -> dict[str, Any]:
     """The models.train config, validated here so a bad option names itself before training."""
     from models.train import ClassifierTrainConfig, DiTTrainConfig
 
@@ -277,6 +305,7 @@ def _train_config(args: TrainArgs, out_dir: Path) -> dict[str, Any]:
         "checkpoint_every": args.steps,  # one write at the end: the run is short
         **({"preset": args.preset} if args.preset else {}),
         **({"lr": args.lr} if args.lr else {}),
+        **({"exposure": exposure} if exposure else {}),
     }
     clash = sorted(set(args.options) & set(fields))
     if clash:
@@ -292,7 +321,7 @@ def _train_config(args: TrainArgs, out_dir: Path) -> dict[str, Any]:
 
 
 LEDGER_FILE = "trainings.jsonl"
-ACCURACY_GATES = {"classifier": "accuracy", "dit": "conditional_accuracy"}
+ACCURACY_GATES = {"classifier": {"accuracy", "drift_accuracy"}, "dit": {"conditional_accuracy"}}
 
 
 def _failure(args: TrainArgs) -> str:
@@ -302,7 +331,7 @@ def _failure(args: TrainArgs) -> str:
     failed = [
         g.split(".", 1)[1] for g in report.get("failed_gates", []) if g.startswith(args.kind + ".")
     ]
-    if ACCURACY_GATES[args.kind] in failed:
+    if ACCURACY_GATES[args.kind] & set(failed):
         return "accuracy"
     return "other" if failed else "none"
 
@@ -339,7 +368,8 @@ class Ledger:
 
     def varied(self, args: TrainArgs, failure: str) -> TrainArgs:
         """``args`` changed as the failure calls for: the seed moves past every earlier
-        training's; after an accuracy failure the steps grow by half per earlier retrain."""
+        training's; after an accuracy failure the steps grow by half per earlier retrain;
+        after input drift the data changes (the caller's exposure map)."""
         entries = self.entries()
         seeds = {e["config"].get("seed") for e in entries}
         seed = args.seed
@@ -349,8 +379,15 @@ class Ledger:
         steps = args.steps
         if failure == "accuracy":
             steps = int(round(args.steps * 1.5**retrains))
-        progress(message=f"retrain #{retrains + 1}: seed {seed}, {steps} steps ({failure} failure)")
+        why = "on re-exposed data (input drift)" if failure == "drift" else f"({failure} failure)"
+        progress(message=f"retrain #{retrains + 1}: seed {seed}, {steps} steps {why}")
         return args.model_copy(update={"seed": seed, "steps": steps, "fresh": True})
+
+    def last_exposure(self) -> dict[str, Any] | None:
+        """The exposure map of the last training (a drift retrain's), which a later retrain
+        keeps: the served inputs it was made for have not changed back."""
+        entries = self.entries()
+        return entries[-1]["config"].get("exposure") if entries else None
 
     def refuse_repeat(self, fingerprint: str, args: TrainArgs) -> None:
         for number, entry in enumerate(self.entries(), 1):

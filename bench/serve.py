@@ -83,8 +83,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--concurrency", type=int, default=4)
     p.add_argument("--json", action="store_true")
     args = p.parse_args(argv)
-    from models.data import read_annotations
     from models.loadgen import drive
+    from models.pets import read_annotations
     from models.serve import registry_versions
 
     registry = args.workspace / ".goap" / "registry"

@@ -2,7 +2,9 @@
 Oxford-IIIT Pet (12 cat breeds + "other"), with Modal GPU functions and a command line.
 
 Modules (each imported on its own; importing `models` loads no torch):
-    data        Oxford-IIIT Pet reader, breed mapping, preprocessing, synthetic generator
+    pets        Oxford-IIIT Pet as files: breeds, the layout's reader, decoding, the synthetic
+                generator (numpy and Pillow: no torch)
+    data        the dataset as tensors: splits in memory, augmentation, the drift exposure map
     dit         TinyDiT (adaLN-Zero or shared modulation) and its presets
     flow        flow-matching loss and the Euler / Heun samplers with CFG
     classifier  the small CNN breed classifier
@@ -11,5 +13,6 @@ Modules (each imported on its own; importing `models` loads no torch):
     evaluate    offline metrics and reports
     export      ONNX and safetensors export
     modal_app   Modal GPU functions (run in-process by default)
+    serve       the model server (FastAPI, onnxruntime; no torch), with loadgen and drift
     errors      user-facing errors
 """

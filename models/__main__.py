@@ -29,7 +29,7 @@ def _emit(args: argparse.Namespace, summary: dict[str, Any], lines: list[str]) -
 
 
 def cmd_make_data(args: argparse.Namespace) -> None:
-    from models.data import BREEDS, make_synthetic_pets
+    from models.pets import BREEDS, make_synthetic_pets
 
     root = make_synthetic_pets(args.root, args.per_class, args.size, args.seed, args.test_fraction)
     images = len(list((root / "images").glob("*.jpg")))
@@ -80,8 +80,8 @@ def cmd_train(args: argparse.Namespace) -> None:
 
 
 def cmd_sample(args: argparse.Namespace) -> None:
-    from models.data import BREEDS, labels_of
     from models.modal_app import call
+    from models.pets import BREEDS, labels_of
 
     labels = labels_of(args.breed) if args.breed else list(range(len(BREEDS)))
     labels = [label for label in labels for _ in range(args.per_breed)]

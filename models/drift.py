@@ -12,6 +12,14 @@ at the reference's deciles). A feature drifts when both say so: PSI above ``PSI_
 the usual "significant shift" line; 0.1-0.2 is moderate) and a KS p-value below ``ALPHA``
 (0.01) divided by the number of features (Bonferroni). Fewer than ``MIN_SAMPLES`` recent inputs
 decide nothing: drift is false with the reason "insufficient".
+
+What a retrain does about it (:func:`fit_exposure`): when drift is found, the report also holds
+the per-channel affine map ``x -> scale * x + offset`` (pixels in [0, 1]) that carries the
+reference's channel means and standard deviations onto the recent window's. A retrain applies
+it to a share of its training images (``models.train`` ``exposure``), and the gates measure
+accuracy on the test split mapped the same way, so the new version is trained and judged on
+the inputs the server receives. It models exposure, white-balance and contrast drift; drift in
+sharpness alone (the gradient feature) has no such map, and the report says so.
 """
 
 from __future__ import annotations
@@ -38,15 +46,27 @@ def image_features(pixels: np.ndarray) -> np.ndarray:
 
 
 def dataset_profile(
-    data_root: str | Path, size: int, split: str = "trainval", limit: int = 500
+    data_root: str | Path,
+    size: int,
+    split: str = "trainval",
+    limit: int = 500,
+    exposure: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """The reference sample: FEATURES of up to ``limit`` images of a split (evenly spaced)."""
-    from models.data import load_image, read_annotations
+    """The reference sample: FEATURES of up to ``limit`` images of a split (evenly spaced);
+    with ``exposure`` (a drift retrain's map), of those images under it: the inputs a model
+    retrained for drift was made for."""
+    from models.pets import expose, load_image, read_annotations
 
     records = read_annotations(data_root, split)  # type: ignore[arg-type]
     step = max(1, len(records) // limit)
-    rows = [image_features(load_image(r.path, size)).tolist() for r in records[::step][:limit]]
-    return {"features": list(FEATURES), "rows": rows, "split": split, "size": size}
+    rows = []
+    for record in records[::step][:limit]:
+        pixels = load_image(record.path, size)
+        if exposure is not None:
+            pixels = expose(pixels, exposure["scale"], exposure["offset"])
+        rows.append(image_features(pixels).tolist())
+    return {"features": list(FEATURES), "rows": rows, "split": split, "size": size,
+            "exposure": exposure}  # fmt: skip
 
 
 def psi(reference: np.ndarray, recent: np.ndarray, bins: int = BINS) -> float:
@@ -95,4 +115,34 @@ def compare(reference_rows: list[list[float]], recent_rows: list[list[float]]) -
         if shifted:
             drifted.append(name)
     reason = f"drift in {', '.join(drifted)}" if drifted else "no feature drifted"
-    return {**report, "drift": bool(drifted), "reason": reason, "drifted": drifted}
+    report = {**report, "drift": bool(drifted), "reason": reason, "drifted": drifted}
+    if any(name != "gradient" for name in drifted):
+        report["exposure"] = fit_exposure(ref, new)
+    return report
+
+
+MEANS, STDS = slice(0, 3), slice(3, 6)  # the columns of FEATURES: channel means, channel stds
+SCALE_RANGE = (0.05, 20.0)  # a map outside it is not an exposure change: refuse to fit one
+
+
+def fit_exposure(reference: np.ndarray, recent: np.ndarray) -> dict[str, list[float]]:
+    """The per-channel ``scale`` and ``offset`` (pixels in [0, 1]) that map the reference's
+    average channel statistics onto the recent window's: scale from the ratio of mean stds
+    (an affine map scales every image's std), offset from the means. For the load generator's
+    brightening ``x + s (1 - x)`` it recovers scale 1 - s and offset s."""
+    ref_std = np.maximum(reference[:, STDS].mean(axis=0), 1e-6)
+    scale = np.clip(recent[:, STDS].mean(axis=0) / ref_std, *SCALE_RANGE)
+    offset = recent[:, MEANS].mean(axis=0) - scale * reference[:, MEANS].mean(axis=0)
+    return {"scale": [round(float(v), 4) for v in scale],
+            "offset": [round(float(v), 4) for v in offset]}  # fmt: skip
+
+
+def compose(first: dict[str, Any] | None, then: dict[str, Any]) -> dict[str, list[float]]:
+    """The map ``then`` after ``first``: a model trained for ``first`` whose inputs drifted by
+    ``then`` from there needs the training data mapped by both (clamping aside, exact)."""
+    if first is None:
+        return {"scale": list(then["scale"]), "offset": list(then["offset"])}
+    a1, b1 = np.asarray(first["scale"]), np.asarray(first["offset"])
+    a2, b2 = np.asarray(then["scale"]), np.asarray(then["offset"])
+    return {"scale": [round(float(v), 4) for v in a2 * a1],
+            "offset": [round(float(v), 4) for v in a2 * b1 + b2]}  # fmt: skip

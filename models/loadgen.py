@@ -52,11 +52,13 @@ def drive(
     seed: int = 0,
     token: str | None = None,
     progress: bool = False,
+    version: str | None = None,
 ) -> dict[str, Any]:
-    """Send ``requests`` classify requests, ``concurrency`` at once; the client-side summary."""
+    """Send ``requests`` classify requests, ``concurrency`` at once; the client-side summary.
+    ``version`` (with ``token``) forces every request to that version (``X-Version``)."""
     import httpx
 
-    from models.data import read_annotations
+    from models.pets import read_annotations
     from models.serve import percentiles
 
     if not -1 <= shift <= 1:  # NaN fails this too
@@ -97,6 +99,8 @@ def drive(
                    "X-Probe-Label": str(record.label)}  # fmt: skip
         if token:
             headers["Authorization"] = f"Bearer {token}"
+        if version:
+            headers["X-Version"] = version
         start = time.perf_counter()
         try:
             reply = client.post(f"{url}/v1/classify", content=body(int(order[n])), headers=headers)

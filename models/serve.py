@@ -195,7 +195,7 @@ class Server:
         self.lock = threading.Lock()
         self.loaded: dict[str, Version] = {}
         self.windows: dict[tuple[int, str], Counts] = {}
-        self.forced: dict[str, Counts] = {}
+        self.forced: dict[tuple[int, str], Counts] = {}  # X-Version requests, apart
         self.totals = Totals()
         self.inputs: deque = deque(maxlen=INPUTS_KEPT)
         self.routing = self._initial_routing()
@@ -255,8 +255,9 @@ class Server:
     def count(self, version: str, epoch: int, forced: bool, endpoint: str, outcome: str,
               ms: float, probe: bool | None = None) -> None:  # fmt: skip
         with self.lock:
-            window = self.forced.setdefault(version, Counts()) if forced else \
-                self.windows.setdefault((epoch, version), Counts())  # fmt: skip
+            window = (self.forced if forced else self.windows).setdefault(
+                (epoch, version), Counts()
+            )
             total = self.totals.get((version, endpoint))
             for counts in (window, total):
                 counts.requests += 1
@@ -284,8 +285,8 @@ class Server:
 
 
 def decode(body: bytes, size: int) -> np.ndarray:
-    from models.data import load_image
     from models.errors import DatasetError
+    from models.pets import load_image
 
     try:
         return load_image(io.BytesIO(body), size)  # type: ignore[arg-type]
@@ -358,9 +359,9 @@ def build_app(server: Server) -> Any:
     from pydantic import BaseModel, ConfigDict, Field
     from starlette.concurrency import run_in_threadpool
 
-    from models.data import BREEDS, breed_index
     from models.drift import FEATURES, image_features
     from models.errors import DatasetError
+    from models.pets import BREEDS, breed_index
 
     app = FastAPI(title=f"goap model server: {server.name}", docs_url=None, redoc_url=None)
 
@@ -555,7 +556,7 @@ def build_app(server: Server) -> Any:
             routing = server.routing
             chosen = routing.epoch if epoch is None else epoch
             windows = {v: c.document() for (e, v), c in server.windows.items() if e == chosen}
-            forced = {v: c.document() for v, c in server.forced.items()}
+            forced = {v: c.document() for (e, v), c in server.forced.items() if e == chosen}
         split = {
             "stable": routing.stable,
             "candidate": routing.candidate,

@@ -48,6 +48,7 @@ from models.data import (
     Augment,
     OnBadImage,
     PetImages,
+    expose_batch,
     load_split,
     preprocess,
     save_grid,
@@ -64,6 +65,23 @@ METRICS_NAME = "metrics.jsonl"
 # --------------------------------------------------------------------------------------------
 # Configs and result (the boundary other code calls)
 # --------------------------------------------------------------------------------------------
+
+
+class Exposure(BaseModel):
+    """Train for inputs that drifted: ``share`` of every batch passes through the exposure map
+    the drift report fitted (``models.drift.fit_exposure``) before augmentation."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    scale: tuple[float, float, float] = Field(description="per channel (R, G, B)")
+    offset: tuple[float, float, float] = Field(description="per channel, pixels in [0, 1]")
+    share: float = Field(0.5, gt=0, le=1, description="share of each batch re-exposed")
+
+    @model_validator(mode="after")
+    def _check(self) -> Exposure:
+        if not all(0 < a <= 20 for a in self.scale) or not all(-1 <= b <= 1 for b in self.offset):
+            raise ValueError("exposure scale must be in (0, 20] and offset in [-1, 1]")
+        return self
 
 
 class TrainConfig(BaseModel):
@@ -86,6 +104,7 @@ class TrainConfig(BaseModel):
     seed: int = 0
     image_size: int | None = Field(None, ge=8, description="default: the preset's")
     augment: Augment = "basic"
+    exposure: Exposure | None = Field(None, description="re-expose a share of each batch")
     include_dogs: bool = True
     max_other: int | None = Field(None, ge=0)
     on_bad_image: OnBadImage = "error"
@@ -403,6 +422,9 @@ def run_training(
     bar = progress.add_task(task.kind, total=cfg.steps, completed=step, loss="-")
     window_start, window_images = time.time(), 0
     images, labels = data.images.to(device), data.labels.to(device)  # uint8: small enough
+    exposed = None  # the split under the drift retrain's exposure map, made once
+    if cfg.exposure is not None:
+        exposed = expose_batch(images, cfg.exposure.scale, cfg.exposure.offset)
     model.train()
     with progress, metrics_path.open("a") as metrics_file:
 
@@ -417,7 +439,11 @@ def run_training(
         while step < end:
             idx = batch_indices(len(data), cfg.batch_size, step, cfg.seed).to(device)
             gen = torch.Generator(device).manual_seed(seed_of(cfg.seed, step, -1))
-            x = preprocess(images[idx], cfg.augment, gen)
+            batch = images[idx]
+            if exposed is not None:  # drawn first, from the step's own generator
+                pick = torch.rand(len(idx), generator=gen, device=device) < cfg.exposure.share
+                batch = torch.where(pick.view(-1, 1, 1, 1), exposed[idx], batch)
+            x = preprocess(batch, cfg.augment, gen)
             y = labels[idx]
             loss, grad_norm, micro = optimizer_step(task, optimizer, x, y, micro, cfg, step, device)
             lr = optimizer.param_groups[0]["lr"]

@@ -157,8 +157,11 @@ def site_server(web_workspace: Path) -> Iterator[StaticServer]:
     server.stop()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
+    """Chromium for one test module: Playwright's sync API keeps an event loop on the main
+    thread while it is open, which asyncio.run and another sync_playwright in a later module
+    on the same worker (the MCP and dashboard tests) cannot share."""
     need_browser()
     from playwright.sync_api import sync_playwright
 

@@ -333,6 +333,53 @@ def test_a_retrain_changes_what_the_failure_calls_for_and_never_repeats(workspac
     assert fourth["seed"] == 4
 
 
+def test_a_drift_retrain_trains_on_re_exposed_data_and_later_retrains_keep_it(
+    workspace: Path,
+) -> None:
+    import torch
+
+    from actions.train import Ledger, TrainArgs, train_model
+
+    report = workspace / ".goap" / "serve" / "drift_report.json"
+    base = dict(workdir=workspace, kind="classifier", steps=4, batch_size=8, fresh=True,
+                options={"image_size": 16}, retrain=True, adapt_to=str(report))  # fmt: skip
+    with pytest.raises(ActionFailed, match="no drift report at .*drift_status"):
+        train_model(TrainArgs(**base))
+    report.parent.mkdir(parents=True)
+    report.write_text(json.dumps({"drift": False, "reason": "no feature drifted"}))
+    with pytest.raises(ActionFailed, match=r"describes no drift .*\(no feature drifted\)"):
+        train_model(TrainArgs(**base))
+    wild = {"scale": [0.0, 1, 1], "offset": [0, 0, 0]}
+    report.write_text(json.dumps({"drift": True, "exposure": wild}))
+    with pytest.raises(ActionFailed, match="invalid classifier training settings: exposure"):
+        train_model(TrainArgs(**base))
+
+    exposure = {"scale": [0.65, 0.65, 0.65], "offset": [0.35, 0.35, 0.35]}
+    report.write_text(json.dumps({"drift": True, "drifted": ["mean_r"], "exposure": exposure}))
+    checkpoint = workspace / "runs" / "classifier" / "checkpoint.pt"
+    adapted = train_model(TrainArgs(**base))
+    saved = torch.load(checkpoint, weights_only=False)
+    assert saved["config"]["exposure"] == {**exposure, "share": 0.5}
+    plain = {k: v for k, v in base.items() if k != "adapt_to"}
+    ledger = Ledger(checkpoint.parent / "trainings.jsonl")
+    # the same seed and steps without the map: other data, so not a repeat, and other weights
+    drifted_weights = saved["model"]
+    (workspace / "runs" / "classifier" / "trainings.jsonl").write_text(
+        "\n".join(json.dumps(e) for e in ledger.entries()[:1]) + "\n"
+    )  # forget the drift retrain, so the next one is a plain one with the same seed
+    unadapted = train_model(TrainArgs(**plain))
+    assert unadapted["seed"] == adapted["seed"]
+    plain_weights = torch.load(checkpoint, weights_only=False)["model"]
+    assert any(not torch.equal(drifted_weights[k], plain_weights[k]) for k in plain_weights)
+
+    again = train_model(TrainArgs(**base))  # the drift retrain again: a new seed
+    assert again["seed"] == adapted["seed"] + 1
+    later = train_model(TrainArgs(**plain))  # a retrain after, say, a rollback keeps the map
+    assert later["seed"] == again["seed"] + 1
+    assert torch.load(checkpoint, weights_only=False)["config"]["exposure"]["scale"] == [0.65] * 3
+    assert ledger.entries()[-1]["config"]["exposure"]["offset"] == [0.35] * 3
+
+
 def test_a_retrain_that_would_repeat_an_earlier_training_is_refused(workspace: Path) -> None:
     from actions.train import Ledger, TrainArgs, _train_config
 
@@ -413,6 +460,39 @@ def test_export_quantize_and_gates_on_real_models(workspace: Path) -> None:
     sensed = pipeline_status(status)
     assert sensed["validated"] and not sensed["dit_rejected"]
     assert sensed["version_id"] == passed["version_id"]
+
+    # A classifier retrained for drifted inputs is also judged on the test split so mapped.
+    from actions.onnx_export import classify, held_out_split
+    from actions.pipeline import ml_settings, onnx_path, ort_session
+    from actions.train import TrainArgs, train_model
+
+    exposure = {"scale": [0.5, 0.6, 0.7], "offset": [0.4, 0.3, 0.2]}
+    report = workspace / ".goap" / "serve" / "drift_report.json"
+    report.parent.mkdir(parents=True)
+    report.write_text(json.dumps({"drift": True, "exposure": exposure}))
+    train_model(
+        TrainArgs(
+            workdir=workspace,
+            kind="classifier",
+            steps=30,
+            batch_size=16,
+            options={"image_size": 16},
+            retrain=True,
+            adapt_to=str(report),
+        )
+    )
+    export_onnx(ExportArgs(workdir=workspace, kind="classifier", batch_sizes=[1, 3]))
+    fp32 = onnx_path("classifier")  # a 30-step model's int8 batch may flip a near tie
+    passed = run_gates(GatesArgs(workdir=workspace, latency_runs=10, dit=easy,
+                                 classifier={"min_accuracy": 0.0, "artifact": fp32}))  # fmt: skip
+    report = json.loads((workspace / "artifacts" / "validation_report.json").read_text())
+    (gate,) = [g for g in report["models"]["classifier"]["gates"] if g["gate"] == "drift_accuracy"]
+    session = ort_session(workspace / fp32, ml_settings(workspace))
+    images, labels = held_out_split(workspace / "data" / "pets", 16, exposure)
+    by_hand = float((classify(session, images).argmax(1) == labels).mean())
+    assert gate["value"] == pytest.approx(by_hand, abs=1e-4)
+    assert "scale [0.5, 0.6, 0.7]" in gate["detail"]
+    assert passed["classifier_drift_accuracy"] == gate["value"]
 
 
 @pytest.mark.slow

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -184,7 +185,7 @@ def test_state_file_is_inside_the_workdir_or_the_runs_own(
             ProgressArgs(workdir=ws, state_file=other)
         error = caught.value.errors()[0]["msg"]
         assert "state_file:" in error and "GOAP_STATE_FILE" in error
-        messages.add(error.replace(repr(other), "<value>"))
+        messages.add(re.sub(r"'[^']*'", "<value>", error))  # the value, maybe shortened
     # the same words for a file that exists and one that does not: no way to probe the disk
     assert len(messages) == 1
 

@@ -1,12 +1,14 @@
-"""`goap demo` end to end on CPU, as real processes (python -m goap demo).
+"""`goap demo` end to end on CPU, as real processes.
 
-One demo runs from scratch (session fixture, about 3 minutes on 2 cores); the other scenarios
-start from a copy of its finished workspace and change the world the way the scenario says: a
-lint error planted in committed code, the artifacts lost and the run killed mid-way, an
-undertrained classifier, the Hugging Face backend without a (real) token. Each then runs the
-same `goap demo` and checks the route the planner took and where it ended.
+One demo runs from scratch (``finished``, tests/conftest_demo.py: from the installed wheel,
+about 3 minutes on 2 cores); the other scenarios start from a copy of its finished workspace
+and change the world the way the scenario says: a lint error planted in committed code, the
+artifacts lost and the run killed mid-way, an undertrained classifier, the Hugging Face backend
+without a (real) token. Each then runs the checkout's `goap demo` (python -m goap demo) and
+checks the route the planner took and where it ended.
 """
 
+# ruff: noqa: F811  (the fixtures imported from conftest_demo are test arguments)
 from __future__ import annotations
 
 import json
@@ -17,12 +19,12 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 from conftest import ROOT
+from conftest_demo import CLEAN_ENV, Demo, Installed, finished, installed, wheel  # noqa: F401
 from conftest_serving import stop_server
 from test_actions_support import git
 
@@ -32,8 +34,6 @@ from goap.planning.schedule import waits_for
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
 
 CATALOG = ROOT / "plans" / "deployment.yaml"
-CLEAN_ENV = ("GOAP_CI_BACKEND", "GOAP_HUB_BACKEND", "GOAP_TRAIN_BACKEND", "HF_TOKEN",
-             "GITHUB_TOKEN", "MODAL_TOKEN_ID", "MODAL_TOKEN_SECRET")  # fmt: skip
 FAKE_HF_TOKEN = "hf_" + "FAKEdemoTOKEN" * 3  # built at run time: no token-shaped literal
 
 
@@ -74,24 +74,6 @@ def run_history(workspace: Path) -> list[tuple[str, str]]:
 
 def executed(summary: dict[str, Any]) -> list[str]:
     return [e["id"] for e in summary["executed"]]
-
-
-@dataclass
-class Demo:
-    workspace: Path
-    proc: subprocess.CompletedProcess
-    summary: dict[str, Any]
-    seconds: float
-
-
-@pytest.fixture(scope="session")
-def finished(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
-    """`goap demo` from nothing to its goal (the expensive part, shared by every test)."""
-    workspace = tmp_path_factory.mktemp("demo") / "goap-demo"
-    started = time.monotonic()
-    proc, summary = demo(workspace)
-    yield Demo(workspace, proc, summary, time.monotonic() - started)
-    stop_server(workspace / ".goap" / "serve")  # S01's model server outlives the run
 
 
 @pytest.fixture
@@ -202,6 +184,27 @@ def test_demo_reaches_the_goal_and_publishes_a_version(finished: Demo) -> None:
     progress = (ws / "reports" / "PROGRESS.md").read_text()
     assert "- [x] A13: integrate_mlflow" in progress and "- [~] A14: update_goap_md" in progress
     assert "| ADR-029 |" in (ws / "reports" / "ADR-INDEX.md").read_text()
+
+
+def test_goap_demo_from_the_wheel_in_an_empty_directory(installed: Installed, finished: Demo):
+    """The shared demo (tests/conftest_demo.py) ran from this install: goap, demo and plans
+    came from the wheel, and the workspace was made where it was started."""
+    code = "import goap, demo, plans; print(goap.__file__, demo.__file__, plans.__file__)"
+    where = subprocess.run(
+        [str(installed.python), "-c", code],
+        capture_output=True,
+        text=True,
+        env=installed.env,
+        cwd=finished.cwd,
+        check=True,
+    ).stdout
+    located = [Path(p) for p in where.split()]
+    assert len(located) == 3 and all(p.is_relative_to(installed.venv) for p in located), where
+    assert finished.proc.returncode == 0, finished.proc.stderr[-3000:]
+    summary = finished.summary
+    assert summary["status"] == "completed" and summary["published_version"] == "v1"
+    assert Path(summary["workspace"]) == finished.cwd / "goap-demo"
+    assert (finished.cwd / "goap-demo" / ".gitignore").is_file()  # the dotfile template, renamed
 
 
 def test_running_it_again_is_a_no_op(finished: Demo) -> None:
@@ -341,6 +344,16 @@ def test_drift_in_the_served_inputs_routes_to_a_retrain_and_a_rollout(copy: Path
     assert world["stable_version"] == "v2" and not world["drift_detected"]
     first = next(e for e in state(copy)["history"] if e["action"] == "retrain_classifier_on_drift")
     assert first["facts"]["seed"] != 0  # a retrain changes the seed (the ledger has seed 0)
+    # ... and the data: half of each batch under the exposure map the drift report fitted
+    # (brightening by 0.35: scale 0.65, offset 0.35), and v2 was judged on the test split so
+    # mapped as well as on the plain one
+    ledger = (copy / "runs" / "classifier" / "trainings.jsonl").read_text().splitlines()
+    fitted = json.loads(ledger[-1])["config"]["exposure"]
+    assert fitted["scale"] == pytest.approx([0.65] * 3, abs=0.05) and fitted["share"] == 0.5
+    assert fitted["offset"] == pytest.approx([0.35] * 3, abs=0.05)
+    gates = json.loads((copy / "artifacts" / "validation_report.json").read_text())
+    (gate,) = [g for g in gates["models"]["classifier"]["gates"] if g["gate"] == "drift_accuracy"]
+    assert gate["passed"] and gate["value"] >= 0.8
     assert report["samples"] < 100 or not report["drift"]  # v2's own window: nothing to judge
 
 

@@ -22,3 +22,42 @@ def test_drift_statistics_on_hand_built_samples() -> None:
     assert psi(ref, np.full(100, 0.01)) == pytest.approx(expected, rel=1e-6)
     flat = np.full((8, 8, 3), 128, np.uint8)
     assert image_features(flat)[-1] == 0 and image_features(flat)[0] == pytest.approx(128 / 255)
+
+
+def test_an_exposure_drift_is_fitted_and_the_fitted_map_makes_training_data_look_served(
+    tmp_path,
+) -> None:
+    """The load generator's brightening, measured as the server measures it (decoded images
+    resized to the model's size): drift, and the map a retrain trains on. The training images
+    under that map no longer drift from the served ones."""
+    from models.drift import dataset_profile, fit_exposure
+    from models.loadgen import shifted_jpeg
+    from models.pets import expose, load_image, make_synthetic_pets, read_annotations
+
+    root = make_synthetic_pets(tmp_path / "pets", per_class=16, size=48)
+    size, shift = 32, 0.35
+    reference = dataset_profile(root, size)["rows"]
+    served = []
+    for i, record in enumerate(read_annotations(root, "trainval")):
+        path = tmp_path / f"served{i}.jpg"
+        path.write_bytes(shifted_jpeg(record.path, shift))
+        served.append(image_features(load_image(path, size)).tolist())
+    report = compare(reference, served)
+    assert report["drift"] and {"mean_r", "mean_g", "mean_b"} <= set(report["drifted"])
+    exposure = report["exposure"]
+    assert exposure["scale"] == pytest.approx([1 - shift] * 3, abs=0.03)
+    assert exposure["offset"] == pytest.approx([shift] * 3, abs=0.03)
+
+    images = np.stack([load_image(r.path, size) for r in read_annotations(root, "trainval")])
+    mapped = expose(images, **exposure)
+    rows = [image_features(x).tolist() for x in mapped]
+    after = compare(rows, served)
+    assert not (set(after["drifted"]) & {"mean_r", "mean_g", "mean_b", "std_r", "std_g", "std_b"})
+    # identity is a no-op; only sharpness drifted: there is no exposure map to fit
+    assert np.array_equal(expose(mapped, [1, 1, 1], [0, 0, 0]), mapped)
+    same = np.asarray(reference)
+    assert fit_exposure(same, same) == {"scale": [1.0] * 3, "offset": [0.0] * 3}
+    blurred = same.copy()
+    blurred[:, -1] *= 0.2
+    sharpness = compare(reference, blurred.tolist())
+    assert sharpness["drifted"] == ["gradient"] and "exposure" not in sharpness

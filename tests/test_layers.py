@@ -166,3 +166,18 @@ def test_the_public_names_resolve_lazily():
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
     assert done.returncode == 0, done.stderr
     assert "load_catalog" in done.stdout
+
+
+def test_the_model_server_and_load_generator_never_import_torch():
+    """They serve ONNX graphs and read JPEGs (models.pets, numpy, Pillow): torch would add
+    seconds to every server start and hundreds of MB to a serving image."""
+    seen, todo = set(), ["models.serve", "models.loadgen", "models.drift"]
+    while todo:
+        module = todo.pop()
+        if module in seen:
+            continue
+        seen.add(module)
+        todo.extend(i for i in imports(module) if i in sources())
+    assert "models.pets" in seen
+    torch = sorted(f"{m} imports {i}" for m in seen for i in imports(m) if owner(i, ("torch",)))
+    assert torch == []

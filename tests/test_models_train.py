@@ -55,9 +55,17 @@ def _assert_same_state(a: Path, b: Path) -> None:
     assert sa["scheduler"] == sb["scheduler"]
 
 
+def _drift_retrain_config(root: Path, out: Path, **kw) -> dict:
+    exposure = {"scale": [0.65, 0.7, 0.6], "offset": [0.35, 0.3, 0.4], "share": 0.5}
+    return _clf_config(root, out, exposure=exposure, **kw)
+
+
 @pytest.mark.parametrize(
-    ("train", "make_config"), [(train_dit, _dit_config), (train_classifier, _clf_config)]
-)
+    ("train", "make_config"),
+    [(train_dit, _dit_config), (train_classifier, _clf_config),
+     (train_classifier, _drift_retrain_config)],
+    ids=["dit", "classifier", "classifier-exposure"],
+)  # fmt: skip
 def test_stop_and_resume_is_bit_exact(small_pets: Path, tmp_path: Path, train, make_config):  # noqa: F811
     full = train(make_config(small_pets, tmp_path / "full"))
     assert full.completed and full.step == 6

@@ -1,11 +1,11 @@
 """The wheel: what it ships, and `goap demo` from a non-editable install in an empty folder.
 
-The wheel is built from a copy of the checkout into which a demo workspace was planted (as
-`goap demo` leaves one in ./goap-demo): it must contain none of it. The install goes into a
-fresh virtual environment that borrows this environment's third-party packages (torch,
-onnx, ...) through a .pth line but not its editable goap, so the demo runs from the wheel.
+The wheel (tests/conftest_demo.py) is built from a copy of the checkout into which a demo
+workspace was planted (as `goap demo` leaves one in ./goap-demo): it must contain none of it.
+The suite's one `goap demo` runs from it (tests/test_demo.py checks that it did).
 """
 
+# ruff: noqa: F811  (the fixtures imported from conftest_demo are test arguments)
 from __future__ import annotations
 
 import json
@@ -13,12 +13,12 @@ import os
 import shutil
 import subprocess
 import sys
-import sysconfig
 import zipfile
 from pathlib import Path
 
 import pytest
 from conftest import ROOT
+from conftest_demo import wheel  # noqa: F401  (a fixture)
 
 from demo.workspace import copy_template
 
@@ -29,50 +29,6 @@ TEMPLATES = [
     if p.is_file()
     and not any(part.startswith(".") or part == "__pycache__" for part in p.relative_to(ROOT).parts)
 ]
-
-
-def source_copy(target: Path) -> Path:
-    """The checkout's tracked and untracked-but-not-ignored files, plus a demo workspace and
-    the caches tools leave in the templates."""
-    listed = subprocess.run(
-        ["git", "ls-files", "-co", "--exclude-standard", "-z"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout.split("\0")
-    for name in filter(None, listed):
-        if (ROOT / name).is_file():
-            (target / name).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(ROOT / name, target / name)
-    planted = [
-        *(f"goap-demo/{name}" for name in ("cats/__init__.py", "tests/test_x.py", "goap.toml")),
-        # what tools leave in a checkout's templates: never template files
-        "demo/template/project/.ruff_cache/0.17.6/123",
-        "demo/template/work/cats/__pycache__/inference.cpython-311.pyc",
-        # what npm and the build leave in the web app: never shipped
-        "web/node_modules/typescript/package.json",
-        "web/dist/app.js",
-    ]
-    for name in planted:
-        (target / name).parent.mkdir(parents=True, exist_ok=True)
-        (target / name).write_text("# not source\n")
-    return target
-
-
-@pytest.fixture(scope="module")
-def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    src = source_copy(tmp_path_factory.mktemp("src"))
-    out = tmp_path_factory.mktemp("wheel")
-    subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q",
-         "-w", str(out), str(src)],
-        check=True,
-        capture_output=True,
-        timeout=300,
-    )  # fmt: skip
-    (found,) = out.glob("goap_mlops-*.whl")
-    return found
 
 
 def test_the_wheel_ships_plans_and_templates_and_no_workspace(wheel: Path):
@@ -119,59 +75,6 @@ def test_a_template_is_written_with_its_dotfiles_and_without_caches(tmp_path: Pa
     assert not [n for n in names if ".ruff_cache" in n or "__pycache__" in n]
     ignored = (tmp_path / "ws" / ".gitignore").read_text()
     assert ignored == (template / "dot-gitignore").read_text() and "data/" in ignored
-
-
-@pytest.mark.slow
-@pytest.mark.timeout(900)
-def test_goap_demo_from_the_wheel_in_an_empty_directory(wheel: Path, tmp_path: Path):
-    venv = tmp_path / "venv"
-    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=120)
-    python = venv / "bin" / "python"
-    site = subprocess.run(
-        [str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout.strip()
-    # this environment's third-party packages, without processing its .pth files (the
-    # editable goap is one of those), so goap itself can only come from the wheel
-    (Path(site) / "borrowed.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
-    subprocess.run(
-        [str(python), "-m", "pip", "install", "-q", "--no-deps", "--no-index", str(wheel)],
-        check=True,
-        capture_output=True,
-        timeout=300,
-    )
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTHON", "GOAP_"))}
-    # the workspace's CI runs ruff: the executable beside this Python (its package is borrowed)
-    path = [str(venv / "bin"), *filter(None, [env.get("PATH")]), str(Path(sys.executable).parent)]
-    env["PATH"] = os.pathsep.join(path)
-    code = "import goap, demo, plans; print(goap.__file__, demo.__file__, plans.__file__)"
-    where = subprocess.run(
-        [str(python), "-c", code],
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=tmp_path,
-        check=True,
-    ).stdout
-    located = [Path(p) for p in where.split()]
-    assert len(located) == 3 and all(p.is_relative_to(venv) for p in located), where
-    empty = tmp_path / "empty"
-    empty.mkdir()
-    proc = subprocess.run(
-        [str(venv / "bin" / "goap"), "demo", "--json"],
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=empty,
-        timeout=800,
-    )
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    summary = json.loads(proc.stdout)
-    assert summary["status"] == "completed" and summary["published_version"] == "v1"
-    assert Path(summary["workspace"]) == empty / "goap-demo"
-    assert (empty / "goap-demo" / ".gitignore").is_file()  # the dotfile template, renamed
 
 
 @pytest.mark.slow

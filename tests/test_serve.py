@@ -168,3 +168,44 @@ def test_the_routing_survives_a_restart(serving_ws: Path) -> None:
         assert saved["epoch"] == health["epoch"]
     finally:
         again.stop()
+
+
+def test_the_drift_sensor_fits_the_map_and_judges_a_drift_retrain_by_what_it_was_made_for(
+    serving_ws: Path,
+) -> None:
+    """drift_status (the sensor) on a server started by start_server (the executor): the
+    load generator's brightening is drift, with its exposure map in the report; once the
+    stable version's published report says it was trained for that map, the same traffic is
+    what it was made for, and a further drift is reported as a map of the raw training data."""
+    from actions.serving import DriftArgs, ServingArgs, drift_status, start_server
+
+    started = start_server(ServingArgs(workdir=serving_ws))
+    assert started["started"] and started["stable"] == "v1"
+    data = serving_ws / "data" / "pets"
+    drive(started["url"], data, requests=150, concurrency=4, shift=0.35)
+    sensed = drift_status(DriftArgs(workdir=serving_ws))
+    assert sensed["drift"] and sensed["samples"] == 150 and "mean_r" in sensed["drifted"]
+    report = json.loads((serving_ws / sensed["report"]).read_text())
+    assert report["reference_exposure"] is None
+    fitted = report["exposure"]
+    assert fitted["scale"] == pytest.approx([0.65] * 3, abs=0.04)
+    assert fitted["offset"] == pytest.approx([0.35] * 3, abs=0.04)
+
+    published = serving_ws / ".goap" / "registry" / "tiny-cats" / "v1" / "validation_report.json"
+    card = json.loads(published.read_text())
+    card["models"]["classifier"]["exposure"] = fitted  # as if v1 were the drift retrain
+    published.write_text(json.dumps(card))
+    again = drift_status(DriftArgs(workdir=serving_ws))
+    report = json.loads((serving_ws / again["report"]).read_text())
+    assert report["reference_exposure"] == fitted
+    assert not {"mean_r", "mean_g", "mean_b", "std_r", "std_g", "std_b"} & set(report["drifted"])
+
+    half = {"scale": [0.8] * 3, "offset": [0.2] * 3}  # the inputs went on past a half-way map
+    card["models"]["classifier"]["exposure"] = half
+    published.write_text(json.dumps(card))
+    further = json.loads(
+        (serving_ws / drift_status(DriftArgs(workdir=serving_ws))["report"]).read_text()
+    )
+    assert further["drift"] and further["reference_exposure"] == half
+    assert further["exposure"]["scale"] == pytest.approx([0.65] * 3, abs=0.05)  # composed
+    assert further["exposure"]["offset"] == pytest.approx([0.35] * 3, abs=0.05)
