@@ -61,3 +61,26 @@ def test_an_exposure_drift_is_fitted_and_the_fitted_map_makes_training_data_look
     blurred[:, -1] *= 0.2
     sharpness = compare(reference, blurred.tolist())
     assert sharpness["drifted"] == ["gradient"] and "exposure" not in sharpness
+
+
+@pytest.mark.slow
+def test_the_drift_benchmark_runs_end_to_end() -> None:
+    """bench.drift with tiny trainings: the sensor finds the drift, both variants train and
+    are judged (the figures themselves come from the full run, bench/results/)."""
+    import json
+    import subprocess
+    import sys
+
+    from conftest import ROOT
+
+    done = subprocess.run(
+        [sys.executable, "-m", "bench.drift", "--seeds", "1", "--steps", "3", "--shift", "0.35",
+         "--json"],
+        capture_output=True, text=True, cwd=ROOT, timeout=300,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-2000:]
+    row = json.loads(done.stdout)["shifts"]["0.35"]
+    assert row["exposure"]["offset"] == pytest.approx([0.35] * 3, abs=0.04)
+    for variant in ("plain", "drift"):
+        assert 0 <= row[variant]["shifted"] <= 1 and 0 <= row[variant]["clean"] <= 1
+    assert row["ratio_shifted"] == pytest.approx(row["drift"]["shifted"] / row["plain"]["shifted"])

@@ -17,7 +17,7 @@ import pytest
 from conftest import ROOT, goap_cmd
 from conftest_serving import add_version, serving_base, serving_ws  # noqa: F401
 
-# real trainings, a real server, real load windows: minutes each, outside CI's 30 minutes
+# real trainings, a real server, real load windows: minutes each (-m 'not long' skips them)
 pytestmark = [pytest.mark.slow, pytest.mark.long]
 
 CATALOG = ROOT / "plans" / "serving.yaml"
