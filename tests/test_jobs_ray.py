@@ -10,6 +10,8 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
+import time
 from pathlib import Path
 
 import pytest
@@ -31,7 +33,9 @@ def free_port() -> int:
 def cluster(tmp_path_factory):
     """A Ray head on 127.0.0.1 with its dashboard (the Jobs API), stopped at the end."""
     ray_cli = Path(sys.executable).with_name("ray")
-    temp = tmp_path_factory.mktemp("ray")
+    # a short folder: Ray's unix sockets live under it, and a socket path over 107 bytes (as
+    # under an xdist worker's basetemp) fails `ray start`
+    temp = Path(tempfile.mkdtemp(prefix="ray-", dir="/tmp"))
     port, dashboard = free_port(), free_port()
     env = dict(os.environ, RAY_USAGE_STATS_ENABLED="0", PYTHONPATH=str(ROOT))
     start = [str(ray_cli), "start", "--head", f"--port={port}", "--num-cpus=2",
@@ -40,11 +44,32 @@ def cluster(tmp_path_factory):
     started = subprocess.run(start, env=env, capture_output=True, text=True, timeout=180)
     if started.returncode != 0:
         pytest.skip(f"a local Ray cluster would not start: {started.stderr[-500:]}")
+    address = f"http://127.0.0.1:{dashboard}"
     try:
-        yield f"http://127.0.0.1:{dashboard}"
+        wait_for_jobs_api(address, timeout=120)
+        yield address
     finally:
         subprocess.run([str(ray_cli), "stop", "--force"], env=env, capture_output=True, timeout=120)
         shutil.rmtree(temp, ignore_errors=True)
+
+
+def wait_for_jobs_api(address: str, timeout: float) -> None:
+    """`ray start` returns before the dashboard serves (later still on a loaded machine, where a
+    first submission was refused): wait until the Jobs API answers."""
+    import urllib.error
+    import urllib.request
+
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            with urllib.request.urlopen(address + "/api/jobs/", timeout=5) as reply:
+                if reply.status == 200:
+                    return
+        except (urllib.error.URLError, OSError):
+            pass
+        if time.monotonic() > deadline:
+            pytest.fail(f"the Ray dashboard at {address} did not answer within {timeout:.0f} s")
+        time.sleep(0.5)
 
 
 def ray_catalog(folder: Path, address: str, seconds: float) -> Path:
