@@ -9,7 +9,9 @@ this is the price of the scheduler). Usage:
 
     python -m bench.parallel [--scale 0.1] [--demo] [--ray] [--out bench/results/parallel.json]
 
-``--demo`` also times ``goap demo`` from nothing with ``--jobs 1`` and ``--jobs 4`` (minutes);
+``--demo`` also times ``goap demo`` from nothing with ``--jobs 1`` and ``--jobs 4`` (minutes),
+and a round of the demo's sensors in its workspace, forked from the warm sensor host against
+a child per sensor;
 ``--ray`` also times Python actions through the detached and ray job backends against a
 local child, on a local Ray cluster it starts and stops.
 """
@@ -18,7 +20,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
+import signal
 import subprocess
 import sys
 import tempfile
@@ -70,6 +74,44 @@ def overhead(jobs: int, n: int) -> float:
     direct = time.perf_counter() - start
     took, _ = timed_run(doc, jobs)
     return (took - direct) / n * 1000
+
+
+def sense_rounds(workdir: Path, rounds: int = 5) -> dict[str, float]:
+    """Seconds per round of the demo catalog's sensors in a finished demo workspace: forked
+    from the warm sensor host (its start-up apart) against a child per sensor (baseline)."""
+    from goap.running.execution import ChildProcesses, ExecutionContext
+
+    catalog = load_catalog(ROOT / "plans" / "deployment.yaml")
+    sensors = [(s.name, s.executor) for s in catalog.sensors]
+    ctx = ExecutionContext.create(workdir, workdir / ".goap" / "bench-logs")
+    log = ctx.logs / "sensors.log"
+    out: dict[str, float] = {}
+    for name, host in (("child_per_sensor", "0"), ("host", "1")):
+        os.environ["GOAP_SENSOR_HOST"] = host
+        execution = ChildProcesses()
+        try:
+            start = time.perf_counter()
+            first = execution.sense(sensors, log, ctx)
+            out[f"sense_{name}_first_s"] = time.perf_counter() - start
+            assert all(o.ok for o in first), [o.error for o in first if not o.ok]
+            start = time.perf_counter()
+            for _ in range(rounds):
+                execution.sense(sensors, log, ctx)
+            out[f"sense_{name}_s"] = (time.perf_counter() - start) / rounds
+        finally:
+            execution.close()
+            os.environ.pop("GOAP_SENSOR_HOST", None)
+    out["sensors"] = len(sensors)
+    return out
+
+
+def stop_server(workspace: Path) -> None:
+    """The demo leaves its model server running for the user; the benchmark stops it."""
+    try:
+        ready = json.loads((workspace / ".goap" / "serve" / "ready.json").read_text())
+        os.kill(int(ready["pid"]), signal.SIGTERM)
+    except (OSError, ValueError, KeyError):
+        pass  # none was started, or it is gone
 
 
 REMOTE = "def work(workdir: str = '.'):\n    return {'done': True}\n"
@@ -166,9 +208,20 @@ def main() -> None:
                     capture_output=True,
                 )
                 demo[f"demo_jobs{jobs}_s"] = time.perf_counter() - start
+                try:
+                    if jobs == 4:
+                        demo.update(sense_rounds(Path(tmp) / "ws"))
+                finally:
+                    stop_server(Path(tmp) / "ws")
         ratio = demo["demo_jobs4_s"] / demo["demo_jobs1_s"]
         print(f"goap demo from nothing: baseline --jobs 1 {demo['demo_jobs1_s']:.0f} s, "
               f"--jobs 4 {demo['demo_jobs4_s']:.0f} s, ratio {ratio:.2f}")  # fmt: skip
+        child, host = demo["sense_child_per_sensor_s"], demo["sense_host_s"]
+        print(
+            f"a round of the demo's {demo['sensors']:.0f} sensors: baseline a child each "
+            f"{child:.2f} s, forked from the warm host {host:.2f} s, ratio {host / child:.2f} "
+            f"(the host's first round, with its imports: {demo['sense_host_first_s']:.2f} s)"
+        )
     remote: dict[str, float] = {}
     if args.ray:
         n = 10

@@ -87,8 +87,6 @@ def psi(reference: np.ndarray, recent: np.ndarray, bins: int = BINS) -> float:
 
 def compare(reference_rows: list[list[float]], recent_rows: list[list[float]]) -> dict[str, Any]:
     """KS and PSI per feature, and the verdict (see the module docstring for the thresholds)."""
-    from scipy.stats import ks_2samp
-
     ref, new = np.asarray(reference_rows, np.float64), np.asarray(recent_rows, np.float64)
     report: dict[str, Any] = {
         "samples": len(new),
@@ -98,6 +96,10 @@ def compare(reference_rows: list[list[float]], recent_rows: list[list[float]]) -
     }
     if len(new) < MIN_SAMPLES or len(ref) < MIN_SAMPLES:
         return {**report, "drift": False, "reason": "insufficient", "drifted": []}
+    # here, not at the top: scipy.stats takes 0.4 s to import, and most rounds of the drift
+    # sensor (after every step) end above with too few inputs to judge
+    from scipy.stats import ks_2samp
+
     alpha = ALPHA / len(FEATURES)
     drifted = []
     for i, name in enumerate(FEATURES):

@@ -16,7 +16,7 @@ from test_runner import SH, catalog, lines, spawn_run, wait_for
 
 from goap.loading.catalog import load_catalog
 from goap.planning.planner import plan
-from goap.planning.schedule import conflict, levels, waits_for
+from goap.planning.schedule import conflict, durations, levels, tails, waits_for
 
 SCHEDULE = """\
 version: 1
@@ -240,6 +240,98 @@ def test_the_estimate_is_the_longest_chain_of_waits():
     assert estimate([a, b, c], {}) == (0.0, 0.0)
 
 
+def test_a_tail_is_the_longest_chain_from_a_step_to_the_end():
+    cat = load_catalog("s.yaml", SCHEDULE)
+    a, b, c = (cat.action(n) for n in ("make_a", "make_b", "make_c"))
+    # c waits for a and b: a's tail is a then c, b's is b then c
+    assert tails([a, b, c], {"make_a": 5.0, "make_b": 1.0, "make_c": 2.0}) == [7.0, 3.0, 2.0]
+    assert tails([], {}) == []
+
+
+def test_durations_are_measured_else_declared_else_priced_at_the_known_rate():
+    cat = load_catalog(
+        "d.yaml",
+        SCHEDULE.replace("make_a: {", "make_a: {duration: 8, cost: 4, ").replace(
+            "make_c: {", "make_c: {cost: 3, "
+        ),
+    )
+    a, b, c = (cat.action(n) for n in ("make_a", "make_b", "make_c"))
+    assert a.duration == 8.0 and b.duration is None
+    assert durations([a, b, c], {}) == [8.0, 2.0, 6.0]  # 2 s per unit of cost, from make_a
+    assert durations([a, b, c], {"make_a": 1.0, "make_b": 3.0}) == pytest.approx([1, 3, 2.4])
+    assert durations([b, c], {}) == [1.0, 3.0]  # nothing known: 1 s per unit of cost
+
+
+def test_a_bad_duration_is_a_located_load_error(tmp_path):
+    cat = fan(tmp_path, n=1, seconds=0, duration=-5)
+    proc = goap_cmd("plan", str(cat))
+    assert proc.returncode == 2 and "actions.w0.duration" in proc.stderr
+    assert "greater than 0" in proc.stderr and "duration: 90" in proc.stderr
+
+
+def niceness_fan(tmp_path: Path) -> Path:
+    """A long step and a short one, independent: each writes the niceness it ran at."""
+    write = "mkdir -p nice && cut -d' ' -f19 /proc/self/stat > nice/"
+    actions = {
+        "short": {"effects": {"s.short": True}, "duration": 1, "cmd": [SH, "-c", write + "short"]},
+        "long": {"effects": {"s.long": True}, "duration": 60, "cmd": [SH, "-c", write + "long"]},
+    }
+    state = {"s.short": False, "s.long": False}
+    return catalog(tmp_path / "nice.yaml", actions, {"s.short": True, "s.long": True}, state)
+
+
+def test_the_longest_chain_starts_first_and_the_rest_yield_the_cpu(tmp_path):
+    cat = niceness_fan(tmp_path)
+    proc = goap_cmd("run", str(cat), "--workdir", str(tmp_path), "--jobs", "1", "--json")
+    assert proc.returncode == 0, proc.stderr
+    order = [e["action"] for e in read_json(tmp_path / "nice_state.json")["history"]]
+    assert order == ["long", "short"]  # the plan lists short first; its chain is shorter
+    assert (tmp_path / "nice" / "long").read_text().strip() == "0"
+    # with one job it ran after the long one, as the longest chain left: not niced either
+    assert (tmp_path / "nice" / "short").read_text().strip() == "0"
+
+
+def test_a_step_beside_a_longer_chain_runs_niced(tmp_path):
+    cat = niceness_fan(tmp_path)
+    proc = goap_cmd("run", str(cat), "--workdir", str(tmp_path), "--jobs", "2")
+    assert proc.returncode == 0, proc.stderr
+    assert (tmp_path / "nice" / "long").read_text().strip() == "0"
+    assert (tmp_path / "nice" / "short").read_text().strip() == "10"
+    if Path("/proc/self/autogroup").exists():  # the session's nice is what weighs there
+        own = "cut -d' ' -f19 /proc/self/stat > nice/short"
+        group = "cat /proc/self/autogroup > nice/short"
+        text = niceness_fan(tmp_path).read_text().replace(own, group)
+        (tmp_path / "nice.yaml").write_text(text)
+        (tmp_path / "nice_state.json").unlink()
+        proc = goap_cmd("run", str(cat), "--workdir", str(tmp_path), "--jobs", "2")
+        assert proc.returncode == 0, proc.stderr
+        assert (tmp_path / "nice" / "short").read_text().strip().endswith("nice 10")
+    (tmp_path / "goap.toml").write_text("[schedule]\nnice = 0\n")
+    (tmp_path / "nice_state.json").unlink()
+    niceness_fan(tmp_path)
+    proc = goap_cmd("run", str(cat), "--workdir", str(tmp_path), "--jobs", "2")
+    assert proc.returncode == 0, proc.stderr
+    assert (tmp_path / "nice" / "short").read_text().strip() == "0"
+
+
+@pytest.mark.parametrize(
+    "toml, words",
+    [
+        ("[schedule]\nnice = 25\n", ["goap.toml", "nice = 25", "from 0", "19"]),
+        ("[schedule]\nniceness = 5\n", ["goap.toml", "[schedule] has no niceness"]),
+        ("schedule = 3\n", ["goap.toml", "[schedule] must be a table"]),
+    ],
+)
+def test_a_bad_schedule_table_is_refused_before_anything_runs(tmp_path, toml, words):
+    cat = niceness_fan(tmp_path)
+    (tmp_path / "goap.toml").write_text(toml)
+    proc = goap_cmd("run", str(cat), "--workdir", str(tmp_path))
+    assert proc.returncode == 2, proc.stderr
+    text = " ".join(proc.stderr.split())
+    assert all(w in text for w in words), text
+    assert not (tmp_path / "nice").exists()
+
+
 def test_goap_plan_estimates_from_the_journal(tmp_path):
     cat = fan(tmp_path, n=2, seconds=0.3)
     assert goap_cmd("run", str(cat), "--workdir", str(tmp_path)).returncode == 0
@@ -252,3 +344,108 @@ def test_goap_plan_estimates_from_the_journal(tmp_path):
     assert estimate["known_steps"] == 3
     assert estimate["at_once_s"] < estimate["one_by_one_s"]
     assert estimate["at_once_s"] >= 0.3  # at least one sleeper
+
+
+SLOW_SENSOR = '''
+import time
+
+
+def look():
+    """A sensor that takes its time (as a git or registry query can)."""
+    time.sleep(1.0)
+    return {"probe": 1}
+'''
+
+
+def test_a_step_lands_while_another_steps_sensors_run(tmp_path, monkeypatch):
+    """Sensors run outside the world's lock: the round of (1 s) sensors after one step's
+    landing does not hold back the landing of another step, whose own round runs beside it.
+    Under the lock, mid would end a whole round after quick."""
+    monkeypatch.syspath_prepend(str(tmp_path))
+    (tmp_path / "slow_sense.py").write_text(SLOW_SENSOR)
+    actions = {
+        "quick": {"effects": {"s.quick": True}, "cmd": ["true"]},
+        "mid": {"effects": {"s.mid": True}, "cmd": sleeper("mid", 0.4)},
+        "long": {"effects": {"s.long": True}, "cmd": sleeper("long", 2.5)},
+    }
+    state = {"s.quick": False, "s.mid": False, "s.long": False, "s.probe": 0}
+    goal = {"s.quick": True, "s.mid": True, "s.long": True}
+    cat = catalog(tmp_path / "sensing.yaml", actions, goal, state)
+    doc = json.loads(cat.read_text())
+    doc["sensors"] = [{"run": "slow_sense:look", "observe": {"s.probe": "probe"}}]
+    cat.write_text(json.dumps(doc))
+    proc = goap_cmd("run", str(cat), "--workdir", str(tmp_path), "--jobs", "3", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    found = spans(tmp_path / "sensing_state.json")
+    assert overlapping(found, "quick", "mid") and overlapping(found, "mid", "long")
+    assert (found["mid"][1] - found["quick"][1]).total_seconds() < 0.8, found
+    assert read_json(tmp_path / "sensing_state.json")["world_state"]["s"] == {
+        "quick": True, "mid": True, "long": True, "probe": 1}  # fmt: skip
+
+
+def test_a_sensor_round_does_not_undo_a_step_that_landed_after_it_began():
+    """The board's rule for sensors outside the lock, on a hand-built pair of steps."""
+    from goap.running.runner import _Board
+
+    cat = load_catalog("s.yaml", SCHEDULE)
+    a, b = cat.action("make_a"), cat.action("make_b")
+    board = _Board({"a": False, "b": False, "c": False})
+    board.launch(a, dict(board.world))
+    board.launch(b, dict(board.world))
+    board.landed(a)
+    seen_at_start, since = board.lay(a, {"a": True})  # a's sensors start from this world
+    board.landed(b)
+    board.lay(b, {"b": True})  # b lands while a's sensors run
+    seen = dict(seen_at_start, c=True)  # they saw a, the old b, and c changed on disk
+    assert board.sensed(a, seen, since) == {"a": True, "b": True, "c": True}
+    # a later round that began after b's landing may change b: its view is newer
+    _, later = board.lay(a, {"a": True})
+    assert board.sensed(a, dict(board.world, b=False), later)["b"] is False
+
+
+REVEAL = '''
+def look(workdir: str = "."):
+    """What a check finds out: the shortcut is open."""
+    return {"open": True}
+'''
+
+
+def test_a_revealed_fact_is_replanned_at_once_beside_the_running_steps(tmp_path, monkeypatch):
+    """A step that lands with a world the plan did not expect, while a long step runs: the
+    runner plans again at once (from the world as it will be when the long step lands) and
+    the new plan's steps start beside it, instead of idling until it ends."""
+    monkeypatch.syspath_prepend(str(tmp_path))
+    (tmp_path / "reveal.py").write_text(REVEAL)
+    actions = {
+        "look": {
+            "effects": {"s.looked": True},
+            "run": "reveal:look",
+            "observe": {"s.open": "open"},
+        },  # fmt: skip
+        "long": {"effects": {"s.long": True}, "cmd": sleeper("long", 2.5)},
+        "detour": {
+            "pre": {"s.looked": True},
+            "effects": {"s.there": True},
+            "cost": 5,
+            "cmd": sleeper("detour", 0),
+        },  # fmt: skip
+        "shortcut": {
+            "pre": {"s.open": True},
+            "effects": {"s.there": True},
+            "cost": 1,
+            "cmd": sleeper("shortcut", 0),
+        },  # fmt: skip
+    }
+    state = {"s.looked": False, "s.open": False, "s.long": False, "s.there": False}
+    goal = {"s.long": True, "s.there": True, "s.looked": True}
+    cat = catalog(tmp_path / "reveal.yaml", actions, goal, state)
+    proc = goap_cmd("run", str(cat), "--workdir", str(tmp_path), "--json", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    said = " ".join(proc.stderr.split())
+    assert "the world differs from the plan after look (s.open); replanned, 1 step still" in said
+    found = spans(tmp_path / "reveal_state.json")
+    assert found["shortcut"][0] < found["long"][1], found  # it started beside the long step
+    assert "detour" not in found and lines(tmp_path / "counts" / "long") == 1
+    summary = json.loads(proc.stdout)
+    assert summary["world_state"]["s"] == {
+        "looked": True, "open": True, "long": True, "there": True}  # fmt: skip

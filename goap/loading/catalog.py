@@ -99,6 +99,9 @@ class Action:
     # what it holds while it runs (cpu, gpu, memory_gb, or a name from goap.toml [resources])
     resources: tuple[tuple[str, float], ...] = ()
     approval: Approval | None = None  # None: it runs without asking anyone
+    # its usual wall time in seconds, as the catalog's author expects it; the journal's
+    # measured durations replace it (the schedule's critical path, `goap plan`'s estimate)
+    duration: float | None = None
 
     @property
     def label(self) -> str:
@@ -361,6 +364,7 @@ class _Compiler:
             line=self.source.line(loc),
             resources=tuple(sorted((k, float(v)) for k, v in spec["resources"].items() if v)),
             approval=_approval(spec["approval"]),
+            duration=spec["duration"],
         )
 
     def sensor(self, schema: WorldSchema, index: int, spec: shape.Checked) -> Sensor:

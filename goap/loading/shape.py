@@ -115,6 +115,7 @@ ACTION = {
     "with": Key("mapping", {}),
     "observe": Key("mapping of strings", {}),
     "timeout": Key("number", 600.0, positive, "seconds, e.g. `timeout: 600`"),
+    "duration": Key("number", None, positive, "usual wall time in seconds, e.g. `duration: 90`"),
     "retry": Key("retry", {}),
     "agent": Key("agent", {}),
     "resources": Key(

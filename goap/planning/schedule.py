@@ -5,7 +5,8 @@ sequence. Step j must wait for an earlier step i when they touch a variable in a
 makes their order matter: i writes what j reads or writes, or i reads what j writes. Writes
 include what an executor observes (``observe:`` overrides effects). Every other pair is
 independent, so any interleaving of them reaches the same world, and running them at once
-keeps the plan (and its cost) as it is. ``levels`` groups the steps into waves for display.
+keeps the plan (and its cost) as it is. ``levels`` groups the steps into waves for display;
+``tails`` says which steps lie on the longest chain, the ones to start (and favour) first.
 """
 
 from __future__ import annotations
@@ -58,3 +59,29 @@ def estimate(plan: Sequence[Action], seconds: Mapping[str, float]) -> tuple[floa
         own = seconds.get(step.name, 0.0)
         finish.append(own + max((finish[i] for i in before), default=0.0))
     return sum(seconds.get(a.name, 0.0) for a in plan), max(finish, default=0.0)
+
+
+def tails(plan: Sequence[Action], seconds: Mapping[str, float]) -> list[float]:
+    """Each step's tail: its own duration plus the longest chain of steps that wait for it,
+    to the plan's end. The step with the longest tail bounds the run's wall time (the
+    critical path), so it starts first and others yield the CPU to it."""
+    own = durations(plan, seconds)
+    waits = waits_for(plan)
+    after = [0.0] * len(plan)  # the longest tail among the steps that wait for each
+    tail = [0.0] * len(plan)
+    for j in reversed(range(len(plan))):
+        tail[j] = own[j] + after[j]
+        for i in waits[j]:
+            after[i] = max(after[i], tail[j])
+    return tail
+
+
+def durations(plan: Sequence[Action], seconds: Mapping[str, float]) -> list[float]:
+    """Each step's expected seconds: measured (``seconds``, from the journal), else the
+    catalog's ``duration:``, else its cost at the known steps' seconds per unit of cost
+    (1 s per unit when none is known)."""
+    known = {a.name: seconds.get(a.name, a.duration) for a in plan}
+    known = {name: s for name, s in known.items() if s is not None}
+    paid = sum(a.cost for a in plan if a.name in known)
+    rate = sum(known.values()) / paid if known and paid > 0 else 1.0
+    return [known.get(a.name, a.cost * rate) for a in plan]

@@ -38,16 +38,110 @@ except (OSError, AttributeError):
 _FORKING = threading.Lock()
 
 
-def _die_with(parent: int) -> Callable[[], None]:
-    """preexec_fn: die with ``parent``, also if it died between fork and this call."""
+def _die_with(parent: int, nice: int = 0) -> Callable[[], None]:
+    """preexec_fn: die with ``parent``, also if it died between fork and this call; run
+    ``nice`` steps nicer (before exec, so every process of the child inherits it)."""
 
     def arm() -> None:
+        if nice:
+            os.nice(nice)
+            _autogroup_nice(nice)
         if _PRCTL is not None:
             _PRCTL(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
         if os.getppid() != parent:  # the parent is already gone: the signal will never come
             os._exit(1)
 
     return arm
+
+
+def _autogroup_nice(nice: int) -> None:
+    """Where the kernel groups CPU time by session (autogroup, on in most Linux desktops and
+    VMs), a process's nice only weighs inside its session, and each child starts one: the
+    session's own nice is what yields the CPU to other children. Best effort."""
+    try:
+        fd = os.open("/proc/self/autogroup", os.O_WRONLY)
+    except OSError:
+        return  # no autogroup: the process's nice is enough
+    try:
+        os.write(fd, str(nice).encode())
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+class Output:
+    """A child's output on its way to the log: scrubbed line by line, the last lines kept."""
+
+    def __init__(self, log: Path, secrets: list[str]):
+        self.log: IO[str] | None = open_append(log)
+        self.log_error = ""
+        self.tail: deque[str] = deque(maxlen=TAIL_LINES)
+        self.secrets = secrets
+        self.reader: threading.Thread | None = None
+
+    def pump(self, stream: IO[bytes]) -> None:
+        """Drain ``stream`` to the log in a thread of its own, until its writers are gone."""
+        self.reader = threading.Thread(target=self._drain, args=(stream,), daemon=True)
+        self.reader.start()
+
+    def _drain(self, stream: IO[bytes]) -> None:
+        with stream:
+            for raw in stream:
+                line = scrub(raw.decode("utf-8", "replace"), self.secrets)
+                self.tail.append(line)
+                if self.log is None:
+                    continue
+                try:
+                    self.log.write(line)
+                    self.log.flush()
+                except OSError as exc:  # keep draining the pipe; the tail still has the output
+                    self.log_error = f"[goap: the log stopped: {exc.strerror}]\n"
+                    with contextlib.suppress(OSError):
+                        self.log.close()
+                    self.log = None
+
+    def close(self) -> str:
+        """The tail, once the reader has drained what is left (a few seconds at most)."""
+        if self.reader is not None:
+            self.reader.join(5)
+        if self.log is not None:
+            with contextlib.suppress(OSError):
+                self.log.close()
+        return "".join(self.tail) + self.log_error
+
+
+def kill_group(pid: int, exited: Callable[[float], bool]) -> None:
+    """SIGTERM the process group ``pid`` leads, then SIGKILL what is left after a short grace;
+    ``exited(seconds)`` waits up to that long for the leader to end."""
+    for sig, grace in ((signal.SIGTERM, 3.0), (signal.SIGKILL, 5.0)):
+        try:
+            os.killpg(pid, sig)
+        except ProcessLookupError:
+            return
+        if exited(grace):
+            return
+
+
+def wait_for(
+    poll: Callable[[float], int | None],
+    kill: Callable[[], None],
+    timeout: float,
+    stop: Callable[[], bool],
+    tick: Callable[[], None],
+) -> tuple[int | None, str]:
+    """(exit code, "" | "timeout" | "interrupted"): ``poll(seconds)`` waits that long for the
+    exit code; ``tick`` is called as it waits, ``kill`` on a timeout or a stop request."""
+    deadline = time.monotonic() + timeout
+    while (code := poll(0.1)) is None:
+        tick()
+        if stop():
+            kill()
+            return None, "interrupted"
+        if time.monotonic() > deadline:
+            kill()
+            return None, "timeout"
+    return code, ""
 
 
 class Child:
@@ -60,23 +154,23 @@ class Child:
         log: Path,
         secrets: list[str],
         env: dict[str, str] | None = None,
+        nice: int = 0,
     ):
-        self.log: IO[str] | None = open_append(log)
-        self.log_error = ""
-        self.tail: deque[str] = deque(maxlen=TAIL_LINES)
-        self.secrets = secrets
+        self.output = Output(log, secrets)
         self.mark = orphans.child_mark()
         env = dict(os.environ if env is None else env, **{orphans.CHILD: self.mark})
         try:
-            self.proc = self._start(argv, cwd, env)
+            self.proc = self._start(argv, cwd, env, nice)
         except BaseException:
-            self.log.close()
+            self.output.close()
             raise
-        self.reader = threading.Thread(target=self._pump, daemon=True)
-        self.reader.start()
+        assert self.proc.stdout is not None
+        self.output.pump(self.proc.stdout)
 
     @staticmethod
-    def _start(argv: list[str], cwd: Path, env: dict[str, str]) -> subprocess.Popen[bytes]:
+    def _start(
+        argv: list[str], cwd: Path, env: dict[str, str], nice: int
+    ) -> subprocess.Popen[bytes]:
         with _FORKING:
             return subprocess.Popen(
                 argv,
@@ -85,65 +179,29 @@ class Child:
                 stdout=subprocess.PIPE,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
-                preexec_fn=_die_with(os.getpid()),
+                preexec_fn=_die_with(os.getpid(), nice),
                 env=env,
             )
 
-    def _pump(self) -> None:
-        assert self.proc.stdout is not None
-        for raw in self.proc.stdout:
-            line = scrub(raw.decode("utf-8", "replace"), self.secrets)
-            self.tail.append(line)
-            if self.log is None:
-                continue
-            try:
-                self.log.write(line)
-                self.log.flush()
-            except OSError as exc:  # keep draining the pipe; the tail still has the output
-                self.log_error = f"[goap: the log stopped: {exc.strerror}]\n"
-                with contextlib.suppress(OSError):
-                    self.log.close()
-                self.log = None
+    def _poll(self, seconds: float) -> int | None:
+        try:
+            return self.proc.wait(seconds)
+        except subprocess.TimeoutExpired:
+            return None
 
     def kill(self) -> None:
         """SIGTERM the whole group, then SIGKILL what is left after a short grace."""
-        for sig, grace in ((signal.SIGTERM, 3.0), (signal.SIGKILL, 5.0)):
-            try:
-                os.killpg(self.proc.pid, sig)
-            except ProcessLookupError:
-                return
-            try:
-                self.proc.wait(grace)
-                return
-            except subprocess.TimeoutExpired:
-                continue
+        kill_group(self.proc.pid, lambda grace: self._poll(grace) is not None)
 
     def wait(
         self, timeout: float, stop: Callable[[], bool], tick: Callable[[], None] = lambda: None
     ) -> tuple[int | None, str]:
         """Return (exit code, "" | "timeout" | "interrupted"); ``tick`` is called as it waits."""
-        deadline = time.monotonic() + timeout
-        while True:
-            try:
-                code = self.proc.wait(0.1)
-                break
-            except subprocess.TimeoutExpired:
-                tick()
-                if stop():
-                    self.kill()
-                    return None, "interrupted"
-                if time.monotonic() > deadline:
-                    self.kill()
-                    return None, "timeout"
-        return code, ""
+        return wait_for(self._poll, self.kill, timeout, stop, tick)
 
     def close(self) -> str:
         """End whatever the child left running (its group, its marked descendants); the tail."""
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(self.proc.pid, signal.SIGKILL)
         orphans.end(orphans.CHILD, self.mark)
-        self.reader.join(5)
-        if self.log is not None:
-            with contextlib.suppress(OSError):
-                self.log.close()
-        return "".join(self.tail) + self.log_error
+        return self.output.close()

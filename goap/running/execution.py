@@ -11,6 +11,7 @@ in milliseconds.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sys
@@ -19,6 +20,7 @@ import time
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
+from functools import partial
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -36,6 +38,7 @@ from goap.running.errors import RunError
 from goap.running.progress import ENV as PROGRESS_ENV
 from goap.running.progress import Channel
 from goap.running.protocol import Answer, Call, CheckAnswer, CheckRequest, Request
+from goap.running.sensor_host import HostLost, SensorHost, SensorHosts
 from state.files import safe_name
 from state.status import StepOutcome
 
@@ -54,6 +57,7 @@ class ExecutionContext:
     progress: Callable[[dict[str, Any]], None] | None = None
     # hears the job handle an executor reports (goap.executor.remote_job); with progress
     job: Callable[[dict[str, Any]], None] | None = None
+    nice: int = 0  # the child's CPU niceness: steps off the critical path yield the CPU
 
     @classmethod
     def create(
@@ -129,7 +133,11 @@ class Execution(Protocol):
 
 
 class ChildProcesses:
-    """The real execution: every executor in a child process of its own."""
+    """The real execution: every executor in a child process of its own (sensors forked
+    from the run's warm host, ``goap.running.sensor_host``, where it can)."""
+
+    def __init__(self) -> None:
+        self.hosts = SensorHosts()
 
     def check(self, calls: list[Call], ctx: ExecutionContext) -> dict[str, Any]:
         return check_executors(calls, ctx)
@@ -140,24 +148,44 @@ class ChildProcesses:
     def sense(
         self, sensors: list[tuple[str, Executor]], log: Path, ctx: ExecutionContext
     ) -> list[Outcome]:
-        return run_sensors(sensors, log=log, ctx=ctx)
+        targets = sorted({e.run for _, e in sensors if e.run})
+        host = self.hosts.get(targets, ctx.workdir, dict(ctx.env)) if targets else None
+        return run_sensors(sensors, log=log, ctx=ctx, host=host)
+
+    def close(self) -> None:
+        """The end of a run: its sensor host goes."""
+        self.hosts.close()
 
 
-def run_executor(executor: Executor, *, where: str, log: Path, ctx: ExecutionContext) -> Outcome:
-    """Execute ``executor`` once; never raises for the executor's own failures."""
+def run_executor(
+    executor: Executor,
+    *,
+    where: str,
+    log: Path,
+    ctx: ExecutionContext,
+    host: SensorHost | None = None,
+) -> Outcome:
+    """Execute ``executor`` once; never raises for the executor's own failures. ``host``: a
+    ``run:`` executor is forked from it (HostLost when it cannot be)."""
     secrets = ctx.secrets([list(executor.cmd or ()), executor.args])
-    return masked(_execute(executor, where, log, secrets, ctx), secrets)
+    return masked(_execute(executor, where, log, secrets, ctx, host), secrets)
 
 
 def _execute(
-    executor: Executor, where: str, log: Path, secrets: list[str], ctx: ExecutionContext
+    executor: Executor,
+    where: str,
+    log: Path,
+    secrets: list[str],
+    ctx: ExecutionContext,
+    host: SensorHost | None = None,
 ) -> Outcome:
     if executor.cmd is not None:
         try:
             argv = interpolate(list(executor.cmd), where, ctx.env)
         except MissingVariable as exc:
             return failed(str(exc), retryable=False)
-        process, code = _run_child(argv, executor.timeout, log, secrets, ctx)
+        start = _spawner(argv, log, secrets, ctx)
+        process, code = _run_child(start, argv[0], executor.timeout, secrets, ctx, log)
         if process.error:
             return process
         if code == 0:
@@ -165,7 +193,7 @@ def _execute(
         error = f"{executor.cmd[0]} exited with code {code}"
         return failed(error, tail=process.tail, seconds=process.seconds)
     request = call_request(executor, where, ctx)
-    process, answer = _run_worker(request, executor.timeout, log, secrets, ctx)
+    process, answer = _run_worker(request, executor.timeout, log, secrets, ctx, host)
     return process if answer is None else from_answer(answer, process)
 
 
@@ -181,9 +209,14 @@ def call_request(executor: Executor, where: str, ctx: ExecutionContext) -> Reque
 
 
 def run_sensors(
-    sensors: list[tuple[str, Executor]], *, log: Path, ctx: ExecutionContext
+    sensors: list[tuple[str, Executor]],
+    *,
+    log: Path,
+    ctx: ExecutionContext,
+    host: SensorHost | None = None,
 ) -> list[Outcome]:
-    """Every sensor in a child of its own, all at once, each with its own deadline.
+    """Every sensor in a process of its own, all at once, each with its own deadline:
+    forked from ``host`` when there is one, else (or when the host is lost) a child.
 
     A hung sensor is killed at its own ``timeout`` and fails alone; the others' outcomes
     stand. Each writes its own log, ``<log stem>-<sensor>.log``.
@@ -194,7 +227,11 @@ def run_sensors(
     def one(item: tuple[str, Executor]) -> Outcome:
         name, executor = item
         own_log = log.with_name(f"{log.stem}-{safe_name(name)}{log.suffix}")
-        return run_executor(executor, where=f"sensor {name}", log=own_log, ctx=ctx)
+        where = f"sensor {name}"
+        if host is not None:
+            with contextlib.suppress(HostLost):  # then it runs as before, in a child
+                return run_executor(executor, where=where, log=own_log, ctx=ctx, host=host)
+        return run_executor(executor, where=where, log=own_log, ctx=ctx)
 
     with ThreadPoolExecutor(max_workers=min(len(sensors), 16)) as pool:
         return list(pool.map(one, sensors))
@@ -245,16 +282,25 @@ def query(request: CheckRequest, ctx: ExecutionContext, timeout: float = 120) ->
 
 
 def _run_worker(
-    request: Request, timeout: float, log: Path, secrets: list[str], ctx: ExecutionContext
+    request: Request,
+    timeout: float,
+    log: Path,
+    secrets: list[str],
+    ctx: ExecutionContext,
+    host: SensorHost | None = None,
 ) -> tuple[Outcome, Any]:
-    """Run a worker request in a child; its JSON answer, or (why there is none, None)."""
+    """Run a worker request in a child (or forked from ``host``); its JSON answer, or (why
+    there is none, None)."""
     with tempfile.TemporaryDirectory(prefix="goap-") as tmp:
         request_path, answer_path = Path(tmp) / "request.json", Path(tmp) / "answer.json"
-        request_path.write_text(json.dumps(request))
-        # -P: the workdir is not put first on sys.path, so its json.py cannot replace ours
         worker = [sys.executable, "-P", "-m", "goap.running.worker"]
-        argv = [*worker, str(request_path), str(answer_path)]
-        process, code = _run_child(argv, timeout, log, secrets, ctx)
+        if host is not None:
+            start: Spawner = partial(host.fork, dict(request), answer_path, log, secrets)
+        else:
+            request_path.write_text(json.dumps(request))
+            # -P: the workdir is not put first on sys.path, so its json.py cannot replace ours
+            start = _spawner([*worker, str(request_path), str(answer_path)], log, secrets, ctx)
+        process, code = _run_child(start, worker[0], timeout, secrets, ctx, log)
         if process.error:
             return process, None
         if not answer_path.exists():
@@ -267,10 +313,34 @@ def _run_worker(
             return failed(error, tail=process.tail, seconds=process.seconds), None
 
 
+class Running(Protocol):
+    """A started process, as ``Child`` and ``sensor_host.HostedChild`` are."""
+
+    def wait(
+        self, timeout: float, stop: Callable[[], bool], tick: Callable[[], None] = ...
+    ) -> tuple[int | None, str]: ...
+
+    def close(self) -> str: ...
+
+
+Spawner = Callable[[dict[str, str]], Running]  # the environment -> the started process
+
+
+def _spawner(argv: list[str], log: Path, secrets: list[str], ctx: ExecutionContext) -> Spawner:
+    """Start ``argv`` as a ``Child``; OSError when it cannot be started."""
+    return lambda env: Child(argv, ctx.workdir, log, secrets, env=env, nice=ctx.nice)
+
+
 def _run_child(
-    argv: list[str], timeout: float, log: Path, secrets: list[str], ctx: ExecutionContext
+    start: Spawner,
+    what: str,
+    timeout: float,
+    secrets: list[str],
+    ctx: ExecutionContext,
+    log: Path,
 ) -> tuple[Outcome, int | None]:
-    """Start, wait, collect the tail. The Outcome's error says only timeout/interrupt/start."""
+    """Start, wait, collect the tail. The Outcome's error says only timeout/interrupt/start.
+    HostLost (a sensor host that went) passes through, with nothing left running."""
     started = time.monotonic()
     env, tick, channel = dict(ctx.env), (lambda: None), None
     if ctx.progress is not None:
@@ -282,12 +352,20 @@ def _run_child(
             env[PROGRESS_ENV] = str(channel.path)
             tick = _forward(channel, ctx.progress, ctx.job)
     try:
-        child = Child(argv, ctx.workdir, log, secrets, env=env)
-    except OSError as exc:
+        child = start(env)
+    except (OSError, HostLost) as exc:
         if channel is not None:
             channel.close()
-        return failed(f"cannot start {argv[0]!r}: {exc.strerror}", retryable=False), None
-    code, why = child.wait(timeout, ctx.stop, tick)
+        if isinstance(exc, HostLost):
+            raise
+        return failed(f"cannot start {what!r}: {exc.strerror}", retryable=False), None
+    try:
+        code, why = child.wait(timeout, ctx.stop, tick)
+    except HostLost:
+        child.close()
+        if channel is not None:
+            channel.close()
+        raise
     tail, seconds = child.close(), time.monotonic() - started
     if channel is not None:
         tick()  # what it said last

@@ -168,6 +168,15 @@ class RunRecord:
             if e.run_id == self.state.run_id and e.action == action and e.outcome == "failed"
         ]
 
+    def durations(self) -> dict[str, float]:
+        """Each action's mean duration over its succeeded attempts in the journal (the
+        schedule favours the longest chain by them)."""
+        taken: dict[str, list[float]] = {}
+        for e in self.state.history:
+            if e.outcome == "succeeded" and e.duration_s is not None:
+                taken.setdefault(e.action, []).append(e.duration_s)
+        return {name: sum(v) / len(v) for name, v in taken.items()}
+
     def save(self) -> None:
         """The one write of the state file: atomic, and masked of every secret as a whole."""
         save_state(self.path, self.state, scrub=MASKER)

@@ -82,6 +82,29 @@ def capacities(path: Path, document: dict[str, Any]) -> dict[str, float]:
     return found
 
 
+# Niceness of a step that is not on the plan's longest chain while one that is runs
+# (goap.toml: [schedule] nice). Where steps outnumber the cores, the kernel then gives the
+# critical path its core and the others the rest, instead of slowing every step alike.
+OFF_PATH_NICE = 10
+
+
+def off_path_nice(path: Path, document: dict[str, Any]) -> int:
+    """``[schedule] nice`` of goap.toml (``document``): 0 to 19, 0 treats all steps alike."""
+    table = document.get("schedule", {})
+    if not isinstance(table, dict):
+        raise RunError(f"{path}: [schedule] must be a table, e.g. [schedule] nice = 10")
+    unknown = sorted(set(table) - {"nice"})
+    if unknown:
+        raise RunError(f"{path}: [schedule] has no {', '.join(unknown)}; it takes nice = 0..19")
+    nice = table.get("nice", OFF_PATH_NICE)
+    if isinstance(nice, bool) or not isinstance(nice, int) or not 0 <= nice <= 19:
+        raise RunError(
+            f"{path}: [schedule] nice = {nice!r}: write a whole number from 0 (every step "
+            f"alike) to 19, e.g. nice = {OFF_PATH_NICE}"
+        )
+    return nice
+
+
 def problems(actions: Iterable[Action], capacity: Mapping[str, float]) -> list[str]:
     """Every action whose needs name an unknown resource or exceed the capacity."""
     out = []

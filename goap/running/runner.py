@@ -35,7 +35,7 @@ from goap.loading.catalog import Action, Catalog, Executor
 from goap.loading.logic import with_effects
 from goap.loading.secrets import MASKER, referenced, scrub
 from goap.planning.planner import PlanOptions, PlanResult, plan
-from goap.planning.schedule import waits_for, writes
+from goap.planning.schedule import tails, waits_for, writes
 from goap.running import approval as approvals
 from goap.running import orphans
 from goap.running.errors import RunError
@@ -54,7 +54,16 @@ from goap.running.jobs import DetachedProcesses, JobBackend, RayJobs, assignment
 from goap.running.progress import LEAVE_ENV, REATTACH_ENV, job_left_in
 from goap.running.protocol import Call
 from goap.running.record import RunRecord, logs_root, read_state, read_world
-from goap.running.resources import DEFAULT_JOBS, capacities, fits, goap_toml, hold, problems
+from goap.running.resources import (
+    DEFAULT_JOBS,
+    OFF_PATH_NICE,
+    capacities,
+    fits,
+    goap_toml,
+    hold,
+    off_path_nice,
+    problems,
+)
 from state.files import open_append
 from state.model import StateError, StateTypeError, quoted, shown
 from state.status import RunEnd, Via
@@ -211,6 +220,7 @@ class Runner:
         self.jobs = jobs
         self.workdir = workdir
         self.capacity: dict[str, float] = {}  # read at the preflight (goap.toml, the machine)
+        self.nice = OFF_PATH_NICE  # of steps off the critical path ([schedule] of goap.toml)
         self.assigned: dict[str, str] = {}  # action -> job backend ([jobs] of goap.toml)
         self.job_settings: dict[str, Any] = {}
         self.backends: dict[str, JobBackend] = {}
@@ -238,7 +248,7 @@ class Runner:
 
     def run(self, resume: bool = False) -> RunResult:
         """Run to the goal; raise RunError/StateError for bad input (nothing is written)."""
-        with StateLock(self.state_path), self._signals():
+        with StateLock(self.state_path), self._signals(), self._executing():
             self._end_leftovers()
             state = read_state(self.catalog, self.state_path)  # a bad file is refused first
             self._preflight()
@@ -264,7 +274,7 @@ class Runner:
         Bad input raises RunError/StateError and writes nothing.
         """
         action = with_args(self.catalog, name, args or {})
-        with StateLock(self.state_path), self._signals():
+        with StateLock(self.state_path), self._signals(), self._executing():
             if action.executor is None:
                 raise RunError(f"action {name} has nothing to execute (no cmd or run)")
             self._end_leftovers()
@@ -301,8 +311,20 @@ class Runner:
         return granted
 
     def dry_run(self) -> PlanResult:
-        world = self._sense(read_world(self.catalog, self.state_path))
+        with self._executing():
+            world = self._sense(read_world(self.catalog, self.state_path))
         return plan(self.catalog, world, options=self.options)
+
+    @contextmanager
+    def _executing(self) -> Iterator[None]:
+        """While a run (one step, a dry run) lasts; at its end the execution lets go of what
+        it kept for the run (the sensor host of ``ChildProcesses``)."""
+        try:
+            yield
+        finally:
+            close = getattr(self.execute, "close", None)
+            if close is not None:
+                close()
 
     # ------------------------------------------------------------ setup
 
@@ -328,6 +350,7 @@ class Runner:
                 f"{self.catalog.path} does not have; actions: {', '.join(sorted(names))}"
             )
         self.capacity = capacities(*toml)
+        self.nice = off_path_nice(*toml)
         found = problems(actions, self.capacity)
         if found:
             raise RunError(f"{self.catalog.path}: " + "\n".join(found))
@@ -406,7 +429,7 @@ class Runner:
         ``jobs`` at once and within the resources. The first surprise (a failure, a world
         the plan did not expect, a step that no longer applies) starts nothing new; what runs
         finishes, then the caller replans. Returns how the run ends, or None to replan."""
-        waits = waits_for(steps)
+        waits, tail = waits_for(steps), tails(steps, record.durations())
         predicted = dict(board.world)  # the plan's world with every landed step applied
         pending, landed = list(range(len(steps))), set()
         running: dict[Future[Outcome], int] = {}
@@ -427,7 +450,7 @@ class Runner:
                     ]
                     if not ready:
                         break
-                    i = ready[0]
+                    i = max(ready, key=lambda k: tail[k])  # the longest chain first
                     action = steps[i]
                     with board.lock:
                         now = dict(board.world)
@@ -453,11 +476,16 @@ class Runner:
                         )
                         halt = ""
                         break
+                    # off the critical path (a longer chain is still to go): yield the CPU
+                    longest = max(tail[k] for k in (*pending, *running.values()))
+                    nice = self.nice if tail[i] < longest else 0
                     pending.remove(i)
                     hold(held, action, 1)
                     board.launch(action, now)
                     running[
-                        pool.submit(self._perform, record, action, board, "run", False, granted)
+                        pool.submit(
+                            self._perform, record, action, board, "run", False, granted, nice
+                        )
                     ] = i
                 if not running:
                     if not blocked or halt is not None or ended is not None:
@@ -494,7 +522,21 @@ class Runner:
                     why = self._surprise(record, action, outcome, before, predicted, board, settled)
                     if why is None:
                         continue
-                    if why[0] == "replan":
+                    if why[0] == "differs" and running and halt is None and ended is None:
+                        flying = [steps[j] for j in running.values()]
+                        fresh = self._replan_in_flight(record, board, flying, done, why[1], settled)
+                        if fresh is not None:  # go on with the running steps and the new plan
+                            steps = (*flying, *fresh)
+                            waits, tail = waits_for(steps), tails(steps, record.durations())
+                            running = {f: k for k, f in enumerate(running)}
+                            pending = list(range(len(flying), len(steps)))
+                            landed, blocked = set(), set()
+                            with board.lock:
+                                predicted = dict(board.world)
+                            continue
+                    if why[0] == "differs":
+                        halt = halt or f"{why[1]}; replanning"
+                    elif why[0] == "replan":
                         halt = halt or why[1]
                     else:
                         ended, halt = ended or why, halt if halt is not None else ""
@@ -517,7 +559,8 @@ class Runner:
         settled: dict[str, tuple[frozenset[tuple[str, Any]], str]],
     ) -> tuple[Any, str] | None:
         """What a landed step means for the run: (end, why) to stop the run, ("replan", why)
-        to start nothing new and replan, or None to go on."""
+        to start nothing new and replan, ("differs", why) when it went well but the world is
+        not the one the plan expected, or None to go on."""
         if outcome.interrupted or self.stop_requested:
             return ("interrupted", "interrupted")
         if outcome.ok and outcome.error:  # it ran; what it observed cannot be stored
@@ -536,11 +579,45 @@ class Runner:
             ]
         if changed:
             return (
-                "replan",
-                f"the world differs from the plan after {action.name} "
-                f"({', '.join(changed)}); replanning",
+                "differs",
+                f"the world differs from the plan after {action.name} ({', '.join(changed)})",
             )
         return None
+
+    def _replan_in_flight(
+        self,
+        record: RunRecord,
+        board: _Board,
+        flying: list[Action],
+        done: Progress,
+        why: str,
+        settled: dict[str, tuple[frozenset[tuple[str, Any]], str]],
+    ) -> tuple[Action, ...] | None:
+        """The world differs from the plan while steps still run: plan again at once, from
+        the world as it will be when they have landed as declared (if one does not, its own
+        landing is the next surprise). The new plan's steps start beside them, so a fact one
+        step revealed does not idle the machine until a long training ends. None when there
+        is no plan from there: then nothing new starts and the caller replans as before."""
+        with board.lock:
+            world = dict(board.world)
+        assumed = world
+        for action in flying:
+            assumed = with_effects(action.effects, assumed)
+        planned = plan(
+            self._without(record.denied()), assumed, penalties=record.penalties,
+            options=self.options,
+        )  # fmt: skip
+        here = frozenset(assumed.items())
+        if not planned.found or any(settled.get(a.name, ("",))[0] == here for a in planned.actions):
+            return None  # the caller's replan reports it (no plan, or a failure repeating)
+        done.plans += 1
+        done.plan = [a.name for a in (*flying, *planned.actions)]
+        with board.lock:
+            running = f"{len(flying)} step{'s' if len(flying) > 1 else ''} still running"
+            self.events.note(f"{why}; replanned, {running}")
+            record.planned((*flying, *planned.actions), world)
+            self.events.planned(planned, list(record.completed))
+        return planned.actions
 
     # ------------------------------------------------------------ approvals
 
@@ -598,9 +675,11 @@ class Runner:
         via: Via = "run",
         forced: bool = False,
         granted: ApprovalDecision | None = None,
+        nice: int = 0,
     ) -> Outcome:
         """Run one action with its retry policy; every attempt is recorded (the new world is
-        the board's). ``granted``: the approval its first attempt uses.
+        the board's). ``granted``: the approval its first attempt uses; ``nice``: its child's
+        CPU niceness.
 
         Several may run at once (one thread each): the board's lock orders what they write
         to the record, and each lays only its own writes over the world.
@@ -625,7 +704,7 @@ class Runner:
             where = f"action {action.name}"
             backend = self._backend(action)
             if backend is None:
-                ctx = self._child_context(record, entry, action, board)
+                ctx = replace(self._child_context(record, entry, action, board), nice=nice)
                 outcome = self.execute.action(action.executor, where, log, ctx)
             else:
                 outcome = self._remote(backend, record, entry, action, log, board)
@@ -637,10 +716,13 @@ class Runner:
                         outcome = replace(outcome, error="; ".join(problems), retryable=False)
                 else:  # what the executor saw before failing is still the truth
                     after = self._observe(start, action.executor, where, outcome.facts)[0]
-                world = board.lay(action, after)
+                world, laid = board.lay(action, after)
                 self.events.finished(action, outcome, attempt)
+            if outcome.ok:  # outside the lock: other steps start and land while sensors run
+                seen = self._sense(world, note=lambda text: self._note(board, text))
+            with board.lock:
                 if outcome.ok:
-                    world = board.sensed(action, self._sense(world))
+                    world = board.sensed(action, seen, since=laid)
                 record.attempt_ended(entry, action, outcome, world)
             if outcome.ok:
                 return outcome
@@ -815,7 +897,11 @@ class Runner:
                     )
         return world, problems
 
-    def _sense(self, world: dict[str, Any]) -> dict[str, Any]:
+    def _sense(
+        self, world: dict[str, Any], note: Callable[[str], None] | None = None
+    ) -> dict[str, Any]:
+        """``world`` with what the sensors see laid over it; ``note`` hears their problems."""
+        note = note or self.events.note
         sensors = [(s.name, s.executor) for s in self.catalog.sensors]
         if not sensors:
             return world
@@ -826,11 +912,11 @@ class Runner:
         outcomes = self.execute.sense(sensors, log, self.ctx)
         for (name, executor), outcome in zip(sensors, outcomes, strict=True):
             if not outcome.ok:
-                self.events.note(f"sensor {name} failed: {outcome.error}")
+                note(f"sensor {name} failed: {outcome.error}")
                 continue
             world, problems = self._observe(world, executor, f"sensor {name}", outcome.facts)
             for problem in problems:
-                self.events.note(problem)
+                note(problem)
         return world
 
     # ------------------------------------------------------------ the end
@@ -863,13 +949,17 @@ class _Board:
 
     The schedule never runs two steps that touch the same variable at once, so a landing
     step lays only its own writes over the world, and a sensor's view of a variable that a
-    step still running writes is ignored (it would see that step half done).
+    step still running writes is ignored (it would see that step half done). Sensors run
+    outside the lock, so each change has a number: a round of sensors that started at
+    change N does not overwrite a variable changed after N (its view of it is older).
     """
 
     def __init__(self, world: dict[str, Any]):
         self.world = dict(world)
         self.lock = threading.RLock()
         self.running: dict[str, tuple[frozenset[str], dict[str, Any]]] = {}  # writes, start
+        self.changes = 0
+        self.changed: dict[str, int] = {}  # variable -> the number of its latest change
 
     def launch(self, action: Action, start: dict[str, Any]) -> None:
         with self.lock:
@@ -886,18 +976,31 @@ class _Board:
         with self.lock:
             return frozenset(v for name, (w, _) in self.running.items() if name != but for v in w)
 
-    def lay(self, action: Action, after: dict[str, Any]) -> dict[str, Any]:
-        """The world with the values ``action`` left for the variables it writes."""
+    def lay(self, action: Action, after: dict[str, Any]) -> tuple[dict[str, Any], int]:
+        """The world with the values ``action`` left for the variables it writes, and the
+        number of this change (a sensor round started now passes it to ``sensed``)."""
         with self.lock:
+            self.changes += 1
             for name in writes(action):
                 self.world[name] = after[name]
-            return dict(self.world)
+                self.changed[name] = self.changes
+            return dict(self.world), self.changes
 
-    def sensed(self, action: Action, seen: dict[str, Any]) -> dict[str, Any]:
-        """What sensors saw after ``action``, but for what other running steps write."""
+    def sensed(self, action: Action, seen: dict[str, Any], since: int) -> dict[str, Any]:
+        """What sensors that started at change ``since`` saw after ``action``, but for what
+        other running steps write and what changed after they started."""
         with self.lock:
             busy = self.written(but=action.name)
-            self.world = {k: self.world[k] if k in busy else v for k, v in seen.items()}
+            self.changes += 1
+            world = {}
+            for k, v in seen.items():
+                if k in busy or self.changed.get(k, 0) > since or k not in self.world:
+                    world[k] = self.world.get(k, v)
+                else:
+                    if self.world[k] != v:
+                        self.changed[k] = self.changes
+                    world[k] = v
+            self.world = world
             return dict(self.world)
 
 

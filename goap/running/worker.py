@@ -235,11 +235,21 @@ def main() -> None:
     else:
         request_path, result_path = sys.argv[1], Path(sys.argv[2])
         request = json.loads(Path(request_path).read_text())
+    answer(request, result_path)
+
+
+def enter(workdir: str) -> None:
+    """Work in ``workdir``, whose own modules can be executors: last on the path (we run
+    with -P), so its json.py or typing.py never replaces the standard library's."""
+    os.chdir(workdir)
+    if workdir not in sys.path:
+        sys.path.append(workdir)
+
+
+def answer(request: Any, result_path: Path | None) -> None:
+    """Handle one request; the answer goes (atomically) to ``result_path``, else to stdout."""
     if request.get("workdir"):
-        os.chdir(request["workdir"])
-        # last on the path (we run with -P): the workdir's own modules can be executors,
-        # but its json.py or typing.py never replaces the standard library's
-        sys.path.append(request["workdir"])
+        enter(request["workdir"])
     try:
         result: Any = handle(request)
     except ProtocolError as exc:
