@@ -186,6 +186,22 @@ def test_demo_reaches_the_goal_and_publishes_a_version(finished: Demo) -> None:
     assert "| ADR-029 |" in (ws / "reports" / "ADR-INDEX.md").read_text()
 
 
+def test_one_by_one_it_reaches_the_same_world_as_at_once(finished: Demo, tmp_path: Path) -> None:
+    """The schedule is the parallel part, never the plan: `--jobs 1` from nothing ends in
+    the world the shared demo (the default, --jobs 4) ended in, value for value."""
+    ws = tmp_path / "one"
+    try:
+        proc, summary = demo(ws, "--jobs", "1")
+        assert proc.returncode == 0, proc.stderr[-3000:]
+        assert sorted(executed(summary)) == sorted(executed(finished.summary))
+        assert state(ws)["world_state"] == state(finished.workspace)["world_state"]
+        spans = [(e["started_at"], e["ended_at"]) for e in state(ws)["history"]]
+        pairs = zip(spans, spans[1:], strict=False)
+        assert all(end <= start for (_, end), (start, _) in pairs)  # one by one
+    finally:
+        stop_server(ws / ".goap" / "serve")
+
+
 def test_goap_demo_from_the_wheel_in_an_empty_directory(installed: Installed, finished: Demo):
     """The shared demo (tests/conftest_demo.py) ran from this install: goap, demo and plans
     came from the wheel, and the workspace was made where it was started."""

@@ -3,6 +3,7 @@
 
 import { InferenceClient } from "./client";
 import type { ModelName, SiteConfig, WebManifest } from "./manifest";
+import type { Warmed } from "./protocol";
 import { versionBase } from "./manifest";
 
 export interface LoadedModel {
@@ -13,12 +14,14 @@ export interface LoadedModel {
 
 export class App {
   private readonly loads = new Map<ModelName, Promise<LoadedModel>>();
+  private readonly warmups = new Map<ModelName, Promise<Warmed | null>>();
 
   constructor(
     readonly config: SiteConfig,
     readonly manifest: WebManifest,
     readonly client: InferenceClient,
     readonly backend: string,
+    readonly warm: boolean = true, // warm each model up in the background once loaded
   ) {}
 
   get base(): string {
@@ -40,8 +43,22 @@ export class App {
         return { from: reply.from, bytes: reply.bytes, ms: reply.ms };
       });
       this.loads.set(name, loading);
+      this.warmups.set(name, loading.then(() => this.warmUp(name)));
     }
     return loading;
+  }
+
+  /** The model's background warm-up once it has loaded (null: warm-ups are off). */
+  warmed(name: ModelName): Promise<Warmed | null> {
+    this.model(name);
+    return this.warmups.get(name) as Promise<Warmed | null>;
+  }
+
+  private async warmUp(name: ModelName): Promise<Warmed | null> {
+    if (!this.warm) return null;
+    const reply = await this.client.call({ type: "warm", model: name, size: this.manifest.image_size });
+    if (reply.type !== "warmed") throw new Error(`unexpected reply ${reply.type}`);
+    return { runs: reply.runs, ms: reply.ms, cut: reply.cut };
   }
 }
 

@@ -39,7 +39,7 @@ async function start(): Promise<void> {
   backend.title = ready.detail;
   byId("backend-detail").textContent = ready.detail;
   byId("version-label").textContent = `${manifest.name} ${manifest.version}`;
-  const app = new App(config, manifest, client, ready.backend);
+  const app = new App(config, manifest, client, ready.backend, params.get("warm") !== "0");
   setupClassify(app);
   setupGenerate(app);
   setupBenchmark(app);

@@ -46,13 +46,30 @@ export function setupModels(app: App): void {
     row.dataset.model = name;
     for (const text of [name, file.path, String(file.size), file.sha256]) cell(row, text);
     cell(row, "not loaded yet");
+    cell(row, "");
     files.append(row);
+    const [where, warm] = [row.cells[4], row.cells[5]];
     app.model(name).then(
       (loaded) => {
-        row.lastElementChild!.textContent = `${loaded.from}, hash checked`;
+        where.textContent = `${loaded.from}, hash checked`;
+        warm.textContent = "warming up…";
       },
       (error) => {
-        row.lastElementChild!.textContent = `error: ${errorText(error)}`;
+        where.textContent = `error: ${errorText(error)}`;
+      },
+    );
+    app.warmed(name).then(
+      (warmed) => {
+        warm.dataset.state = warmed === null ? "off" : "done";
+        if (warmed === null) warm.textContent = "off (?warm=0)";
+        else {
+          const cut = warmed.cut ? ", cut short by your first run" : "";
+          warm.textContent = `${warmed.runs} runs in ${warmed.ms.toFixed(0)} ms${cut}`;
+          warm.dataset.runs = String(warmed.runs);
+        }
+      },
+      () => {
+        warm.dataset.state = "error"; // the load's error is shown beside it
       },
     );
   }

@@ -16,6 +16,13 @@ export interface Warmup {
   ms: number;
 }
 
+/** A background warm-up after loading: its runs, how long, and whether a user's run cut it. */
+export interface Warmed {
+  runs: number;
+  ms: number;
+  cut: boolean;
+}
+
 export type Request =
   | { id: number; type: "init"; forceBackend: "wasm" | null }
   | { id: number; type: "load"; model: ModelName; source: ModelSource }
@@ -30,7 +37,8 @@ export type Request =
       seed: number;
       size: number;
     }
-  | { id: number; type: "bench"; model: ModelName; runs: number; size: number };
+  | { id: number; type: "bench"; model: ModelName; runs: number; size: number }
+  | { id: number; type: "warm"; model: ModelName; size: number };
 
 export type Reply =
   | { id: number; type: "ready"; backend: string; detail: string }
@@ -39,4 +47,5 @@ export type Reply =
   | { id: number; type: "progress"; step: number; steps: number; stepMs: number }
   | { id: number; type: "generated"; image: Float32Array; totalMs: number; stepMs: number[] }
   | { id: number; type: "benched"; model: ModelName; times: number[]; warmup: Warmup }
+  | ({ id: number; type: "warmed"; model: ModelName } & Warmed)
   | { id: number; type: "error"; message: string };
