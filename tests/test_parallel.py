@@ -238,6 +238,10 @@ def test_the_estimate_is_the_longest_chain_of_waits():
     a, b, c = (cat.action(n) for n in ("make_a", "make_b", "make_c"))
     assert estimate([a, b, c], {"make_a": 2.0, "make_b": 3.0, "make_c": 1.0}) == (6.0, 4.0)
     assert estimate([a, b, c], {}) == (0.0, 0.0)
+    declared = load_catalog("d.yaml", SCHEDULE.replace("make_a: {", "make_a: {duration: 5, "))
+    a = declared.action("make_a")  # the journal's figure wins over the declared one
+    assert estimate([a, b, c], {"make_c": 1.0}) == (6.0, 6.0)
+    assert estimate([a, b, c], {"make_a": 2.0, "make_c": 1.0}) == (3.0, 3.0)
 
 
 def test_a_tail_is_the_longest_chain_from_a_step_to_the_end():

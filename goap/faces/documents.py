@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from goap.loading.catalog import Action, Catalog
 from goap.loading.logic import Condition, LogicError, condition_from_text, parse_goal_text
-from goap.planning.schedule import estimate, levels
+from goap.planning.schedule import estimate, known, levels
 
 if TYPE_CHECKING:  # types only: `goap plan --json` must not import the runner or pydantic
     from goap.planning.lint import Finding
@@ -84,9 +84,10 @@ def action_document(action: Action) -> dict[str, Any]:
 
 def plan_document(result: PlanResult, seconds: dict[str, float] | None = None) -> dict[str, Any]:
     """``goap plan --json`` (and ``goap run --dry-run --json``, the MCP ``plan`` tool);
-    ``seconds``: the actions' durations in the journal, for the time estimate."""
+    ``seconds``: the actions' durations in the journal, for the time estimate (with the
+    catalog's ``duration:`` where the journal has none)."""
     one_by_one, at_once = estimate(result.actions, seconds or {})
-    known = [a.name for a in result.actions if a.name in (seconds or {})]
+    found = [a.name for a in result.actions if known(a, seconds or {}) is not None]
     return {
         "status": result.status,
         "plan": [a.name for a in result.actions],
@@ -101,12 +102,12 @@ def plan_document(result: PlanResult, seconds: dict[str, float] | None = None) -
         "message": result.message,
         "steps": [action_document(a) for a in result.actions],
         "waves": [[result.actions[i].name for i in w] for w in levels(result.actions)],
-        "estimate": {  # from the journal's durations; null without any
+        "estimate": {  # from the journal's durations, else duration:; null without any
             "one_by_one_s": round(one_by_one, 3),
             "at_once_s": round(at_once, 3),
-            "known_steps": len(known),
+            "known_steps": len(found),
         }
-        if known
+        if found
         else None,
     }
 

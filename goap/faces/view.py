@@ -16,7 +16,7 @@ from rich.text import Text
 from goap.faces.documents import event_document
 from goap.loading.catalog import Action
 from goap.planning.planner import PlanResult
-from goap.planning.schedule import estimate, levels
+from goap.planning.schedule import estimate, known, levels
 from goap.running.execution import Outcome
 from goap.running.progress import shown
 
@@ -107,10 +107,13 @@ def plan_summary(result: PlanResult, seconds: dict[str, float] | None = None) ->
         f"waves | {result.expanded} nodes expanded | {result.relevant} relevant actions | "
         f"{result.seconds * 1000:.2f} ms"
     )
-    if seconds and any(a.name in seconds for a in result.actions):
+    seconds = seconds or {}
+    if any(known(a, seconds) is not None for a in result.actions):
         one_by_one, at_once = estimate(result.actions, seconds)
+        measured = any(a.name in seconds for a in result.actions)
+        took = "last time the steps took" if measured else "by their duration:, the steps take"
         text += (
-            f"\nlast time the steps took {one_by_one:.1f} s one by one; at once, about "
+            f"\n{took} {one_by_one:.1f} s one by one; at once, about "
             f"{at_once:.1f} s (the longest chain of waits; --jobs and resources can stretch it)"
         )
     return text

@@ -51,14 +51,20 @@ def levels(plan: Sequence[Action]) -> list[list[int]]:
     return waves
 
 
+def known(step: Action, seconds: Mapping[str, float]) -> float | None:
+    """A step's duration as measured (``seconds``, the journal's), else as its catalog
+    declares (``duration:``), else None."""
+    return seconds.get(step.name, step.duration)
+
+
 def estimate(plan: Sequence[Action], seconds: Mapping[str, float]) -> tuple[float, float]:
     """(one by one, at once): the plan's wall time from each step's known duration (0 when
     unknown). At once is the longest chain of waits, as if nothing else limited it."""
+    own = [known(step, seconds) or 0.0 for step in plan]
     finish: list[float] = []
-    for step, before in zip(plan, waits_for(plan), strict=True):
-        own = seconds.get(step.name, 0.0)
-        finish.append(own + max((finish[i] for i in before), default=0.0))
-    return sum(seconds.get(a.name, 0.0) for a in plan), max(finish, default=0.0)
+    for k, before in enumerate(waits_for(plan)):
+        finish.append(own[k] + max((finish[i] for i in before), default=0.0))
+    return sum(own), max(finish, default=0.0)
 
 
 def tails(plan: Sequence[Action], seconds: Mapping[str, float]) -> list[float]:
@@ -80,8 +86,8 @@ def durations(plan: Sequence[Action], seconds: Mapping[str, float]) -> list[floa
     """Each step's expected seconds: measured (``seconds``, from the journal), else the
     catalog's ``duration:``, else its cost at the known steps' seconds per unit of cost
     (1 s per unit when none is known)."""
-    known = {a.name: seconds.get(a.name, a.duration) for a in plan}
-    known = {name: s for name, s in known.items() if s is not None}
-    paid = sum(a.cost for a in plan if a.name in known)
-    rate = sum(known.values()) / paid if known and paid > 0 else 1.0
-    return [known.get(a.name, a.cost * rate) for a in plan]
+    found = {a.name: known(a, seconds) for a in plan}
+    found = {name: s for name, s in found.items() if s is not None}
+    paid = sum(a.cost for a in plan if a.name in found)
+    rate = sum(found.values()) / paid if found and paid > 0 else 1.0
+    return [found.get(a.name, a.cost * rate) for a in plan]
