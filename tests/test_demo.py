@@ -273,11 +273,15 @@ def test_a_ci_failure_is_routed_through_a10(copy: Path) -> None:
 
 
 def _started(workspace: Path, action: str) -> bool:
+    """Whether ``action`` is in flight in the newest run (other steps may start after it)."""
     try:
-        history = state(workspace)["history"]
+        data = state(workspace)
+        history, run = data["history"], data["run_id"]
     except (FileNotFoundError, json.JSONDecodeError, KeyError):
         return False
-    return bool(history) and history[-1]["action"] == action and history[-1]["outcome"] == "started"
+    return any(
+        e["action"] == action and e["outcome"] == "started" and e["run_id"] == run for e in history
+    )
 
 
 def test_a_crash_then_resume_reruns_nothing_that_finished(copy: Path) -> None:
