@@ -28,6 +28,7 @@ and pid, written by the server), ``routing.json`` (the server's persisted split)
 from __future__ import annotations
 
 import hashlib
+import http.client
 import json
 import os
 import secrets
@@ -35,6 +36,7 @@ import signal
 import subprocess
 import sys
 import time
+import urllib.parse
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -162,34 +164,46 @@ class Serving:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             handle.write(secrets.token_urlsafe(24))
 
-    def call(self, method: str, path: str, **kwargs: Any) -> dict[str, Any]:
-        """One HTTP call to the running server; a refused call is an ActionFailed."""
-        import httpx
-
+    def call(self, method: str, path: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
+        """One HTTP call to the running server (``body`` sent as JSON); a refused call is
+        an ActionFailed. The server is always this machine's (S01 binds 127.0.0.1), so the
+        call is plain http.client: no TLS context, no client library, which a sensor forked
+        after every step would otherwise build each time (about 0.1 s of CPU a call)."""
         ready = self.ready()
         if ready is None:
             raise ActionFailed(
                 f"the model server is not running (no live {self.folder}/ready.json)"
             )
-        headers = kwargs.pop("headers", {})
+        url = urllib.parse.urlsplit(ready["url"])
+        if url.scheme != "http" or not url.hostname:
+            raise ActionFailed(f"{self.folder}/ready.json: {ready['url']!r} is not an http:// URL")
+        headers = {"Accept": "application/json"}
         if method != "GET":
             headers["Authorization"] = f"Bearer {self.token()}"
+        data = None
+        if body is not None:
+            data = json.dumps(body).encode()
+            headers["Content-Type"] = "application/json"
+        connection = http.client.HTTPConnection(url.hostname, url.port, timeout=HTTP_TIMEOUT)
         try:
-            reply = httpx.request(
-                method, ready["url"] + path, headers=headers, timeout=HTTP_TIMEOUT, **kwargs
-            )
-        except httpx.HTTPError as exc:
+            connection.request(method, path, body=data, headers=headers)
+            reply = connection.getresponse()
+            status, text = reply.status, reply.read().decode("utf-8", "replace")
+        except (OSError, http.client.HTTPException) as exc:
             raise ActionFailed(f"model server at {ready['url']}: {exc}") from exc
+        finally:
+            connection.close()
         try:
-            body = reply.json()
+            answer = json.loads(text)
         except ValueError:
-            body = {"error": reply.text[:200]}
-        if reply.status_code >= 400:
+            answer = {"error": text[:200]}
+        if not isinstance(answer, dict):
+            answer = {"error": text[:200]}
+        if status >= 400:
             raise ActionFailed(
-                f"model server: {method} {path} answered {reply.status_code}: "
-                f"{body.get('error', body)}"
+                f"model server: {method} {path} answered {status}: {answer.get('error', answer)}"
             )
-        return body
+        return answer
 
     def health(self) -> dict[str, Any] | None:
         """``/health`` of this workdir's server, or None when none answers (for sensors)."""
@@ -411,7 +425,7 @@ def load_candidate(args: ServingArgs) -> dict[str, Any]:
     if serving.verdicts().get(latest, {}).get("rejected"):
         raise ActionFailed(f"{latest} was rolled back before; publish a new version to roll out")
     routing = serving.call(
-        "PUT", "/v1/routing", json={"stable": health["stable"], "candidate": latest, "percent": 0}
+        "PUT", "/v1/routing", body={"stable": health["stable"], "candidate": latest, "percent": 0}
     )
     serving.record(latest, stages={}, smoke={}, regressed=False, loaded_at=now())
     return {
@@ -427,7 +441,7 @@ def smoke_test_candidate(args: SmokeArgs) -> dict[str, Any]:
     serving = Serving(args.workdir, args.name)
     candidate, _ = _candidate(serving)
     report = serving.call(
-        "POST", "/v1/smoke", json={"version": candidate, "latency_p95_ms": args.latency_p95_ms}
+        "POST", "/v1/smoke", body={"version": candidate, "latency_p95_ms": args.latency_p95_ms}
     )
     failed = [c["name"] for c in report["checks"] if not c["passed"]]
     serving.record(
@@ -450,7 +464,7 @@ def rollout_stage(args: StageArgs) -> dict[str, Any]:
     candidate, health = _candidate(serving)
     routing = serving.call(
         "PUT", "/v1/routing",
-        json={"stable": health["stable"], "candidate": candidate, "percent": args.percent},
+        body={"stable": health["stable"], "candidate": candidate, "percent": args.percent},
     )  # fmt: skip
     epoch = routing["epoch"]
     # nothing is routed to the stable version at 100%: local traffic measures it in the same
@@ -497,7 +511,7 @@ def promote_candidate(args: PromoteArgs) -> dict[str, Any]:
     previous = health["stable"]
     report = ab_report(serving, previous, candidate, args.ab_requests)
     routing = serving.call(
-        "PUT", "/v1/routing", json={"stable": candidate, "candidate": None, "percent": 0}
+        "PUT", "/v1/routing", body={"stable": candidate, "candidate": None, "percent": 0}
     )
     serving.record(candidate, promoted_at=now(), promoted_epoch=routing["epoch"], ab=report["file"])
     return {
@@ -514,7 +528,7 @@ def rollback_candidate(args: ServingArgs) -> dict[str, Any]:
     serving = Serving(args.workdir, args.name)
     candidate, health = _candidate(serving)
     serving.call(
-        "PUT", "/v1/routing", json={"stable": health["stable"], "candidate": None, "percent": 0}
+        "PUT", "/v1/routing", body={"stable": health["stable"], "candidate": None, "percent": 0}
     )
     verdict = serving.record(candidate, rejected=True, rolled_back_at=now())
     return {
