@@ -276,15 +276,7 @@ class Relaxation:
                 chosen[p].append(a)
         total = 0.0
         while cost[goal] > 0:
-            zone = bytearray(n + 2)  # atoms that reach GOAL along zero-cost pcf edges
-            zone[goal] = 1
-            stack = [goal]
-            while stack:
-                for a in achievers[stack.pop()]:
-                    p = pcf[a]
-                    if p >= 0 and opcost[a] == 0 and not zone[p]:
-                        zone[p] = 1
-                        stack.append(p)
+            zone = self._goal_zone(pcf, chosen, cost, opcost)
             seen = bytearray(n + 2)  # reached from the state without entering the zone
             for k in true:
                 seen[k] = 1
@@ -292,15 +284,16 @@ class Relaxation:
             cut = []
             while stack:
                 for a in chosen[stack.pop()]:
-                    crosses = False
-                    for e in eff[a]:
+                    effects = eff[a]
+                    for e in effects:
                         if zone[e]:
-                            crosses = True
-                        elif not seen[e]:
-                            seen[e] = 1
-                            stack.append(e)
-                    if crosses:
-                        cut.append(a)
+                            cut.append(a)  # its other effects stay unreached (as in FD)
+                            break
+                    else:
+                        for e in effects:
+                            if not seen[e]:
+                                seen[e] = 1
+                                stack.append(e)
             step = min([opcost[a] for a in cut])
             total += step
             heap = []
@@ -331,6 +324,47 @@ class Relaxation:
                             cost[e] = v
                             push(heap, (v, e))
         return total
+
+    def _goal_zone(
+        self, pcf: list[int], chosen: list[list[int]], cost: list[float], opcost: list[float]
+    ) -> bytearray:
+        """The atoms that reach GOAL along zero-cost actions and their pcf (depth first).
+
+        Where a zero-cost action has several costliest preconditions, its pcf moves to one
+        that no zero-cost action achieves (the zone's border) or that is in the zone already,
+        as Fast Downward does: the cuts then separate the goals' landmarks instead of
+        merging them (scanalyzer 4 -> 6, openstacks 9 -> 16 at the start).
+        """
+        pre, _, _, achievers = self._cut_graph()
+        goal = len(self.atoms)
+        zone = bytearray(goal + 2)
+        zone[goal] = 1
+        atoms, at = [goal], [0]  # the recursion's frames: an atom, its next achiever
+        while atoms:
+            todo = achievers[atoms[-1]]
+            k = at[-1]
+            while k < len(todo) and (opcost[todo[k]] != 0 or pcf[todo[k]] < 0):
+                k += 1
+            if k == len(todo):
+                atoms.pop()
+                at.pop()
+                continue
+            at[-1] = k + 1
+            a = todo[k]
+            top = cost[pcf[a]]
+            for q in pre[a]:
+                if cost[q] == top and (zone[q] or all(opcost[b] != 0 for b in achievers[q])):
+                    if q != pcf[a]:
+                        chosen[pcf[a]].remove(a)
+                        chosen[q].append(a)
+                        pcf[a] = q
+                    break
+            p = pcf[a]
+            if not zone[p]:
+                zone[p] = 1
+                atoms.append(p)
+                at.append(0)
+        return zone
 
     def goal_count(self, state: State) -> float:
         return float(sum(1 for i, op, value in self.task.goal if not op(state[i], value)))
