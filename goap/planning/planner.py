@@ -19,6 +19,7 @@ from typing import Any, Literal
 
 from goap.loading.catalog import Action, Catalog
 from goap.loading.logic import Condition
+from goap.planning import compiled
 from goap.planning.registry import (
     AUTO,
     HEURISTICS,
@@ -151,11 +152,7 @@ def _plan(
             part_plans.append(canonical_order(part, steps))
             continue
         heuristic = pick_heuristic(options.heuristic, relaxation, part.init)
-        result = best_first(
-            part,
-            part.actions,
-            heuristic.bind(relaxation),
-            priority=priority,
+        settings = dict(
             satisficing=search.satisficing,
             max_expansions=options.max_expansions - expanded,
             deadline=deadline,
@@ -163,6 +160,13 @@ def _plan(
             incumbent=(steps, cost) if options.lookahead else None,
             deferred=heuristic.costly and not search.satisficing,
         )
+        result = compiled.best_first(
+            part, relaxation, heuristic.name, search.name, options.weight, **settings
+        )
+        if result is None:  # no compiled core, or a task or heuristic it does not take
+            result = best_first(
+                part, part.actions, heuristic.bind(relaxation), priority=priority, **settings
+            )
         expanded, generated = expanded + result.expanded, generated + result.generated
         if result.status != "found":
             status = "no_plan" if result.status == "exhausted" else "limit"
