@@ -49,7 +49,8 @@ static void vec_remove(IntVec *v, int x) { /* list.remove: the first occurrence 
     }
 }
 
-/* A min-heap of (cost, atom), ordered as Python orders the tuples. */
+/* A min-heap of atoms by cost, ties from the highest atom down: relaxed.py's heaps of
+ * (cost, -atom). h_max's value does not depend on the order; LM-cut's does. */
 typedef struct {
     double c;
     int k;
@@ -61,7 +62,7 @@ typedef struct {
 } AtomHeap;
 
 static inline int atom_less(AtomEntry a, AtomEntry b) {
-    return a.c < b.c || (a.c == b.c && a.k < b.k);
+    return a.c < b.c || (a.c == b.c && a.k > b.k);
 }
 
 static int aheap_push(AtomHeap *h, double c, int k) {
@@ -232,7 +233,8 @@ typedef struct {
     int *entries_action;
     int nfree;                      /* entries[0:nfree] are tested in every state */
     int ntables, *table_var;        /* then per table (by variable), per value, a range */
-    Rows buckets;                   /* buckets row t * 256 + d: entry indices */
+    int *table_row;                 /* table t's rows start at table_row[t] */
+    Rows buckets;                   /* buckets row table_row[t] + d: entry indices */
     /* scratch for the heuristics */
     double *hcost, *opcost;
     int *unsat, *pcf, *list, *stack, *snapshot, *frame_atom, *frame_at;
@@ -256,6 +258,7 @@ static void task_dealloc(CoreTask *t) {
     free(t->tables);
     free(t->entries_action);
     free(t->table_var);
+    free(t->table_row);
     free(t->hcost);
     free(t->opcost);
     free(t->unsat);
@@ -356,6 +359,15 @@ static PyObject *task_new(PyTypeObject *type, PyObject *args, PyObject *kwds) {
     if (!(v = item(spec, "table_var"))) goto fail;
     NEED(read_ints(v, &t->table_var, &n));
     t->ntables = (int)n;
+    t->table_row = malloc((size_t)(n + 1) * sizeof(int));
+    if (!t->table_row) {
+        PyErr_NoMemory();
+        goto fail;
+    }
+    for (int k = 0, row = 0; k < t->ntables; k++) {
+        t->table_row[k] = row;
+        row += (int)PyTuple_Size(PyTuple_GET_ITEM(t->values, t->table_var[k]));
+    }
     int na = t->natoms + 2, nact = t->nactions + 1;
     t->is_goal = calloc((size_t)na, 1);
     t->hcost = malloc((size_t)na * sizeof(double));
@@ -666,7 +678,7 @@ static int successors(const CoreTask *t, const unsigned char *s, int *out) {
         if (all_hold(t, ROW(t->entries_rest, e), ROWLEN(t->entries_rest, e), s))
             out[count++] = t->entries_action[e];
     for (int k = 0; k < t->ntables; k++) {
-        int row = k * 256 + s[t->table_var[k]];
+        int row = t->table_row[k] + s[t->table_var[k]];
         const int *es = ROW(t->buckets, row);
         for (int j = 0; j < ROWLEN(t->buckets, row); j++) {
             int e = es[j];

@@ -30,7 +30,7 @@ except ImportError:  # installed where no compiler was: the pure-Python search
 
 HEURISTICS = {"blind": 0, "hmax": 1, "lmcut": 2}  # the core's numbers for them
 ORDERS = {"astar": 0, "wastar": 1, "greedy": 2}
-MAX_VALUES = 255  # one byte per variable in a state (the core's buckets are 256 wide)
+MAX_VALUES = 255  # one byte per variable in a state
 
 
 def available() -> bool:
@@ -47,8 +47,9 @@ class Encoded:
 
 
 def encode(task: Task, relaxation: Relaxation) -> Encoded | None:
-    """The core's form of ``task`` (searched with ``relaxation.actions``), or None."""
-    if _core is None:
+    """The core's form of ``task`` (searched with ``relaxation.actions``), or None: no
+    compiled core, ``GOAP_PURE_PYTHON`` set, or a task it cannot take."""
+    if not available():
         return None
     actions = relaxation.actions
     domains = _domains(task, actions)
@@ -148,7 +149,8 @@ def _successors(
     actions: Sequence[TaskAction], index: list[dict[Any, int]], atom_of: dict[tuple, int]
 ) -> tuple[list[int], list[list[int]], int, list[int], list[list[int]]]:
     """``task.Successors`` as tables: entries (action, other preconditions as atoms), the
-    free ones first; per variable with a table, per value, the entries filed there."""
+    free ones first; per variable with a table (in variable order), per value of it, the
+    entries filed there (one row per value, the tables' rows one after the other)."""
     free: list[tuple[int, list[int]]] = []
     filed: dict[int, dict[int, list[tuple[int, list[int]]]]] = {}
     for k, action in enumerate(actions):
@@ -166,7 +168,7 @@ def _successors(
     table_var, buckets = [], []
     for i, by_value in sorted(filed.items()):
         table_var.append(i)
-        for d in range(MAX_VALUES + 1):
+        for d in range(len(index[i])):  # row (the table's first row) + value
             row = []
             for k, rest in by_value.get(d, ()):
                 row.append(len(entries_action))
@@ -177,8 +179,7 @@ def _successors(
 
 
 def best_first(
-    task: Task,
-    relaxation: Relaxation,
+    encoded: Encoded,
     heuristic: str,
     search: str,
     weight: float,
@@ -189,11 +190,9 @@ def best_first(
     incumbent: tuple[Sequence[TaskAction], float] | None,
     deferred: bool,
 ) -> SearchResult | None:
-    """``search.best_first(task, relaxation.actions, ...)`` in C, or None where it cannot."""
-    if not available() or heuristic not in HEURISTICS or search not in ORDERS:
-        return None
-    encoded = encode(task, relaxation)
-    if encoded is None:
+    """``search.best_first(task, relaxation.actions, ...)`` in C, or None where the core
+    lacks the heuristic or the search."""
+    if heuristic not in HEURISTICS or search not in ORDERS:
         return None
     status, path, cost, expanded, generated, steps = encoded.core.search(
         encoded.init,
