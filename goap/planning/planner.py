@@ -15,10 +15,12 @@ import heapq
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any, Literal
 
 from goap.loading.catalog import Action, Catalog
 from goap.loading.logic import Condition
+from goap.planning import compiled
 from goap.planning.registry import (
     AUTO,
     HEURISTICS,
@@ -143,19 +145,17 @@ def _plan(
     for part_goal, part_actions in parts:
         part, _ = task.project(part_goal, part_actions)
         relaxation = Relaxation(part)
+        root = Root(part, relaxation)
         steps, cost, proven = (), INF, False
         if options.lookahead:
-            steps, cost, proven = root_plan(relaxation, part.init, search.satisficing)
+            steps, cost, proven = root_plan(root, search.satisficing)
         if proven:
             expanded, generated = expanded + 1, generated + 1
             part_plans.append(canonical_order(part, steps))
             continue
-        heuristic = pick_heuristic(options.heuristic, relaxation, part.init)
-        result = best_first(
-            part,
-            part.actions,
-            heuristic.bind(relaxation),
-            priority=priority,
+        encoded = root.encoded  # None: the search stays in Python
+        heuristic = pick_heuristic(options.heuristic, root)
+        settings = dict(
             satisficing=search.satisficing,
             max_expansions=options.max_expansions - expanded,
             deadline=deadline,
@@ -163,6 +163,15 @@ def _plan(
             incumbent=(steps, cost) if options.lookahead else None,
             deferred=heuristic.costly and not search.satisficing,
         )
+        result = None
+        if encoded is not None:
+            result = compiled.best_first(
+                encoded, heuristic.name, search.name, options.weight, **settings
+            )
+        if result is None:  # no compiled core, or a task or heuristic it does not take
+            result = best_first(
+                part, part.actions, heuristic.bind(relaxation), priority=priority, **settings
+            )
         expanded, generated = expanded + result.expanded, generated + result.generated
         if result.status != "found":
             status = "no_plan" if result.status == "exhausted" else "limit"
@@ -182,19 +191,45 @@ def _plan(
     )
 
 
-def root_plan(
-    relaxation: Relaxation, state: State, satisficing: bool
-) -> tuple[tuple[TaskAction, ...], float, bool]:
-    """The lookahead's plan from ``state``, its cost, and whether it is provably optimal
-    without a search: it costs no more than a cheap lower bound (h_max, or the actions
-    every relaxed plan uses). On chains and on catalogs like the seed this is the whole
-    search, and it spares computing a costly heuristic (LM-cut's is quadratic on a long
-    chain) at all; otherwise the plan bounds the search (``best_first``'s incumbent)."""
-    steps, cost = relaxation.lookahead(state)
+class Root:
+    """The start of one part: its encoding for the compiled core and its lower bounds,
+    each computed once, when first needed (a chain the lookahead proves with h_max never
+    encodes anything). The compiled core's values are the same as relaxed.py's."""
+
+    def __init__(self, task: Task, relaxation: Relaxation):
+        self.task, self.relaxation, self.state = task, relaxation, task.init
+
+    @cached_property
+    def encoded(self) -> compiled.Encoded | None:
+        return compiled.encode(self.task, self.relaxation)
+
+    @cached_property
+    def hmax(self) -> float:
+        return self.relaxation.h_max(self.state)
+
+    @cached_property
+    def lmcut(self) -> float:
+        if self.hmax == INF:
+            return INF
+        if self.encoded is not None:
+            return compiled.evaluate(self.encoded, self.state, "lmcut")
+        return self.relaxation.h_lmcut(self.state)
+
+
+def root_plan(root: Root, satisficing: bool) -> tuple[tuple[TaskAction, ...], float, bool]:
+    """The lookahead's plan from the start, its cost, and whether it is provably optimal
+    without a search: it costs no more than a lower bound (h_max, LM-cut, or the actions
+    every relaxed plan uses, cheapest first). On chains and on catalogs like the seed this
+    is the whole search, and h_max spares computing LM-cut (quadratic on a long chain) at
+    all; otherwise the plan bounds the search (``best_first``'s incumbent)."""
+    steps, cost = root.relaxation.lookahead(root.state)
     if cost == INF:
         return (), INF, False
     proven = (
-        satisficing or relaxation.h_max(state) >= cost or relaxation.landmark_bound(state) >= cost
+        satisficing
+        or root.hmax >= cost
+        or root.lmcut >= cost
+        or root.relaxation.landmark_bound(root.state) >= cost
     )
     return tuple(steps), cost, proven
 
@@ -202,7 +237,7 @@ def root_plan(
 LMCUT_GAIN = 1.5  # auto picks LM-cut when lmcut(start) >= this * hmax(start)
 
 
-def pick_heuristic(name: str, relaxation: Relaxation, state: State) -> Heuristic:
+def pick_heuristic(name: str, root: Root) -> Heuristic:
     """``auto``: LM-cut where its estimate at the start is well above h_max's, else h_max.
 
     Measured on bench.ipc (bench/results/ipc-2026-12-02-*): LM-cut costs about 10 times
@@ -213,8 +248,7 @@ def pick_heuristic(name: str, relaxation: Relaxation, state: State) -> Heuristic
     """
     if name != AUTO:
         return HEURISTICS[name]
-    hmax = relaxation.h_max(state)
-    if hmax < INF and relaxation.h_lmcut(state) >= LMCUT_GAIN * hmax:
+    if root.hmax < INF and root.lmcut >= LMCUT_GAIN * root.hmax:
         return HEURISTICS["lmcut"]
     return HEURISTICS["hmax"]
 

@@ -101,6 +101,9 @@ class Task:
             used.update(i for i, _ in a.sets)
             used.update(e[0] for e in a.adds)
         keep = tuple(sorted(used))
+        if len(keep) == len(self.names):  # every variable stays: nothing to renumber
+            task = Task(self.names, self.init, goal, actions, self.bounds, self.goal_conditions)
+            return task, keep
         new = {old: k for k, old in enumerate(keep)}
         moved = tuple(
             TaskAction(

@@ -1,0 +1,1164 @@
+/* goap.planning._core: the search loop, the successor generator, h_max and LM-cut in C.
+ *
+ * The same algorithms as goap/planning/search.py (best_first), task.py (Successors) and
+ * relaxed.py (h_max, h_lmcut), step for step: the same heap orders ((key, h, insertion)
+ * for nodes, (cost, atom) for atoms), the same list operations on LM-cut's pcf lists, the
+ * same floating-point operations in the same order. So a search here returns the plan the
+ * pure-Python one returns, with the same expanded and generated counts; tests compare them.
+ *
+ * goap/planning/compiled.py encodes a task for it: every variable's values are numbered
+ * (at most 255 of them, one byte per variable in a state), every atom is a table of which
+ * values satisfy it, adds are tables from value to value. Everything here is integers and
+ * doubles; Python is called back only for the lookahead, which is rare.
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+
+#include <math.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+/* ------------------------------------------------------------ small helpers */
+
+typedef struct {
+    int *data;
+    int len, cap;
+} IntVec;
+
+static int vec_push(IntVec *v, int x) {
+    if (v->len == v->cap) {
+        int cap = v->cap ? 2 * v->cap : 4;
+        int *data = realloc(v->data, (size_t)cap * sizeof(int));
+        if (!data) return -1;
+        v->data = data;
+        v->cap = cap;
+    }
+    v->data[v->len++] = x;
+    return 0;
+}
+
+static void vec_remove(IntVec *v, int x) { /* list.remove: the first occurrence */
+    for (int i = 0; i < v->len; i++) {
+        if (v->data[i] == x) {
+            memmove(v->data + i, v->data + i + 1, (size_t)(v->len - i - 1) * sizeof(int));
+            v->len--;
+            return;
+        }
+    }
+}
+
+/* A min-heap of atoms by cost, ties from the highest atom down: relaxed.py's heaps of
+ * (cost, -atom). h_max's value does not depend on the order; LM-cut's does. */
+typedef struct {
+    double c;
+    int k;
+} AtomEntry;
+
+typedef struct {
+    AtomEntry *data;
+    int len, cap;
+} AtomHeap;
+
+static inline int atom_less(AtomEntry a, AtomEntry b) {
+    return a.c < b.c || (a.c == b.c && a.k > b.k);
+}
+
+static int aheap_push(AtomHeap *h, double c, int k) {
+    if (h->len == h->cap) {
+        int cap = h->cap ? 2 * h->cap : 64;
+        AtomEntry *data = realloc(h->data, (size_t)cap * sizeof(AtomEntry));
+        if (!data) return -1;
+        h->data = data;
+        h->cap = cap;
+    }
+    AtomEntry e = {c, k};
+    int i = h->len++;
+    while (i > 0) {
+        int parent = (i - 1) >> 1;
+        if (!atom_less(e, h->data[parent])) break;
+        h->data[i] = h->data[parent];
+        i = parent;
+    }
+    h->data[i] = e;
+    return 0;
+}
+
+static AtomEntry aheap_pop(AtomHeap *h) {
+    AtomEntry top = h->data[0];
+    AtomEntry last = h->data[--h->len];
+    int n = h->len, i = 0;
+    while (1) {
+        int child = 2 * i + 1;
+        if (child >= n) break;
+        if (child + 1 < n && atom_less(h->data[child + 1], h->data[child])) child++;
+        if (!atom_less(h->data[child], last)) break;
+        h->data[i] = h->data[child];
+        i = child;
+    }
+    if (n > 0) h->data[i] = last;
+    return top;
+}
+
+/* Compressed rows: row r is data[off[r]:off[r + 1]]. */
+typedef struct {
+    int *off;
+    int *data;
+    int rows;
+} Rows;
+
+static int read_ints(PyObject *seq, int **out, Py_ssize_t *count) {
+    PyObject *fast = PySequence_Fast(seq, "expected a sequence of ints");
+    if (!fast) return -1;
+    Py_ssize_t n = PySequence_Fast_GET_SIZE(fast);
+    int *data = malloc((size_t)(n ? n : 1) * sizeof(int));
+    if (!data) {
+        Py_DECREF(fast);
+        PyErr_NoMemory();
+        return -1;
+    }
+    for (Py_ssize_t i = 0; i < n; i++) {
+        long x = PyLong_AsLong(PySequence_Fast_GET_ITEM(fast, i));
+        if (x == -1 && PyErr_Occurred()) {
+            free(data);
+            Py_DECREF(fast);
+            return -1;
+        }
+        data[i] = (int)x;
+    }
+    Py_DECREF(fast);
+    *out = data;
+    if (count) *count = n;
+    return 0;
+}
+
+static int read_doubles(PyObject *seq, double **out) {
+    PyObject *fast = PySequence_Fast(seq, "expected a sequence of floats");
+    if (!fast) return -1;
+    Py_ssize_t n = PySequence_Fast_GET_SIZE(fast);
+    double *data = malloc((size_t)(n ? n : 1) * sizeof(double));
+    if (!data) {
+        Py_DECREF(fast);
+        PyErr_NoMemory();
+        return -1;
+    }
+    for (Py_ssize_t i = 0; i < n; i++) {
+        double x = PyFloat_AsDouble(PySequence_Fast_GET_ITEM(fast, i));
+        if (x == -1.0 && PyErr_Occurred()) {
+            free(data);
+            Py_DECREF(fast);
+            return -1;
+        }
+        data[i] = x;
+    }
+    Py_DECREF(fast);
+    *out = data;
+    return 0;
+}
+
+/* A list of int lists as Rows. */
+static int read_rows(PyObject *lists, Rows *rows) {
+    PyObject *fast = PySequence_Fast(lists, "expected a sequence of int sequences");
+    if (!fast) return -1;
+    Py_ssize_t n = PySequence_Fast_GET_SIZE(fast);
+    Py_ssize_t total = 0;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        Py_ssize_t m = PySequence_Size(PySequence_Fast_GET_ITEM(fast, i));
+        if (m < 0) {
+            Py_DECREF(fast);
+            return -1;
+        }
+        total += m;
+    }
+    rows->rows = (int)n;
+    rows->off = malloc((size_t)(n + 1) * sizeof(int));
+    rows->data = malloc((size_t)(total ? total : 1) * sizeof(int));
+    if (!rows->off || !rows->data) {
+        Py_DECREF(fast);
+        PyErr_NoMemory();
+        return -1;
+    }
+    int at = 0;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        rows->off[i] = at;
+        PyObject *row = PySequence_Fast(PySequence_Fast_GET_ITEM(fast, i), "expected ints");
+        if (!row) {
+            Py_DECREF(fast);
+            return -1;
+        }
+        Py_ssize_t m = PySequence_Fast_GET_SIZE(row);
+        for (Py_ssize_t j = 0; j < m; j++) {
+            long x = PyLong_AsLong(PySequence_Fast_GET_ITEM(row, j));
+            if (x == -1 && PyErr_Occurred()) {
+                Py_DECREF(row);
+                Py_DECREF(fast);
+                return -1;
+            }
+            rows->data[at++] = (int)x;
+        }
+        Py_DECREF(row);
+    }
+    rows->off[n] = at;
+    Py_DECREF(fast);
+    return 0;
+}
+
+static void free_rows(Rows *rows) {
+    free(rows->off);
+    free(rows->data);
+    rows->off = rows->data = NULL;
+}
+
+#define ROW(r, i) ((r).data + (r).off[i])
+#define ROWLEN(r, i) ((r).off[(i) + 1] - (r).off[i])
+
+/* ------------------------------------------------------------ the task */
+
+typedef struct {
+    PyObject_HEAD
+    int nvars, natoms, nactions, ngoal;
+    PyObject *values; /* per variable, the tuple of its values (decoding for the lookahead) */
+    int *atom_var, *holds_off;
+    unsigned char *holds; /* atom k holds at value d of its variable: holds[holds_off[k] + d] */
+    int *goal;            /* the distinct goal atoms, sorted */
+    unsigned char *is_goal;
+    double *cost;
+    Rows pre, achieves, users, no_pre;             /* the relaxation (relaxed.py) */
+    Rows cpre, ceff, cusers, cachievers;           /* LM-cut's graph (_cut_graph) */
+    Rows sets_var, sets_val, adds_var, adds_table; /* effects, per action */
+    unsigned char *tables;                         /* adds: value -> value */
+    /* the successor generator (task.Successors): entries are (action, rest atoms) */
+    Rows entries_rest;
+    int *entries_action;
+    int nfree;                      /* entries[0:nfree] are tested in every state */
+    int ntables, *table_var;        /* then per table (by variable), per value, a range */
+    int *table_row;                 /* table t's rows start at table_row[t] */
+    Rows buckets;                   /* buckets row table_row[t] + d: entry indices */
+    /* scratch for the heuristics */
+    double *hcost, *opcost;
+    int *unsat, *pcf, *list, *stack, *snapshot, *frame_atom, *frame_at;
+    unsigned char *flag, *zone, *seen;
+    IntVec *chosen;
+    AtomHeap heap;
+} CoreTask;
+
+static void task_dealloc(CoreTask *t) {
+    Py_XDECREF(t->values);
+    free(t->atom_var);
+    free(t->holds_off);
+    free(t->holds);
+    free(t->goal);
+    free(t->is_goal);
+    free(t->cost);
+    Rows *all[] = {&t->pre, &t->achieves, &t->users, &t->no_pre, &t->cpre, &t->ceff,
+                   &t->cusers, &t->cachievers, &t->sets_var, &t->sets_val, &t->adds_var,
+                   &t->adds_table, &t->entries_rest, &t->buckets};
+    for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++) free_rows(all[i]);
+    free(t->tables);
+    free(t->entries_action);
+    free(t->table_var);
+    free(t->table_row);
+    free(t->hcost);
+    free(t->opcost);
+    free(t->unsat);
+    free(t->pcf);
+    free(t->list);
+    free(t->stack);
+    free(t->snapshot);
+    free(t->frame_atom);
+    free(t->frame_at);
+    free(t->flag);
+    free(t->zone);
+    free(t->seen);
+    if (t->chosen) {
+        for (int i = 0; i < t->natoms + 2; i++) free(t->chosen[i].data);
+        free(t->chosen);
+    }
+    free(t->heap.data);
+    Py_TYPE(t)->tp_free((PyObject *)t);
+}
+
+static PyObject *item(PyObject *spec, const char *key) {
+    PyObject *v = PyDict_GetItemString(spec, key); /* borrowed */
+    if (!v) PyErr_Format(PyExc_KeyError, "task spec lacks %s", key);
+    return v;
+}
+
+#define NEED(expr) \
+    do {           \
+        if ((expr) < 0) goto fail; \
+    } while (0)
+
+static PyObject *task_new(PyTypeObject *type, PyObject *args, PyObject *kwds) {
+    PyObject *spec;
+    if (!PyArg_ParseTuple(args, "O!", &PyDict_Type, &spec)) return NULL;
+    CoreTask *t = (CoreTask *)type->tp_alloc(type, 0);
+    if (!t) return NULL;
+    PyObject *v;
+    Py_ssize_t n;
+    if (!(v = item(spec, "values"))) goto fail;
+    Py_INCREF(v);
+    t->values = v;
+    t->nvars = (int)PyTuple_Size(v);
+    if (t->nvars < 0) goto fail;
+    if (!(v = item(spec, "atom_var"))) goto fail;
+    NEED(read_ints(v, &t->atom_var, &n));
+    t->natoms = (int)n;
+    if (!(v = item(spec, "holds"))) goto fail;
+    {
+        Rows holds;
+        NEED(read_rows(v, &holds));
+        t->holds_off = holds.off;
+        t->holds = malloc((size_t)(holds.off[holds.rows] + 1));
+        if (!t->holds) {
+            free(holds.data);
+            PyErr_NoMemory();
+            goto fail;
+        }
+        for (int i = 0; i < holds.off[holds.rows]; i++) t->holds[i] = (unsigned char)holds.data[i];
+        free(holds.data);
+    }
+    if (!(v = item(spec, "goal"))) goto fail;
+    NEED(read_ints(v, &t->goal, &n));
+    t->ngoal = (int)n;
+    if (!(v = item(spec, "cost"))) goto fail;
+    NEED(read_doubles(v, &t->cost));
+    struct {
+        const char *key;
+        Rows *rows;
+    } rows[] = {{"pre", &t->pre},           {"achieves", &t->achieves},
+                {"users", &t->users},       {"no_pre", &t->no_pre},
+                {"cpre", &t->cpre},         {"ceff", &t->ceff},
+                {"cusers", &t->cusers},     {"cachievers", &t->cachievers},
+                {"sets_var", &t->sets_var}, {"sets_val", &t->sets_val},
+                {"adds_var", &t->adds_var}, {"adds_table", &t->adds_table},
+                {"entries_rest", &t->entries_rest}, {"buckets", &t->buckets}};
+    for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+        if (!(v = item(spec, rows[i].key))) goto fail;
+        NEED(read_rows(v, rows[i].rows));
+    }
+    t->nactions = t->pre.rows;
+    if (!(v = item(spec, "tables"))) goto fail;
+    {
+        int *tab;
+        NEED(read_ints(v, &tab, &n));
+        t->tables = malloc((size_t)(n + 1));
+        if (!t->tables) {
+            free(tab);
+            PyErr_NoMemory();
+            goto fail;
+        }
+        for (Py_ssize_t i = 0; i < n; i++) t->tables[i] = (unsigned char)tab[i];
+        free(tab);
+    }
+    if (!(v = item(spec, "entries_action"))) goto fail;
+    NEED(read_ints(v, &t->entries_action, NULL));
+    if (!(v = item(spec, "nfree"))) goto fail;
+    t->nfree = (int)PyLong_AsLong(v);
+    if (!(v = item(spec, "table_var"))) goto fail;
+    NEED(read_ints(v, &t->table_var, &n));
+    t->ntables = (int)n;
+    t->table_row = malloc((size_t)(n + 1) * sizeof(int));
+    if (!t->table_row) {
+        PyErr_NoMemory();
+        goto fail;
+    }
+    for (int k = 0, row = 0; k < t->ntables; k++) {
+        t->table_row[k] = row;
+        row += (int)PyTuple_Size(PyTuple_GET_ITEM(t->values, t->table_var[k]));
+    }
+    int na = t->natoms + 2, nact = t->nactions + 1;
+    t->is_goal = calloc((size_t)na, 1);
+    t->hcost = malloc((size_t)na * sizeof(double));
+    t->opcost = malloc((size_t)nact * sizeof(double));
+    t->unsat = malloc((size_t)nact * sizeof(int));
+    t->pcf = malloc((size_t)nact * sizeof(int));
+    t->list = malloc((size_t)(na + nact) * sizeof(int));
+    t->stack = malloc((size_t)(na + 1) * sizeof(int));
+    t->snapshot = malloc((size_t)nact * sizeof(int));
+    t->frame_atom = malloc((size_t)(na + 1) * sizeof(int));
+    t->frame_at = malloc((size_t)(na + 1) * sizeof(int));
+    t->flag = malloc((size_t)na);
+    t->zone = malloc((size_t)na);
+    t->seen = malloc((size_t)na);
+    t->chosen = calloc((size_t)na, sizeof(IntVec));
+    if (!t->is_goal || !t->hcost || !t->opcost || !t->unsat || !t->pcf || !t->list ||
+        !t->stack || !t->snapshot || !t->frame_atom || !t->frame_at || !t->flag || !t->zone || !t->seen ||
+        !t->chosen) {
+        PyErr_NoMemory();
+        goto fail;
+    }
+    for (int i = 0; i < t->ngoal; i++) t->is_goal[t->goal[i]] = 1;
+    return (PyObject *)t;
+fail:
+    Py_DECREF(t);
+    return NULL;
+}
+
+static inline int holds(const CoreTask *t, int k, const unsigned char *s) {
+    return t->holds[t->holds_off[k] + s[t->atom_var[k]]];
+}
+
+/* ------------------------------------------------------------ heuristics */
+
+/* relaxed.py h_max: propagate(state, "max", complete=False), then the costliest goal. */
+static double h_max(CoreTask *t, const unsigned char *s) {
+    double *cost = t->hcost;
+    int *unsat = t->unsat, *ready = t->list, nready = 0;
+    int goals_left = t->ngoal;
+    for (int k = 0; k < t->natoms; k++) cost[k] = INFINITY;
+    for (int a = 0; a < t->nactions; a++) unsat[a] = ROWLEN(t->pre, a);
+    for (int i = 0; i < ROWLEN(t->no_pre, 0); i++) ready[nready++] = ROW(t->no_pre, 0)[i];
+    for (int k = 0; k < t->natoms; k++) {
+        if (!holds(t, k, s)) continue;
+        cost[k] = 0.0;
+        goals_left -= t->is_goal[k];
+        const int *us = ROW(t->users, k);
+        for (int j = 0; j < ROWLEN(t->users, k); j++)
+            if (--unsat[us[j]] == 0) ready[nready++] = us[j];
+    }
+    if (goals_left > 0) {
+        AtomHeap *heap = &t->heap;
+        heap->len = 0;
+        for (int i = 0; i < nready; i++) {
+            int a = ready[i];
+            double value = t->cost[a];
+            const int *es = ROW(t->achieves, a);
+            for (int j = 0; j < ROWLEN(t->achieves, a); j++) {
+                if (value < cost[es[j]]) {
+                    cost[es[j]] = value;
+                    if (aheap_push(heap, value, es[j]) < 0) return -1.0;
+                }
+            }
+        }
+        while (heap->len) {
+            AtomEntry top = aheap_pop(heap);
+            if (top.c > cost[top.k]) continue;
+            if (t->is_goal[top.k] && --goals_left == 0) break;
+            const int *us = ROW(t->users, top.k);
+            for (int j = 0; j < ROWLEN(t->users, top.k); j++) {
+                int a = us[j];
+                if (--unsat[a] != 0) continue;
+                double value = top.c + t->cost[a];
+                const int *es = ROW(t->achieves, a);
+                for (int i = 0; i < ROWLEN(t->achieves, a); i++) {
+                    if (value < cost[es[i]]) {
+                        cost[es[i]] = value;
+                        if (aheap_push(heap, value, es[i]) < 0) return -1.0;
+                    }
+                }
+            }
+        }
+    }
+    double best = 0.0;
+    for (int i = 0; i < t->ngoal; i++)
+        if (cost[t->goal[i]] > best) best = cost[t->goal[i]];
+    return best;
+}
+
+/* relaxed.py _goal_zone: depth first from GOAL along zero-cost achievers and their pcf. */
+static int goal_zone(CoreTask *t) {
+    int goal = t->natoms, na = t->natoms + 2;
+    double *cost = t->hcost, *opcost = t->opcost;
+    int *pcf = t->pcf;
+    unsigned char *zone = t->zone;
+    memset(zone, 0, (size_t)na);
+    zone[goal] = 1;
+    int depth = 0;
+    t->frame_atom[0] = goal;
+    t->frame_at[0] = 0;
+    depth = 1;
+    while (depth) {
+        int atom = t->frame_atom[depth - 1];
+        const int *todo = ROW(t->cachievers, atom);
+        int len = ROWLEN(t->cachievers, atom);
+        int k = t->frame_at[depth - 1];
+        while (k < len && (opcost[todo[k]] != 0 || pcf[todo[k]] < 0)) k++;
+        if (k == len) {
+            depth--;
+            continue;
+        }
+        t->frame_at[depth - 1] = k + 1;
+        int a = todo[k];
+        double top = cost[pcf[a]];
+        const int *qs = ROW(t->cpre, a);
+        for (int i = 0; i < ROWLEN(t->cpre, a); i++) {
+            int q = qs[i];
+            if (cost[q] != top) continue;
+            int border = 1;
+            if (!zone[q]) {
+                const int *bs = ROW(t->cachievers, q);
+                for (int j = 0; j < ROWLEN(t->cachievers, q); j++) {
+                    if (opcost[bs[j]] == 0) {
+                        border = 0;
+                        break;
+                    }
+                }
+            }
+            if (zone[q] || border) {
+                if (q != pcf[a]) {
+                    vec_remove(&t->chosen[pcf[a]], a);
+                    if (vec_push(&t->chosen[q], a) < 0) return -1;
+                    pcf[a] = q;
+                }
+                break;
+            }
+        }
+        int p = pcf[a];
+        if (!zone[p]) {
+            zone[p] = 1;
+            t->frame_atom[depth] = p;
+            t->frame_at[depth] = 0;
+            depth++;
+        }
+    }
+    return 0;
+}
+
+/* relaxed.py h_lmcut, step for step. Returns -1 on a memory error. */
+static double h_lmcut(CoreTask *t, const unsigned char *s) {
+    int n = t->natoms, goal = n, init = n + 1, na = n + 2, nact = t->nactions + 1;
+    double *cost = t->hcost, *opcost = t->opcost;
+    int *pcf = t->pcf, *unsat = t->unsat, *truth = t->list, ntrue = 0;
+    unsigned char *done = t->flag;
+    AtomHeap *heap = &t->heap;
+    for (int a = 0; a < t->nactions; a++) opcost[a] = t->cost[a];
+    opcost[t->nactions] = 0.0;
+    for (int k = 0; k < na; k++) cost[k] = INFINITY;
+    for (int a = 0; a < nact; a++) {
+        pcf[a] = -1;
+        unsat[a] = ROWLEN(t->cpre, a);
+    }
+    for (int k = 0; k < n; k++)
+        if (holds(t, k, s)) truth[ntrue++] = k;
+    truth[ntrue++] = init;
+    heap->len = 0;
+    for (int i = 0; i < ntrue; i++) {
+        cost[truth[i]] = 0.0;
+        if (aheap_push(heap, 0.0, truth[i]) < 0) return -1.0;
+    }
+    memset(done, 0, (size_t)na);
+    while (heap->len) {
+        AtomEntry top = aheap_pop(heap);
+        if (done[top.k]) continue;
+        done[top.k] = 1;
+        const int *us = ROW(t->cusers, top.k);
+        for (int j = 0; j < ROWLEN(t->cusers, top.k); j++) {
+            int a = us[j];
+            if (--unsat[a] != 0) continue;
+            pcf[a] = top.k;
+            double v = top.c + opcost[a];
+            const int *es = ROW(t->ceff, a);
+            for (int i = 0; i < ROWLEN(t->ceff, a); i++) {
+                if (v < cost[es[i]]) {
+                    cost[es[i]] = v;
+                    if (aheap_push(heap, v, es[i]) < 0) return -1.0;
+                }
+            }
+        }
+    }
+    if (cost[goal] == INFINITY) return INFINITY;
+    for (int k = 0; k < na; k++) t->chosen[k].len = 0;
+    for (int a = 0; a < nact; a++)
+        if (pcf[a] >= 0 && vec_push(&t->chosen[pcf[a]], a) < 0) return -1.0;
+    double total = 0.0;
+    int *cut = t->list + na, *stack = t->stack;
+    unsigned char *zone = t->zone, *seen = t->seen;
+    while (cost[goal] > 0) {
+        if (goal_zone(t) < 0) return -1.0;
+        memset(seen, 0, (size_t)na);
+        int top = 0, ncut = 0;
+        for (int i = 0; i < ntrue; i++) {
+            seen[truth[i]] = 1;
+            stack[top++] = truth[i];
+        }
+        while (top) {
+            IntVec *ch = &t->chosen[stack[--top]];
+            for (int j = 0; j < ch->len; j++) {
+                int a = ch->data[j];
+                const int *es = ROW(t->ceff, a);
+                int len = ROWLEN(t->ceff, a), crosses = 0;
+                for (int i = 0; i < len; i++) {
+                    if (zone[es[i]]) {
+                        crosses = 1;
+                        break;
+                    }
+                }
+                if (crosses) {
+                    cut[ncut++] = a;
+                    continue;
+                }
+                for (int i = 0; i < len; i++) {
+                    if (!seen[es[i]]) {
+                        seen[es[i]] = 1;
+                        stack[top++] = es[i];
+                    }
+                }
+            }
+        }
+        if (!ncut) break; /* cannot happen: GOAL costs more than 0, so a cut exists */
+        double step = INFINITY;
+        for (int i = 0; i < ncut; i++)
+            if (opcost[cut[i]] < step) step = opcost[cut[i]];
+        total += step;
+        heap->len = 0;
+        for (int i = 0; i < ncut; i++) {
+            int a = cut[i];
+            opcost[a] -= step;
+            double v = cost[pcf[a]] + opcost[a];
+            const int *es = ROW(t->ceff, a);
+            for (int j = 0; j < ROWLEN(t->ceff, a); j++) {
+                if (v < cost[es[j]]) {
+                    cost[es[j]] = v;
+                    if (aheap_push(heap, v, es[j]) < 0) return -1.0;
+                }
+            }
+        }
+        while (heap->len) {
+            AtomEntry popped = aheap_pop(heap);
+            int atom = popped.k;
+            double c = popped.c;
+            if (c > cost[atom]) continue;
+            IntVec *ch = &t->chosen[atom];
+            /* list(chosen[atom]): a snapshot, since actions move to other lists */
+            int len = ch->len;
+            int *snapshot = t->snapshot;
+            memcpy(snapshot, ch->data, (size_t)len * sizeof(int));
+            for (int j = 0; j < len; j++) {
+                int a = snapshot[j];
+                int best = atom;
+                double high = c;
+                const int *qs = ROW(t->cpre, a);
+                for (int i = 0; i < ROWLEN(t->cpre, a); i++) {
+                    if (cost[qs[i]] > high) {
+                        best = qs[i];
+                        high = cost[qs[i]];
+                    }
+                }
+                if (best != atom) {
+                    vec_remove(ch, a);
+                    if (vec_push(&t->chosen[best], a) < 0) return -1.0;
+                    pcf[a] = best;
+                }
+                double v = high + opcost[a];
+                const int *es = ROW(t->ceff, a);
+                for (int i = 0; i < ROWLEN(t->ceff, a); i++) {
+                    if (v < cost[es[i]]) {
+                        cost[es[i]] = v;
+                        if (aheap_push(heap, v, es[i]) < 0) return -1.0;
+                    }
+                }
+            }
+        }
+    }
+    return total;
+}
+
+enum { H_BLIND = 0, H_MAX = 1, H_LMCUT = 2 };
+
+static double evaluate(CoreTask *t, int which, const unsigned char *s) {
+    if (which == H_MAX) return h_max(t, s);
+    if (which == H_LMCUT) return h_lmcut(t, s);
+    return 0.0;
+}
+
+/* ------------------------------------------------------------ successors and effects */
+
+static inline int all_hold(const CoreTask *t, const int *atoms, int len, const unsigned char *s) {
+    for (int i = 0; i < len; i++)
+        if (!holds(t, atoms[i], s)) return 0;
+    return 1;
+}
+
+/* task.Successors.__call__: the free entries, then per table the bucket of the value. */
+static int successors(const CoreTask *t, const unsigned char *s, int *out) {
+    int count = 0;
+    for (int e = 0; e < t->nfree; e++)
+        if (all_hold(t, ROW(t->entries_rest, e), ROWLEN(t->entries_rest, e), s))
+            out[count++] = t->entries_action[e];
+    for (int k = 0; k < t->ntables; k++) {
+        int row = t->table_row[k] + s[t->table_var[k]];
+        const int *es = ROW(t->buckets, row);
+        for (int j = 0; j < ROWLEN(t->buckets, row); j++) {
+            int e = es[j];
+            if (all_hold(t, ROW(t->entries_rest, e), ROWLEN(t->entries_rest, e), s))
+                out[count++] = t->entries_action[e];
+        }
+    }
+    return count;
+}
+
+static inline void apply(const CoreTask *t, int a, unsigned char *s) {
+    const int *vars = ROW(t->sets_var, a), *vals = ROW(t->sets_val, a);
+    for (int i = 0; i < ROWLEN(t->sets_var, a); i++) s[vars[i]] = (unsigned char)vals[i];
+    vars = ROW(t->adds_var, a);
+    const int *tabs = ROW(t->adds_table, a);
+    for (int i = 0; i < ROWLEN(t->adds_var, a); i++) s[vars[i]] = t->tables[tabs[i] + s[vars[i]]];
+}
+
+static int is_goal(const CoreTask *t, const unsigned char *s) {
+    for (int i = 0; i < t->ngoal; i++)
+        if (!holds(t, t->goal[i], s)) return 0;
+    return 1;
+}
+
+/* ------------------------------------------------------------ the search's memory */
+
+typedef struct {
+    double key, h;
+    long long tie;
+    int node;
+} NodeEntry;
+
+typedef struct {
+    NodeEntry *data;
+    Py_ssize_t len, cap;
+} NodeHeap;
+
+static inline int node_less(const NodeEntry *a, const NodeEntry *b) {
+    if (a->key != b->key) return a->key < b->key;
+    if (a->h != b->h) return a->h < b->h;
+    return a->tie < b->tie;
+}
+
+static int nheap_push(NodeHeap *h, NodeEntry e) {
+    if (h->len == h->cap) {
+        Py_ssize_t cap = h->cap ? 2 * h->cap : 1024;
+        NodeEntry *data = realloc(h->data, (size_t)cap * sizeof(NodeEntry));
+        if (!data) return -1;
+        h->data = data;
+        h->cap = cap;
+    }
+    Py_ssize_t i = h->len++;
+    while (i > 0) {
+        Py_ssize_t parent = (i - 1) >> 1;
+        if (!node_less(&e, &h->data[parent])) break;
+        h->data[i] = h->data[parent];
+        i = parent;
+    }
+    h->data[i] = e;
+    return 0;
+}
+
+static NodeEntry nheap_pop(NodeHeap *h) {
+    NodeEntry top = h->data[0];
+    NodeEntry last = h->data[--h->len];
+    Py_ssize_t n = h->len, i = 0;
+    while (1) {
+        Py_ssize_t child = 2 * i + 1;
+        if (child >= n) break;
+        if (child + 1 < n && node_less(&h->data[child + 1], &h->data[child])) child++;
+        if (!node_less(&h->data[child], &last)) break;
+        h->data[i] = h->data[child];
+        i = child;
+    }
+    if (n > 0) h->data[i] = last;
+    return top;
+}
+
+/* Every state met, once: its bytes in an arena, found again through an open hash table. */
+typedef struct {
+    int nvars;
+    unsigned char *states;
+    uint64_t *hash;
+    double *g;      /* INFINITY: no g yet (g_of has no entry) */
+    double *h;      /* the heuristic's value once computed (NAN: not yet) */
+    int *parent, *via;
+    unsigned char *closed, *evaluated;
+    int count, cap;
+    int *slots; /* -1: empty */
+    int nslots;
+} Nodes;
+
+static uint64_t hash_bytes(const unsigned char *s, int n) {
+    uint64_t h = 1469598103934665603ULL;
+    int i = 0;
+    for (; i + 8 <= n; i += 8) {
+        uint64_t w;
+        memcpy(&w, s + i, 8);
+        h = (h ^ w) * 0x100000001b3ULL;
+        h ^= h >> 29;
+    }
+    for (; i < n; i++) h = (h ^ s[i]) * 0x100000001b3ULL;
+    h ^= h >> 32;
+    return h * 0x9E3779B97F4A7C15ULL;
+}
+
+static int nodes_grow(Nodes *m) {
+    int cap = m->cap ? 2 * m->cap : 4096;
+    unsigned char *states = realloc(m->states, (size_t)cap * (size_t)(m->nvars ? m->nvars : 1));
+    if (!states) return -1;
+    m->states = states;
+#define GROW(field, type)                                             \
+    do {                                                              \
+        type *p = realloc(m->field, (size_t)cap * sizeof(type));      \
+        if (!p) return -1;                                            \
+        m->field = p;                                                 \
+    } while (0)
+    GROW(hash, uint64_t);
+    GROW(g, double);
+    GROW(h, double);
+    GROW(parent, int);
+    GROW(via, int);
+    GROW(closed, unsigned char);
+    GROW(evaluated, unsigned char);
+#undef GROW
+    m->cap = cap;
+    if ((long long)cap * 2 > m->nslots) {
+        int nslots = m->nslots ? m->nslots : 8192;
+        while (nslots < 2 * cap) nslots *= 2;
+        int *slots = malloc((size_t)nslots * sizeof(int));
+        if (!slots) return -1;
+        memset(slots, 0xff, (size_t)nslots * sizeof(int));
+        for (int i = 0; i < m->count; i++) {
+            uint64_t j = m->hash[i] & (uint64_t)(nslots - 1);
+            while (slots[j] >= 0) j = (j + 1) & (uint64_t)(nslots - 1);
+            slots[j] = i;
+        }
+        free(m->slots);
+        m->slots = slots;
+        m->nslots = nslots;
+    }
+    return 0;
+}
+
+/* The node of state s, made (with no g yet) if new; -1 on a memory error. */
+static int nodes_get(Nodes *m, const unsigned char *s) {
+    uint64_t h = hash_bytes(s, m->nvars);
+    if (m->count == m->cap && nodes_grow(m) < 0) return -1;
+    uint64_t mask = (uint64_t)(m->nslots - 1), j = h & mask;
+    while (m->slots[j] >= 0) {
+        int i = m->slots[j];
+        if (m->hash[i] == h && memcmp(m->states + (size_t)i * m->nvars, s, (size_t)m->nvars) == 0)
+            return i;
+        j = (j + 1) & mask;
+    }
+    int i = m->count++;
+    m->slots[j] = i;
+    memcpy(m->states + (size_t)i * m->nvars, s, (size_t)m->nvars);
+    m->hash[i] = h;
+    m->g[i] = INFINITY;
+    m->h[i] = NAN;
+    m->parent[i] = -1;
+    m->via[i] = -1;
+    m->closed[i] = 0;
+    m->evaluated[i] = 0;
+    return i;
+}
+
+static void nodes_free(Nodes *m) {
+    free(m->states);
+    free(m->hash);
+    free(m->g);
+    free(m->h);
+    free(m->parent);
+    free(m->via);
+    free(m->closed);
+    free(m->evaluated);
+    free(m->slots);
+}
+
+static double now(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static PyObject *decode(const CoreTask *t, const unsigned char *s) {
+    PyObject *state = PyTuple_New(t->nvars);
+    if (!state) return NULL;
+    for (int i = 0; i < t->nvars; i++) {
+        PyObject *v = PyTuple_GET_ITEM(PyTuple_GET_ITEM(t->values, i), s[i]);
+        Py_INCREF(v);
+        PyTuple_SET_ITEM(state, i, v);
+    }
+    return state;
+}
+
+static PyObject *path_of(const Nodes *m, int node) {
+    int len = 0;
+    for (int i = node; m->parent[i] >= 0; i = m->parent[i]) len++;
+    PyObject *out = PyList_New(len);
+    if (!out) return NULL;
+    for (int i = node; m->parent[i] >= 0; i = m->parent[i]) {
+        PyObject *a = PyLong_FromLong(m->via[i]);
+        if (!a) {
+            Py_DECREF(out);
+            return NULL;
+        }
+        PyList_SET_ITEM(out, --len, a);
+    }
+    return out;
+}
+
+static inline double priority(int order, double weight, double g, double h) {
+    if (order == 1) return g + weight * h; /* weighted A* */
+    if (order == 2) return h;              /* greedy */
+    return g + h;                          /* A* */
+}
+
+/* ------------------------------------------------------------ best_first */
+
+static const char *search_kwlist[] = {"", "heuristic", "order", "weight", "satisficing",
+                                      "max_expansions", "deadline", "lookahead", "deferred",
+                                      "has_incumbent", "incumbent_cost", NULL};
+
+/* search.best_first over the encoded task from its initial state (the bytes given).
+ * Returns (status, path, cost, expanded, generated, steps): status 0 found at a goal node,
+ * 1 the incumbent (path to the node the lookahead ran from, then its steps; path None: the
+ * incumbent given), 2 exhausted, 3 limit. */
+static PyObject *task_search(CoreTask *t, PyObject *args, PyObject *kwds) {
+    Py_buffer init;
+    int which, order, satisficing, deferred, has_incumbent;
+    double weight, deadline, incumbent_cost;
+    long long max_expansions;
+    PyObject *lookahead;
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "y*iidpLdOppd", (char **)search_kwlist, &init,
+                                     &which, &order, &weight, &satisficing, &max_expansions,
+                                     &deadline, &lookahead, &deferred, &has_incumbent,
+                                     &incumbent_cost))
+        return NULL;
+    if (init.len != t->nvars) {
+        PyBuffer_Release(&init);
+        return PyErr_Format(PyExc_ValueError, "a state has %d bytes", t->nvars);
+    }
+    Nodes m = {0};
+    m.nvars = t->nvars;
+    NodeHeap heap = {0};
+    PyObject *result = NULL, *steps = NULL;
+    unsigned char *child = malloc((size_t)t->nvars + 1);
+    int *applicable = malloc((size_t)(t->nactions + 1) * sizeof(int));
+    long long expanded = 0, generated = 1, tie = 0;
+    int status = 2, found_node = -1, incumbent_node = -1;
+    double found_cost = INFINITY;
+    if (!child || !applicable) goto nomemory;
+    int start = nodes_get(&m, (const unsigned char *)init.buf);
+    if (start < 0) goto nomemory;
+    double h0 = evaluate(t, which, m.states + (size_t)start * t->nvars);
+    if (h0 < 0) goto nomemory;
+    if (h0 == INFINITY) {
+        result = Py_BuildValue("(iOdLLO)", 2, Py_None, INFINITY, 0LL, 1LL, Py_None);
+        goto done;
+    }
+    m.g[start] = 0.0;
+    m.h[start] = h0;
+    m.evaluated[start] = 1;
+    double best_h = INFINITY, bound = INFINITY;
+    if (has_incumbent) {
+        bound = incumbent_cost;
+        best_h = h0;
+    }
+    NodeEntry first = {priority(order, weight, 0.0, h0), h0, tie++, start};
+    if (nheap_push(&heap, first) < 0) goto nomemory;
+    while (heap.len) {
+        NodeEntry top = nheap_pop(&heap);
+        double key = top.key, h1 = top.h;
+        int node = top.node;
+        if (key >= bound) break;
+        if (m.closed[node]) continue;
+        double g = m.g[node];
+        if (deferred && !m.evaluated[node]) {
+            double hv = evaluate(t, which, m.states + (size_t)node * t->nvars);
+            if (hv < 0) goto nomemory;
+            h1 = hv > h1 ? hv : h1;
+            m.h[node] = h1;
+            m.evaluated[node] = 1;
+            generated++;
+            if ((generated & 63) == 0 && now() > deadline) {
+                status = 3;
+                goto finish;
+            }
+            if (h1 == INFINITY || g + h1 >= bound) continue;
+            double k2 = priority(order, weight, g, h1);
+            if (k2 > key) {
+                NodeEntry again = {k2, h1, tie++, node};
+                if (nheap_push(&heap, again) < 0) goto nomemory;
+                continue;
+            }
+        }
+        const unsigned char *s = m.states + (size_t)node * t->nvars;
+        if (is_goal(t, s)) {
+            status = 0;
+            found_node = node;
+            found_cost = g;
+            goto finish;
+        }
+        m.closed[node] = 1;
+        expanded++;
+        if (expanded >= max_expansions || ((expanded & 255) == 0 && now() > deadline)) {
+            status = 3;
+            goto finish;
+        }
+        if ((expanded & 1023) == 0 && PyErr_CheckSignals() < 0) goto done;
+        if (lookahead != Py_None && bound == INFINITY && h1 < best_h) {
+            best_h = h1;
+            PyObject *state = decode(t, s);
+            if (!state) goto done;
+            PyObject *answer = PyObject_CallFunction(lookahead, "Od", state, bound - g);
+            Py_DECREF(state);
+            if (!answer) goto done;
+            PyObject *plan_steps = NULL;
+            double cost;
+            if (!PyArg_ParseTuple(answer, "Od", &plan_steps, &cost)) {
+                Py_DECREF(answer);
+                goto done;
+            }
+            if (g + cost < bound) {
+                bound = g + cost;
+                Py_INCREF(plan_steps);
+                Py_XSETREF(steps, plan_steps);
+                incumbent_node = node;
+                Py_DECREF(answer);
+                if (satisficing || key >= bound) break;
+            } else {
+                Py_DECREF(answer);
+            }
+        }
+        int count = successors(t, s, applicable);
+        for (int j = 0; j < count; j++) {
+            int a = applicable[j];
+            memcpy(child, m.states + (size_t)node * t->nvars, (size_t)t->nvars);
+            apply(t, a, child);
+            double g2 = g + t->cost[a];
+            int c = nodes_get(&m, child);
+            if (c < 0) goto nomemory;
+            if (g2 >= m.g[c]) continue;
+            double h2;
+            if (deferred) {
+                if (!m.evaluated[c]) {
+                    h2 = h1 - t->cost[a];
+                    if (!(h2 > 0.0)) h2 = 0.0; /* max(h1 - cost, 0.0) */
+                    if (g2 + h2 >= bound) continue;
+                    m.g[c] = g2;
+                    m.parent[c] = node;
+                    m.via[c] = a;
+                    NodeEntry e = {priority(order, weight, g2, h2), h2, tie++, c};
+                    if (nheap_push(&heap, e) < 0) goto nomemory;
+                    continue;
+                }
+                h2 = m.h[c];
+            } else {
+                if (isnan(m.h[c])) {
+                    double hv = evaluate(t, which, child);
+                    if (hv < 0) goto nomemory;
+                    m.h[c] = hv;
+                }
+                h2 = m.h[c];
+                generated++;
+            }
+            if (h2 == INFINITY || g2 + h2 >= bound) continue;
+            m.g[c] = g2;
+            m.parent[c] = node;
+            m.via[c] = a;
+            m.closed[c] = 0;
+            NodeEntry e = {priority(order, weight, g2, h2), h2, tie++, c};
+            if (nheap_push(&heap, e) < 0) goto nomemory;
+        }
+    }
+    status = bound < INFINITY ? 1 : 2;
+finish:;
+    PyObject *path = Py_None;
+    Py_INCREF(path);
+    double cost = INFINITY;
+    if (status == 0) {
+        Py_DECREF(path);
+        path = path_of(&m, found_node);
+        cost = found_cost;
+    } else if (status == 1) {
+        cost = bound;
+        if (incumbent_node >= 0) {
+            Py_DECREF(path);
+            path = path_of(&m, incumbent_node);
+        }
+    }
+    if (!path) goto done;
+    result = Py_BuildValue("(iOdLLO)", status, path, cost, expanded, generated,
+                           steps ? steps : Py_None);
+    Py_DECREF(path);
+    goto done;
+nomemory:
+    PyErr_NoMemory();
+done:
+    Py_XDECREF(steps);
+    PyBuffer_Release(&init);
+    free(child);
+    free(applicable);
+    free(heap.data);
+    nodes_free(&m);
+    return result;
+}
+
+/* The heuristic's value at one state (bytes): what tests compare with relaxed.py. */
+static PyObject *task_evaluate(CoreTask *t, PyObject *args) {
+    Py_buffer state;
+    int which;
+    if (!PyArg_ParseTuple(args, "y*i", &state, &which)) return NULL;
+    if (state.len != t->nvars) {
+        PyBuffer_Release(&state);
+        return PyErr_Format(PyExc_ValueError, "a state has %d bytes", t->nvars);
+    }
+    double h = evaluate(t, which, (const unsigned char *)state.buf);
+    PyBuffer_Release(&state);
+    if (h < 0) return PyErr_NoMemory();
+    return PyFloat_FromDouble(h);
+}
+
+/* The applicable actions at one state (bytes), in the successor generator's order. */
+static PyObject *task_successors(CoreTask *t, PyObject *args) {
+    Py_buffer state;
+    if (!PyArg_ParseTuple(args, "y*", &state)) return NULL;
+    if (state.len != t->nvars) {
+        PyBuffer_Release(&state);
+        return PyErr_Format(PyExc_ValueError, "a state has %d bytes", t->nvars);
+    }
+    int *out = malloc((size_t)(t->nactions + 1) * sizeof(int));
+    if (!out) {
+        PyBuffer_Release(&state);
+        return PyErr_NoMemory();
+    }
+    int count = successors(t, (const unsigned char *)state.buf, out);
+    PyBuffer_Release(&state);
+    PyObject *list = PyList_New(count);
+    for (int i = 0; list && i < count; i++) PyList_SET_ITEM(list, i, PyLong_FromLong(out[i]));
+    free(out);
+    return list;
+}
+
+static PyMethodDef task_methods[] = {
+    {"search", (PyCFunction)(void (*)(void))task_search, METH_VARARGS | METH_KEYWORDS,
+     "best_first over the encoded task: (status, path, cost, expanded, generated, steps)"},
+    {"evaluate", (PyCFunction)task_evaluate, METH_VARARGS,
+     "evaluate(state_bytes, heuristic): 0 blind, 1 h_max, 2 LM-cut"},
+    {"successors", (PyCFunction)task_successors, METH_VARARGS,
+     "successors(state_bytes): the applicable actions' numbers"},
+    {NULL, NULL, 0, NULL},
+};
+
+static PyTypeObject TaskType = {
+    PyVarObject_HEAD_INIT(NULL, 0).tp_name = "goap.planning._core.Task",
+    .tp_basicsize = sizeof(CoreTask),
+    .tp_dealloc = (destructor)task_dealloc,
+    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_doc = "A task encoded by goap.planning.compiled (a dict of integer tables).",
+    .tp_methods = task_methods,
+    .tp_new = task_new,
+};
+
+static struct PyModuleDef module = {
+    PyModuleDef_HEAD_INIT, "_core",
+    "The planner's hot loop in C: best-first search, successors, h_max, LM-cut.", -1, NULL,
+};
+
+PyMODINIT_FUNC PyInit__core(void) {
+    if (PyType_Ready(&TaskType) < 0) return NULL;
+    PyObject *m = PyModule_Create(&module);
+    if (!m) return NULL;
+    Py_INCREF(&TaskType);
+    if (PyModule_AddObject(m, "Task", (PyObject *)&TaskType) < 0) {
+        Py_DECREF(&TaskType);
+        Py_DECREF(m);
+        return NULL;
+    }
+    return m;
+}
