@@ -29,7 +29,7 @@ from conftest_serving import stop_server
 from test_actions_support import git
 
 from goap.loading.catalog import load_catalog
-from goap.planning.schedule import waits_for
+from goap.planning.schedule import conflict
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
 
@@ -130,12 +130,10 @@ def test_demo_reaches_the_goal_and_publishes_a_version(finished: Demo) -> None:
         if e["outcome"] == "succeeded"
     }
     steps = [catalog.action(e["action"]) for e in summary["executed"]]
-    for j, before in enumerate(waits_for(steps)):
-        for i in before:
-            assert spans[steps[i].name][1] <= spans[steps[j].name][0], (
-                steps[i].name,
-                steps[j].name,
-            )
+    for j, later in enumerate(steps):
+        for earlier in steps[:j]:
+            if conflict(earlier, later):
+                assert spans[earlier.name][1] <= spans[later.name][0], (earlier.name, later.name)
     overlaps = [
         (a, b)
         for a in spans

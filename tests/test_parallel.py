@@ -47,6 +47,37 @@ def test_the_schedule_orders_only_steps_whose_order_matters():
     assert levels([]) == []
 
 
+def closure(waits: list[frozenset[int]]) -> set[tuple[int, int]]:
+    """Every (i, j) where step j comes after step i through a chain of waits."""
+    after: list[set[int]] = []
+    for before in waits:
+        after.append(set(before).union(*(after[i] for i in before)))
+    return {(i, j) for j, found in enumerate(after) for i in found}
+
+
+def test_the_waits_order_every_conflicting_pair_through_chains():
+    rng = random.Random(7)
+    names = ["p", "q", "r", "n"]
+    for trial in range(40):
+        actions = {}
+        for k in range(12):
+            pre = {v: True for v in rng.sample(names[:3], rng.randint(0, 2))}
+            effects = {v: rng.random() < 0.5 for v in rng.sample(names[:3], rng.randint(0, 2))}
+            if rng.random() < 0.3:
+                effects["n"] = "+=1"
+            actions[f"a{k}"] = {"pre": pre, "effects": effects or {"p": True}, "cmd": ["true"]}
+        doc = {"version": 1, "name": "r", "state": {"p": False, "q": False, "r": False, "n": 0},
+               "goal": {"p": True}, "actions": actions}  # fmt: skip
+        cat = load_catalog("r.yaml", json.dumps(doc))
+        steps = [cat.action(f"a{k}") for k in rng.sample(range(12), 12)]
+        pairs = {(i, j) for j in range(12) for i in range(j) if conflict(steps[i], steps[j])}
+        reduced = waits_for(steps)
+        assert all(i < j for j, before in enumerate(reduced) for i in before)
+        assert pairs <= closure(reduced), trial  # every ordered pair is kept, by a chain
+        assert closure(reduced) == closure([frozenset(i for i, k in pairs if k == j)
+                                            for j in range(12)]), trial  # fmt: skip
+
+
 def test_the_seed_plan_runs_the_seeds_parallel_tracks_together():
     seed = load_catalog(Path(__file__).parents[1] / "plans" / "deployment.yaml")
     steps = plan(seed, seed.initial).actions

@@ -35,9 +35,25 @@ def conflict(a: Action, b: Action) -> bool:
 
 
 def waits_for(plan: Sequence[Action]) -> list[frozenset[int]]:
-    """For each step, the earlier steps it must wait for (direct conflicts only; the rest
-    follows by transitivity)."""
-    return [frozenset(i for i in range(j) if conflict(plan[i], plan[j])) for j in range(len(plan))]
+    """For each step, the earlier steps it must wait for: per variable it reads, the last
+    step that wrote it; per variable it writes, that writer and the steps that read it
+    since. Every other conflicting pair (``conflict``) follows by transitivity, since a step
+    starts only after those it waits for have landed; so the waits are linear in the plan's
+    size (all pairs took 30 s on a 5,000-step chain, before anything ran)."""
+    last_writer: dict[str, int] = {}
+    readers_since: dict[str, list[int]] = {}
+    waits: list[frozenset[int]] = []
+    for j, step in enumerate(plan):
+        read, written = reads(step), writes(step)
+        before = {last_writer[v] for v in read | written if v in last_writer}
+        for v in written:
+            before.update(readers_since.get(v, ()))
+        waits.append(frozenset(before))
+        for v in read - written:
+            readers_since.setdefault(v, []).append(j)
+        for v in written:
+            last_writer[v], readers_since[v] = j, []
+    return waits
 
 
 def levels(plan: Sequence[Action]) -> list[list[int]]:
