@@ -218,8 +218,8 @@ class Root:
 
 def root_plan(root: Root, satisficing: bool) -> tuple[tuple[TaskAction, ...], float, bool]:
     """The lookahead's plan from the start, its cost, and whether it is provably optimal
-    without a search: it costs no more than a lower bound (h_max, LM-cut, or the actions
-    every relaxed plan uses, cheapest first). On chains and on catalogs like the seed this
+    without a search: it costs no more than a lower bound (h_max, the actions every
+    relaxed plan uses, or LM-cut, cheapest first). On chains and on catalogs like the seed this
     is the whole search, and h_max spares computing LM-cut (quadratic on a long chain) at
     all; otherwise the plan bounds the search (``best_first``'s incumbent)."""
     steps, cost = root.relaxation.lookahead(root.state)
@@ -228,8 +228,8 @@ def root_plan(root: Root, satisficing: bool) -> tuple[tuple[TaskAction, ...], fl
     proven = (
         satisficing
         or root.hmax >= cost
-        or root.lmcut >= cost
         or root.relaxation.landmark_bound(root.state) >= cost
+        or root.lmcut >= cost  # the costliest: it encodes the task for the compiled core
     )
     return tuple(steps), cost, proven
 
