@@ -77,27 +77,33 @@ def cpu_model() -> str:
     return f"{platform.machine()} {platform.processor() or ''}".strip()
 
 
-def open_benchmark(driver: Any, url: str, chromium: str) -> tuple[Any, Any, str]:
-    """Chromium on the benchmark page, the app started (its WASM backend forced)."""
+def open_app(driver: Any, url: str, chromium: str, hash_: str, warm: bool) -> tuple[Any, Any]:
+    """A fresh Chromium on the app's page ``hash_``, started (its WASM backend forced;
+    ``warm``: the page warms its models up in the background)."""
     browser = driver.chromium.launch(executable_path=chromium, args=["--no-sandbox"])
     page = browser.new_page()
-    page.goto(f"{url}?backend=wasm&warm=0#benchmark")
+    page.goto(f"{url}?backend=wasm{'' if warm else '&warm=0'}#{hash_}")
     page.wait_for_function("document.body.dataset.ready !== undefined", timeout=60_000)
     if page.evaluate("document.body.dataset.ready") != "true":
+        browser.close()
         raise SystemExit(f"the app did not start: {page.text_content('#error')}")
+    return browser, page
+
+
+def open_benchmark(driver: Any, url: str, chromium: str) -> tuple[Any, Any, str]:
+    """Chromium on the benchmark page, without the background warm-up (cold first runs)."""
+    browser, page = open_app(driver, url, chromium, "benchmark", warm=False)
     return browser, page, page.text_content("#backend-detail")
 
 
 def first_classification(driver: Any, url: str, chromium: str, warm: bool) -> float:
     """ms of a user's first classification (a sample image) in a fresh browser: after the
     page's background warm-up of both models, or with ?warm=0."""
-    browser = driver.chromium.launch(executable_path=chromium, args=["--no-sandbox"])
+    browser, page = open_app(driver, url, chromium, "models", warm)
     try:
-        page = browser.new_page()
-        page.goto(f"{url}?backend=wasm{'' if warm else '&warm=0'}#models")
         page.wait_for_function(
-            "document.body.dataset.ready === 'true' && [...document.querySelectorAll("
-            "'#model-files tr')].every(r => r.cells[5].dataset.state)",
+            "[...document.querySelectorAll('#model-files tr')]"
+            ".every(r => r.cells[5].dataset.state)",
             timeout=120_000,
         )
         page.click("#nav-classify")

@@ -159,6 +159,15 @@ def test_a_resource_of_one_serialises_the_steps_that_need_it(tmp_path):
         assert not overlapping(found, x, y), (x, y)
 
 
+def refused(cat: Path, workdir: Path, toml: str) -> str:
+    """`goap run` with this goap.toml: exit 2 before anything runs; its error, unwrapped."""
+    if toml:
+        (workdir / "goap.toml").write_text(toml)
+    proc = goap_cmd("run", str(cat), "--workdir", str(workdir))
+    assert proc.returncode == 2, proc.stderr
+    return " ".join(proc.stderr.split())
+
+
 @pytest.mark.parametrize(
     "resources, toml, words",
     [
@@ -168,12 +177,7 @@ def test_a_resource_of_one_serialises_the_steps_that_need_it(tmp_path):
     ],
 )
 def test_bad_resources_are_refused_before_anything_runs(tmp_path, resources, toml, words):
-    cat = fan(tmp_path, n=1, seconds=0, resources=resources)
-    if toml:
-        (tmp_path / "goap.toml").write_text(toml)
-    proc = goap_cmd("run", str(cat), "--workdir", str(tmp_path))
-    assert proc.returncode == 2, proc.stderr
-    text = " ".join(proc.stderr.split())
+    text = refused(fan(tmp_path, n=1, seconds=0, resources=resources), tmp_path, toml)
     assert all(w in text for w in words), text
     assert not (tmp_path / "counts").exists()
 
@@ -358,11 +362,7 @@ def test_a_step_beside_a_longer_chain_runs_niced(tmp_path):
     ],
 )
 def test_a_bad_schedule_table_is_refused_before_anything_runs(tmp_path, toml, words):
-    cat = niceness_fan(tmp_path)
-    (tmp_path / "goap.toml").write_text(toml)
-    proc = goap_cmd("run", str(cat), "--workdir", str(tmp_path))
-    assert proc.returncode == 2, proc.stderr
-    text = " ".join(proc.stderr.split())
+    text = refused(niceness_fan(tmp_path), tmp_path, toml)
     assert all(w in text for w in words), text
     assert not (tmp_path / "nice").exists()
 

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from goap.loading.catalog import Action, Catalog
 from goap.loading.logic import Condition, LogicError, condition_from_text, parse_goal_text
-from goap.planning.schedule import estimate, known, levels
+from goap.planning.schedule import estimate, known, levels, mean_durations
 
 if TYPE_CHECKING:  # types only: `goap plan --json` must not import the runner or pydantic
     from goap.planning.lint import Finding
@@ -48,15 +48,14 @@ def journal_durations(state_path: Path) -> dict[str, float]:
     state file other commands would refuse just gives no estimate."""
     try:
         history = json.loads(state_path.read_text(encoding="utf-8")).get("history", [])
-        taken: dict[str, list[float]] = {}
-        for entry in history:
-            if entry.get("outcome") == "succeeded" and isinstance(
-                entry.get("duration_s"), int | float
-            ):
-                taken.setdefault(str(entry["action"]), []).append(float(entry["duration_s"]))
+        return mean_durations(
+            (str(entry["action"]), float(entry["duration_s"]))
+            for entry in history
+            if entry.get("outcome") == "succeeded"
+            and isinstance(entry.get("duration_s"), int | float)
+        )
     except (OSError, ValueError, AttributeError, TypeError, KeyError, RecursionError):
         return {}
-    return {name: sum(v) / len(v) for name, v in taken.items()}
 
 
 def action_document(action: Action) -> dict[str, Any]:

@@ -11,7 +11,7 @@ keeps the plan (and its cost) as it is. ``levels`` groups the steps into waves f
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 from goap.loading.catalog import Action
 
@@ -65,6 +65,15 @@ def levels(plan: Sequence[Action]) -> list[list[int]]:
     for step, d in enumerate(depth):
         waves[d].append(step)
     return waves
+
+
+def mean_durations(taken: Iterable[tuple[str, float]]) -> dict[str, float]:
+    """Each action's mean over its (action, seconds) pairs: the journal's succeeded attempts
+    as ``seconds`` for ``known``, ``tails`` and ``estimate``."""
+    found: dict[str, list[float]] = {}
+    for name, seconds in taken:
+        found.setdefault(name, []).append(seconds)
+    return {name: sum(v) / len(v) for name, v in found.items()}
 
 
 def known(step: Action, seconds: Mapping[str, float]) -> float | None:

@@ -38,7 +38,7 @@ except (OSError, AttributeError):
 _FORKING = threading.Lock()
 
 
-def _die_with(parent: int, nice: int = 0) -> Callable[[], None]:
+def die_with(parent: int, nice: int = 0) -> Callable[[], None]:
     """preexec_fn: die with ``parent``, also if it died between fork and this call; run
     ``nice`` steps nicer (before exec, so every process of the child inherits it)."""
 
@@ -179,7 +179,7 @@ class Child:
                 stdout=subprocess.PIPE,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
-                preexec_fn=_die_with(os.getpid(), nice),
+                preexec_fn=die_with(os.getpid(), nice),
                 env=env,
             )
 
@@ -201,7 +201,12 @@ class Child:
 
     def close(self) -> str:
         """End whatever the child left running (its group, its marked descendants); the tail."""
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(self.proc.pid, signal.SIGKILL)
-        orphans.end(orphans.CHILD, self.mark)
-        return self.output.close()
+        return end_all(self.proc.pid, self.mark, self.output)
+
+
+def end_all(pid: int, mark: str, output: Output) -> str:
+    """SIGKILL the group ``pid`` leads and every process carrying ``mark``; the output's tail."""
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pid, signal.SIGKILL)
+    orphans.end(orphans.CHILD, mark)
+    return output.close()

@@ -20,6 +20,7 @@ from typing import Any
 
 from goap.loading.catalog import Action, Catalog
 from goap.loading.secrets import MASKER
+from goap.planning.schedule import mean_durations
 from goap.running.errors import RunError
 from goap.running.execution import Outcome
 from state.files import safe_name
@@ -171,11 +172,11 @@ class RunRecord:
     def durations(self) -> dict[str, float]:
         """Each action's mean duration over its succeeded attempts in the journal (the
         schedule favours the longest chain by them)."""
-        taken: dict[str, list[float]] = {}
-        for e in self.state.history:
-            if e.outcome == "succeeded" and e.duration_s is not None:
-                taken.setdefault(e.action, []).append(e.duration_s)
-        return {name: sum(v) / len(v) for name, v in taken.items()}
+        return mean_durations(
+            (e.action, e.duration_s)
+            for e in self.state.history
+            if e.outcome == "succeeded" and e.duration_s is not None
+        )
 
     def save(self) -> None:
         """The one write of the state file: atomic, and masked of every secret as a whole."""

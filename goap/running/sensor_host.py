@@ -28,7 +28,6 @@ Messages are JSON, one per SOCK_SEQPACKET datagram. To the host: ``{"id", "reque
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import importlib
 import itertools
 import json
@@ -47,7 +46,7 @@ from pathlib import Path
 from typing import Any
 
 from goap.running import orphans
-from goap.running.child import Output, kill_group, wait_for
+from goap.running.child import Output, die_with, end_all, kill_group, wait_for
 
 MESSAGE = 1 << 20  # the largest datagram read (a request with its whole environment)
 WARM_UP = 120.0  # seconds the host may take to import the sensors' modules
@@ -227,11 +226,8 @@ class HostedChild:
         return wait_for(poll, self.kill, timeout, stop, tick)
 
     def close(self) -> str:
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(self.pid, signal.SIGKILL)
-        orphans.end(orphans.CHILD, self.mark)
         self.host.waiting.pop(self.ident, None)
-        return self.output.close()
+        return end_all(self.pid, self.mark, self.output)
 
 
 class SensorHosts:
@@ -271,8 +267,6 @@ class SensorHosts:
 
 
 # ------------------------------------------------------------------------- the host's side
-
-_PRCTL = ctypes.CDLL("libc.so.6", use_errno=True).prctl if sys.platform == "linux" else None
 
 
 def _library_roots() -> tuple[str, ...]:
@@ -321,10 +315,7 @@ def _grandchild(message: dict[str, Any], fd: int, host: int) -> None:
         signal.set_wakeup_fd(-1)
         signal.signal(signal.SIGCHLD, signal.SIG_DFL)
         os.setsid()
-        if _PRCTL is not None:
-            _PRCTL(1, signal.SIGKILL)  # PR_SET_PDEATHSIG: die with the host
-        if os.getppid() != host:
-            os._exit(1)
+        die_with(host)()  # PR_SET_PDEATHSIG, and out at once if the host is already gone
         null = os.open(os.devnull, os.O_RDONLY)
         os.dup2(null, 0)
         os.dup2(fd, 1)
