@@ -56,6 +56,7 @@ TOKEN_FILE = "token"
 VERDICTS_FILE = "verdicts.json"
 LOG_FILE = "server.log"
 HTTP_TIMEOUT = 30.0
+LOOPBACK = ("127.0.0.1", "localhost", "::1")  # where S01's server listens, and calls go
 
 
 class Margins(ExecutorArgs):
@@ -175,8 +176,11 @@ class Serving:
                 f"the model server is not running (no live {self.folder}/ready.json)"
             )
         url = urllib.parse.urlsplit(ready["url"])
-        if url.scheme != "http" or not url.hostname:
-            raise ActionFailed(f"{self.folder}/ready.json: {ready['url']!r} is not an http:// URL")
+        if url.scheme != "http" or url.hostname not in LOOPBACK:
+            raise ActionFailed(
+                f"{self.folder}/ready.json: {ready['url']!r} is not this machine's server "
+                "(http://127.0.0.1:PORT); the token goes nowhere else: start it with S01"
+            )
         headers = {"Accept": "application/json"}
         if method != "GET":
             headers["Authorization"] = f"Bearer {self.token()}"

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import threading
 from pathlib import Path
@@ -208,3 +209,20 @@ def test_the_drift_sensor_fits_the_map_and_judges_a_drift_retrain_by_what_it_was
     assert further["drift"] and further["reference_exposure"] == half
     assert further["exposure"]["scale"] == pytest.approx([0.65] * 3, abs=0.05)  # composed
     assert further["exposure"]["offset"] == pytest.approx([0.35] * 3, abs=0.05)
+
+
+def test_a_ready_file_naming_another_host_gets_no_token(tmp_path):
+    """A planted ready.json (live pid, this registry) pointing off the machine: the call is
+    refused before anything is sent, so the server's token never leaves it."""
+    from actions.serving import READY_FILE, Serving
+    from goap.executor import ActionFailed
+
+    serving = Serving(tmp_path, "tiny-cats")
+    serving.folder.mkdir(parents=True)
+    serving.new_token()
+    ready = {"url": "http://10.0.0.1:8000", "pid": os.getpid(),
+             "registry": str((serving.registry / "tiny-cats").resolve())}  # fmt: skip
+    (serving.folder / READY_FILE).write_text(json.dumps(ready))
+    with pytest.raises(ActionFailed, match="not this machine's server") as caught:
+        serving.call("PUT", "/v1/routing", body={"percent": 0})
+    assert serving.token() not in str(caught.value)
