@@ -105,7 +105,8 @@ def test_ipc_tasks_get_the_same_plan_from_both_paths(task: str, heuristic: str):
 
 @pytest.mark.parametrize("task", ["scanalyzer/task01", "freecell/task01", "elevators/task02"])
 def test_heuristics_and_successors_agree_at_every_state_of_a_random_walk(task: str):
-    """At 200 states random walks meet: h_max, LM-cut and the applicable actions."""
+    """At 200 states random walks meet: h_max, LM-cut, the lookahead's plan (with and
+    without a budget) and the applicable actions."""
     catalog = ipc_catalog(task)
     relaxation = Relaxation(compile_task(catalog, catalog.initial))
     encoded = compiled.encode(relaxation.task, relaxation)
@@ -115,12 +116,34 @@ def test_heuristics_and_successors_agree_at_every_state_of_a_random_walk(task: s
     for _ in range(200):
         assert compiled.evaluate(encoded, state, "hmax") == relaxation.h_max(state)
         assert compiled.evaluate(encoded, state, "lmcut") == relaxation.h_lmcut(state)
+        steps, cost = relaxation.lookahead(state)
+        assert compiled.lookahead(encoded, state) == (steps, cost)
+        budget = cost / 2 if cost < float("inf") else 3.0
+        assert compiled.lookahead(encoded, state, budget) == relaxation.lookahead(state, budget)
         applicable = successors(state)
         assert compiled.applicable(encoded, state) == applicable
         if applicable:
             state = relaxation.task.apply(rng.choice(applicable), state)
         else:  # a dead end: start again
             state = relaxation.task.init
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(catalogs(), st.integers(0, 2**32 - 1))
+def test_the_lookahead_agrees_along_random_walks_of_random_catalogs(spec, seed):
+    """Counters, numeric conditions, sets and adds: the core's lookahead gives Python's
+    plan and cost at each of 20 states a random walk visits."""
+    catalog = load_catalog("random.yaml", yaml.safe_dump(spec, sort_keys=False))
+    relaxation = Relaxation(compile_task(catalog, catalog.initial))
+    encoded = compiled.encode(relaxation.task, relaxation)
+    if encoded is None:
+        return  # an unbounded counter: Python's alone
+    state, rng = relaxation.task.init, random.Random(seed)
+    successors = Successors(relaxation.actions)
+    for _ in range(20):
+        assert compiled.lookahead(encoded, state) == relaxation.lookahead(state)
+        applicable = successors(state)
+        state = relaxation.task.apply(rng.choice(applicable), state) if applicable else state
 
 
 def test_an_unbounded_counter_is_left_to_python():

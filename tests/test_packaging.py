@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 from conftest import ROOT
-from conftest_demo import wheel  # noqa: F401  (a fixture)
+from conftest_demo import source_copy, wheel  # noqa: F401  (a fixture)
 
 from demo.workspace import copy_template
 
@@ -60,6 +60,35 @@ def test_the_wheel_ships_plans_and_templates_and_no_workspace(wheel: Path):
     text = zipfile.ZipFile(wheel).read(points).decode()
     assert "[goap.commands]" in text and "demo = demo.command:demo_cmd" in text
     assert "ui = dashboard.command:ui_cmd" in text
+
+
+@pytest.mark.skipif(shutil.which("cc") is None, reason="no C compiler on this host")
+def test_the_wheel_carries_the_compiled_core_where_a_compiler_is(wheel: Path):
+    """With a compiler the planner's C core is built into the wheel: an install here that
+    silently fell back to pure Python would be 10 times slower and nobody would see it."""
+    names = zipfile.ZipFile(wheel).namelist()
+    assert [n for n in names if n.startswith("goap/planning/_core.") and n.endswith(".so")]
+
+
+def test_without_a_c_compiler_the_wheel_builds_in_pure_python(tmp_path: Path):
+    """A host whose compiler fails (CC=false): the build warns, goes on, and the wheel
+    has no core; the planner then searches in Python (tests/test_compiled.py: same plans)."""
+    src = source_copy(tmp_path / "src")
+    env = {**os.environ, "CC": "false", "LDSHARED": "false"}
+    built = subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-v",
+         "-w", str(tmp_path / "out"), str(src)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+    )  # fmt: skip
+    assert built.returncode == 0, built.stderr[-2000:]
+    assert 'building extension "goap.planning._core" failed' in built.stdout + built.stderr
+    (found,) = (tmp_path / "out").glob("goap_mlops-*.whl")
+    names = zipfile.ZipFile(found).namelist()
+    assert "goap/planning/compiled.py" in names
+    assert not [n for n in names if n.startswith("goap/planning/_core.")]
 
 
 def test_a_template_is_written_with_its_dotfiles_and_without_caches(tmp_path: Path):

@@ -152,6 +152,14 @@ def test_lookahead_ends_a_chain_after_one_expansion():
     assert blind.cost == result.cost and blind.expanded == 200
 
 
+def test_search_seconds_count_the_search_not_the_set_up():
+    """A chain of 2000 steps: compiling and relaxing it cost far more than the lookahead's
+    one expansion, and both are in ``seconds``; ``search_seconds`` is the part after."""
+    catalog = load_catalog("chain.yaml", json.dumps(bench_catalogs.chain(2000)))
+    result = plan(catalog, catalog.initial)
+    assert 0 < result.search_seconds < result.seconds
+
+
 def test_independent_parts_are_planned_apart_and_interleaved_in_catalog_order():
     doc = bench_catalogs.wide(40)
     catalog = load_catalog("wide.yaml", json.dumps(doc))

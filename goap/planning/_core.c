@@ -1,4 +1,5 @@
-/* goap.planning._core: the search loop, the successor generator, h_max and LM-cut in C.
+/* goap.planning._core: the search loop, the successor generator, h_max, LM-cut and
+ * the lookahead in C.
  *
  * The same algorithms as goap/planning/search.py (best_first), task.py (Successors) and
  * relaxed.py (h_max, h_lmcut), step for step: the same heap orders ((key, h, insertion)
@@ -9,7 +10,8 @@
  * goap/planning/compiled.py encodes a task for it: every variable's values are numbered
  * (at most 255 of them, one byte per variable in a state), every atom is a table of which
  * values satisfy it, adds are tables from value to value. Everything here is integers and
- * doubles; Python is called back only for the lookahead, which is rare.
+ * doubles, the lookahead (relaxed.py's, on the encoded task) included: the search never
+ * calls back into Python.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -215,10 +217,15 @@ static void free_rows(Rows *rows) {
 
 /* ------------------------------------------------------------ the task */
 
+typedef struct { /* a relaxed plan's action and its level (the cost of its preconditions) */
+    double level;
+    int k;
+} Ranked;
+
 typedef struct {
     PyObject_HEAD
     int nvars, natoms, nactions, ngoal;
-    PyObject *values; /* per variable, the tuple of its values (decoding for the lookahead) */
+    PyObject *values; /* per variable, the tuple of its values */
     int *atom_var, *holds_off;
     unsigned char *holds; /* atom k holds at value d of its variable: holds[holds_off[k] + d] */
     int *goal;            /* the distinct goal atoms, sorted */
@@ -241,6 +248,11 @@ typedef struct {
     unsigned char *flag, *zone, *seen;
     IntVec *chosen;
     AtomHeap heap;
+    /* scratch for the lookahead */
+    int *supporter, *pending;
+    Ranked *ranked;
+    unsigned char *picked, *trial; /* the relaxed plan's actions picked; the state it is tried on */
+    IntVec todo, steps;
 } CoreTask;
 
 static void task_dealloc(CoreTask *t) {
@@ -276,6 +288,13 @@ static void task_dealloc(CoreTask *t) {
         free(t->chosen);
     }
     free(t->heap.data);
+    free(t->supporter);
+    free(t->pending);
+    free(t->ranked);
+    free(t->picked);
+    free(t->trial);
+    free(t->todo.data);
+    free(t->steps.data);
     Py_TYPE(t)->tp_free((PyObject *)t);
 }
 
@@ -383,7 +402,13 @@ static PyObject *task_new(PyTypeObject *type, PyObject *args, PyObject *kwds) {
     t->zone = malloc((size_t)na);
     t->seen = malloc((size_t)na);
     t->chosen = calloc((size_t)na, sizeof(IntVec));
-    if (!t->is_goal || !t->hcost || !t->opcost || !t->unsat || !t->pcf || !t->list ||
+    t->supporter = malloc((size_t)na * sizeof(int));
+    t->pending = malloc((size_t)nact * sizeof(int));
+    t->ranked = malloc((size_t)nact * sizeof(Ranked));
+    t->picked = malloc((size_t)nact);
+    t->trial = malloc((size_t)t->nvars + 1);
+    if (!t->supporter || !t->pending || !t->ranked || !t->picked || !t->trial ||
+        !t->is_goal || !t->hcost || !t->opcost || !t->unsat || !t->pcf || !t->list ||
         !t->stack || !t->snapshot || !t->frame_atom || !t->frame_at || !t->flag || !t->zone || !t->seen ||
         !t->chosen) {
         PyErr_NoMemory();
@@ -703,6 +728,182 @@ static int is_goal(const CoreTask *t, const unsigned char *s) {
     return 1;
 }
 
+/* ------------------------------------------------------------ the lookahead */
+
+/* relaxed.py propagate(state, "sum"): h_add's atom costs (hcost) and best supporters.
+ * Atoms of equal cost leave the heap smallest first, as Python's (cost, atom) tuples do
+ * (pushed as -atom - 1 into the heap that breaks ties from the highest number down). */
+static int h_add(CoreTask *t, const unsigned char *s) {
+    double *cost = t->hcost;
+    int *supporter = t->supporter, *unsat = t->unsat, *ready = t->list, nready = 0;
+    for (int k = 0; k < t->natoms; k++) {
+        cost[k] = INFINITY;
+        supporter[k] = -1;
+    }
+    for (int a = 0; a < t->nactions; a++) unsat[a] = ROWLEN(t->pre, a);
+    for (int i = 0; i < ROWLEN(t->no_pre, 0); i++) ready[nready++] = ROW(t->no_pre, 0)[i];
+    for (int k = 0; k < t->natoms; k++) {
+        if (!holds(t, k, s)) continue;
+        cost[k] = 0.0;
+        const int *us = ROW(t->users, k);
+        for (int j = 0; j < ROWLEN(t->users, k); j++)
+            if (--unsat[us[j]] == 0) ready[nready++] = us[j];
+    }
+    AtomHeap *heap = &t->heap;
+    heap->len = 0;
+    for (int i = 0; i < nready; i++) {
+        int a = ready[i];
+        double value = t->cost[a];
+        const int *es = ROW(t->achieves, a);
+        for (int j = 0; j < ROWLEN(t->achieves, a); j++) {
+            if (value < cost[es[j]]) {
+                cost[es[j]] = value;
+                supporter[es[j]] = a;
+                if (aheap_push(heap, value, -es[j] - 1) < 0) return -1;
+            }
+        }
+    }
+    while (heap->len) {
+        AtomEntry top = aheap_pop(heap);
+        int atom = -top.k - 1;
+        if (top.c > cost[atom]) continue;
+        const int *us = ROW(t->users, atom);
+        for (int j = 0; j < ROWLEN(t->users, atom); j++) {
+            int a = us[j];
+            if (--unsat[a] != 0) continue;
+            double value = 0.0;
+            const int *ps = ROW(t->pre, a);
+            for (int i = 0; i < ROWLEN(t->pre, a); i++) value += cost[ps[i]];
+            value += t->cost[a];
+            const int *es = ROW(t->achieves, a);
+            for (int i = 0; i < ROWLEN(t->achieves, a); i++) {
+                if (value < cost[es[i]]) {
+                    cost[es[i]] = value;
+                    supporter[es[i]] = a;
+                    if (aheap_push(heap, value, -es[i] - 1) < 0) return -1;
+                }
+            }
+        }
+    }
+    return 0;
+}
+
+static int by_level(const void *x, const void *y) {
+    const Ranked *a = x, *b = y;
+    if (a->level != b->level) return a->level < b->level ? -1 : 1;
+    return (a->k > b->k) - (a->k < b->k);
+}
+
+/* relaxed.py relaxed_plan over h_add's supporters: into pending, in level order; returns
+ * its length, or -1 when out of memory. */
+static int relaxed_plan(CoreTask *t) {
+    const double *cost = t->hcost;
+    unsigned char *seen = t->seen;
+    memset(t->picked, 0, (size_t)t->nactions);
+    memset(seen, 0, (size_t)t->natoms);
+    IntVec *todo = &t->todo;
+    todo->len = 0;
+    for (int i = 0; i < t->ngoal; i++)
+        if (cost[t->goal[i]] > 0 && vec_push(todo, t->goal[i]) < 0) return -1;
+    int n = 0;
+    while (todo->len) {
+        int atom = todo->data[--todo->len];
+        if (seen[atom]) continue;
+        seen[atom] = 1;
+        int k = t->supporter[atom];
+        if (t->picked[k]) continue;
+        t->picked[k] = 1;
+        const int *ps = ROW(t->pre, k);
+        double level = 0.0;
+        for (int i = 0; i < ROWLEN(t->pre, k); i++) {
+            level += cost[ps[i]];
+            if (cost[ps[i]] > 0 && vec_push(todo, ps[i]) < 0) return -1;
+        }
+        t->ranked[n].level = level;
+        t->ranked[n++].k = k;
+    }
+    qsort(t->ranked, (size_t)n, sizeof(Ranked), by_level);
+    for (int i = 0; i < n; i++) t->pending[i] = t->ranked[i].k;
+    return n;
+}
+
+/* task.apply_in_place: apply action a to s; whether any value changed. */
+static inline int apply_changed(const CoreTask *t, int a, unsigned char *s) {
+    int changed = 0;
+    const int *vars = ROW(t->sets_var, a), *vals = ROW(t->sets_val, a);
+    for (int i = 0; i < ROWLEN(t->sets_var, a); i++) {
+        if (s[vars[i]] != (unsigned char)vals[i]) {
+            s[vars[i]] = (unsigned char)vals[i];
+            changed = 1;
+        }
+    }
+    vars = ROW(t->adds_var, a);
+    const int *tabs = ROW(t->adds_table, a);
+    for (int i = 0; i < ROWLEN(t->adds_var, a); i++) {
+        unsigned char v = t->tables[tabs[i] + s[vars[i]]];
+        if (v != s[vars[i]]) {
+            s[vars[i]] = v;
+            changed = 1;
+        }
+    }
+    return changed;
+}
+
+/* relaxed.py Relaxation.lookahead: the relaxed plan tried in the real task, pass after
+ * pass. Its steps go to t->steps and its cost to *out (INFINITY: no plan; steps empty).
+ * Returns -1 when out of memory. */
+static int lookahead(CoreTask *t, const unsigned char *s, double budget, double *out) {
+    *out = INFINITY;
+    t->steps.len = 0;
+    if (h_add(t, s) < 0) return -1;
+    for (int i = 0; i < t->ngoal; i++)
+        if (t->hcost[t->goal[i]] == INFINITY) return 0;
+    int n = relaxed_plan(t);
+    if (n < 0) return -1;
+    unsigned char *values = t->trial;
+    memcpy(values, s, (size_t)t->nvars);
+    double total = 0.0;
+    int limit = 2 * n + 8;
+    while (!is_goal(t, values)) {
+        int progress = 0;
+        for (int i = 0; i < n; i++) {
+            int a = t->pending[i];
+            if (!all_hold(t, ROW(t->pre, a), ROWLEN(t->pre, a), values)) continue;
+            if (!apply_changed(t, a, values)) continue;
+            progress = 1;
+            total += t->cost[a];
+            if (vec_push(&t->steps, a) < 0) return -1;
+            if (total >= budget || t->steps.len > limit) {
+                t->steps.len = 0;
+                return 0;
+            }
+            if (is_goal(t, values)) {
+                *out = total;
+                return 0;
+            }
+        }
+        if (!progress) {
+            t->steps.len = 0;
+            return 0;
+        }
+    }
+    *out = total;
+    return 0;
+}
+
+static PyObject *int_list(const int *data, int len) {
+    PyObject *list = PyList_New(len);
+    for (int i = 0; list && i < len; i++) {
+        PyObject *x = PyLong_FromLong(data[i]);
+        if (!x) {
+            Py_CLEAR(list);
+            break;
+        }
+        PyList_SET_ITEM(list, i, x);
+    }
+    return list;
+}
+
 /* ------------------------------------------------------------ the search's memory */
 
 typedef struct {
@@ -865,17 +1066,6 @@ static double now(void) {
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
-static PyObject *decode(const CoreTask *t, const unsigned char *s) {
-    PyObject *state = PyTuple_New(t->nvars);
-    if (!state) return NULL;
-    for (int i = 0; i < t->nvars; i++) {
-        PyObject *v = PyTuple_GET_ITEM(PyTuple_GET_ITEM(t->values, i), s[i]);
-        Py_INCREF(v);
-        PyTuple_SET_ITEM(state, i, v);
-    }
-    return state;
-}
-
 static PyObject *path_of(const Nodes *m, int node) {
     int len = 0;
     for (int i = node; m->parent[i] >= 0; i = m->parent[i]) len++;
@@ -913,10 +1103,10 @@ static PyObject *task_search(CoreTask *t, PyObject *args, PyObject *kwds) {
     int which, order, satisficing, deferred, has_incumbent;
     double weight, deadline, incumbent_cost;
     long long max_expansions;
-    PyObject *lookahead;
-    if (!PyArg_ParseTupleAndKeywords(args, kwds, "y*iidpLdOppd", (char **)search_kwlist, &init,
+    int with_lookahead;
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "y*iidpLdpppd", (char **)search_kwlist, &init,
                                      &which, &order, &weight, &satisficing, &max_expansions,
-                                     &deadline, &lookahead, &deferred, &has_incumbent,
+                                     &deadline, &with_lookahead, &deferred, &has_incumbent,
                                      &incumbent_cost))
         return NULL;
     if (init.len != t->nvars) {
@@ -926,7 +1116,8 @@ static PyObject *task_search(CoreTask *t, PyObject *args, PyObject *kwds) {
     Nodes m = {0};
     m.nvars = t->nvars;
     NodeHeap heap = {0};
-    PyObject *result = NULL, *steps = NULL;
+    PyObject *result = NULL;
+    IntVec steps = {0};
     unsigned char *child = malloc((size_t)t->nvars + 1);
     int *applicable = malloc((size_t)(t->nactions + 1) * sizeof(int));
     long long expanded = 0, generated = 1, tie = 0;
@@ -991,28 +1182,17 @@ static PyObject *task_search(CoreTask *t, PyObject *args, PyObject *kwds) {
             goto finish;
         }
         if ((expanded & 1023) == 0 && PyErr_CheckSignals() < 0) goto done;
-        if (lookahead != Py_None && bound == INFINITY && h1 < best_h) {
+        if (with_lookahead && bound == INFINITY && h1 < best_h) {
             best_h = h1;
-            PyObject *state = decode(t, s);
-            if (!state) goto done;
-            PyObject *answer = PyObject_CallFunction(lookahead, "Od", state, bound - g);
-            Py_DECREF(state);
-            if (!answer) goto done;
-            PyObject *plan_steps = NULL;
             double cost;
-            if (!PyArg_ParseTuple(answer, "Od", &plan_steps, &cost)) {
-                Py_DECREF(answer);
-                goto done;
-            }
+            if (lookahead(t, s, bound - g, &cost) < 0) goto nomemory;
             if (g + cost < bound) {
                 bound = g + cost;
-                Py_INCREF(plan_steps);
-                Py_XSETREF(steps, plan_steps);
+                steps.len = 0;
+                for (int i = 0; i < t->steps.len; i++)
+                    if (vec_push(&steps, t->steps.data[i]) < 0) goto nomemory;
                 incumbent_node = node;
-                Py_DECREF(answer);
                 if (satisficing || key >= bound) break;
-            } else {
-                Py_DECREF(answer);
             }
         }
         int count = successors(t, s, applicable);
@@ -1073,14 +1253,23 @@ finish:;
         }
     }
     if (!path) goto done;
-    result = Py_BuildValue("(iOdLLO)", status, path, cost, expanded, generated,
-                           steps ? steps : Py_None);
+    PyObject *tail = Py_None;
+    Py_INCREF(tail);
+    if (status == 1 && incumbent_node >= 0) {
+        Py_DECREF(tail);
+        if (!(tail = int_list(steps.data, steps.len))) {
+            Py_DECREF(path);
+            goto done;
+        }
+    }
+    result = Py_BuildValue("(iOdLLO)", status, path, cost, expanded, generated, tail);
     Py_DECREF(path);
+    Py_DECREF(tail);
     goto done;
 nomemory:
     PyErr_NoMemory();
 done:
-    Py_XDECREF(steps);
+    free(steps.data);
     PyBuffer_Release(&init);
     free(child);
     free(applicable);
@@ -1102,6 +1291,24 @@ static PyObject *task_evaluate(CoreTask *t, PyObject *args) {
     PyBuffer_Release(&state);
     if (h < 0) return PyErr_NoMemory();
     return PyFloat_FromDouble(h);
+}
+
+/* The lookahead from one state (bytes): (steps, cost), ([], inf) where it finds no plan. */
+static PyObject *task_lookahead(CoreTask *t, PyObject *args) {
+    Py_buffer state;
+    double budget = INFINITY;
+    if (!PyArg_ParseTuple(args, "y*|d", &state, &budget)) return NULL;
+    if (state.len != t->nvars) {
+        PyBuffer_Release(&state);
+        return PyErr_Format(PyExc_ValueError, "a state has %d bytes", t->nvars);
+    }
+    double cost;
+    int r = lookahead(t, (const unsigned char *)state.buf, budget, &cost);
+    PyBuffer_Release(&state);
+    if (r < 0) return PyErr_NoMemory();
+    PyObject *steps = int_list(t->steps.data, t->steps.len);
+    if (!steps) return NULL;
+    return Py_BuildValue("(Nd)", steps, cost);
 }
 
 /* The applicable actions at one state (bytes), in the successor generator's order. */
@@ -1130,6 +1337,8 @@ static PyMethodDef task_methods[] = {
      "best_first over the encoded task: (status, path, cost, expanded, generated, steps)"},
     {"evaluate", (PyCFunction)task_evaluate, METH_VARARGS,
      "evaluate(state_bytes, heuristic): 0 blind, 1 h_max, 2 LM-cut"},
+    {"lookahead", (PyCFunction)task_lookahead, METH_VARARGS,
+     "lookahead(state_bytes, budget=inf): the relaxed plan tried in the task, (steps, cost)"},
     {"successors", (PyCFunction)task_successors, METH_VARARGS,
      "successors(state_bytes): the applicable actions' numbers"},
     {NULL, NULL, 0, NULL},

@@ -1,9 +1,10 @@
 """The compiled core (``goap.planning._core``, C): the same search as ``search.best_first``.
 
-The C module runs A* (or weighted A*, greedy), the successor generator, h_max and LM-cut
-on integer-encoded states, step for step as the Python code does, so it returns the same
-plans with the same expanded and generated counts, 20 to 50 times faster per node. This
-module encodes a task for it and turns its answer back into a ``SearchResult``.
+The C module runs A* (or weighted A*, greedy), the successor generator, h_max, LM-cut
+and the relaxed-plan lookahead on integer-encoded states, step for step as the Python code
+does, so it returns the same plans with the same expanded and generated counts, 20 to 50
+times faster per node. This module encodes a task for it and turns its answer back into
+a ``SearchResult``.
 
 The encoding numbers each variable's values: its initial value, the values actions set,
 and what adds reach from them (a clamped counter's range); a variable with more than 255
@@ -58,7 +59,6 @@ def encode(task: Task, relaxation: Relaxation) -> Encoded | None:
     index = [{v: d for d, v in enumerate(values)} for values in domains]
     atoms = relaxation.atoms
     holds = [[1 if op(v, value) else 0 for v in domains[i]] for i, op, value in relaxation.tests]
-    atom_of = {test: k for k, test in enumerate(relaxation.tests)}
     tables: list[int] = []
     table_at: dict[tuple, int] = {}
     sets_var, sets_val, adds_var, adds_table = [], [], [], []
@@ -74,7 +74,7 @@ def encode(task: Task, relaxation: Relaxation) -> Encoded | None:
             offsets.append(table_at[key])
         adds_var.append([e[0] for e in action.adds])
         adds_table.append(offsets)
-    entries_action, entries_rest, nfree, table_var, buckets = _successors(actions, index, atom_of)
+    entries_action, entries_rest, nfree, table_var, buckets = _successors(relaxation, index)
     pre, eff, users, achievers = relaxation._cut_graph()
     spec = {
         "values": tuple(tuple(values) for values in domains),
@@ -146,20 +146,21 @@ def _domains(task: Task, actions: Sequence[TaskAction]) -> list[list[Any]] | Non
 
 
 def _successors(
-    actions: Sequence[TaskAction], index: list[dict[Any, int]], atom_of: dict[tuple, int]
+    relaxation: Relaxation, index: list[dict[Any, int]]
 ) -> tuple[list[int], list[list[int]], int, list[int], list[list[int]]]:
     """``task.Successors`` as tables: entries (action, other preconditions as atoms), the
     free ones first; per variable with a table (in variable order), per value of it, the
     entries filed there (one row per value, the tables' rows one after the other)."""
     free: list[tuple[int, list[int]]] = []
     filed: dict[int, dict[int, list[tuple[int, list[int]]]]] = {}
-    for k, action in enumerate(actions):
-        key = next((t for t in action.pre if _equality(t) is not None), None)
+    equality = [_equality(test) for test in relaxation.tests]  # per atom
+    for k, listed in enumerate(relaxation.listed):
+        key = next((j for j, atom in enumerate(listed) if equality[atom] is not None), None)
         if key is None:
-            free.append((k, [atom_of[t] for t in action.pre]))
+            free.append((k, listed))
             continue
-        i, value = _equality(key)
-        rest = [atom_of[t] for t in action.pre if t is not key]
+        i, value = equality[listed[key]]
+        rest = listed[:key] + listed[key + 1 :]
         d = index[i].get(value)
         if d is not None:  # else no state has that value: the action never applies
             filed.setdefault(i, {}).setdefault(d, []).append((k, rest))
@@ -191,7 +192,9 @@ def best_first(
     deferred: bool,
 ) -> SearchResult | None:
     """``search.best_first(task, relaxation.actions, ...)`` in C, or None where the core
-    lacks the heuristic or the search."""
+    lacks the heuristic or the search. A ``lookahead`` given is the encoding relaxation's
+    (``Relaxation.lookahead``, the only one the planner passes): the core runs its own copy
+    of it on the encoded task instead of calling back into Python."""
     if heuristic not in HEURISTICS or search not in ORDERS:
         return None
     status, path, cost, expanded, generated, steps = encoded.core.search(
@@ -202,7 +205,7 @@ def best_first(
         satisficing=satisficing,
         max_expansions=max_expansions,
         deadline=min(deadline, 1e300),
-        lookahead=lookahead,
+        lookahead=lookahead is not None,
         deferred=deferred,
         has_incumbent=incumbent is not None,
         incumbent_cost=INF if incumbent is None else float(incumbent[1]),
@@ -214,7 +217,7 @@ def best_first(
         if path is None:
             plan = tuple(incumbent[0]) if incumbent is not None else ()
         else:
-            plan = tuple(actions[a] for a in path) + tuple(steps)
+            plan = tuple(actions[a] for a in path) + tuple(actions[a] for a in steps)
         return SearchResult("found", plan, cost, expanded, generated)
     return SearchResult("exhausted" if status == 2 else "limit", (), INF, expanded, generated)
 
@@ -233,6 +236,14 @@ def encode_state(encoded: Encoded, state: Sequence[Any]) -> bytes | None:
 def evaluate(encoded: Encoded, state: Sequence[Any], heuristic: str) -> float:
     """The core's ``heuristic`` at ``state`` (tests compare it with relaxed.py's)."""
     return encoded.core.evaluate(encode_state(encoded, state), HEURISTICS[heuristic])
+
+
+def lookahead(
+    encoded: Encoded, state: Sequence[Any], budget: float = INF
+) -> tuple[list[TaskAction], float]:
+    """The core's ``Relaxation.lookahead`` at ``state`` (tests compare the two)."""
+    steps, cost = encoded.core.lookahead(encode_state(encoded, state), float(budget))
+    return [encoded.actions[a] for a in steps], cost
 
 
 def applicable(encoded: Encoded, state: Sequence[Any]) -> list[TaskAction]:

@@ -66,6 +66,9 @@ class PlanResult:
     relevant: int  # actions left after pruning
     unreachable: tuple[Condition, ...] = ()
     optimal: bool = True
+    # Of ``seconds``, the searches proper: the bounds at each part's start and best-first,
+    # not compiling, relaxing or encoding the task (Fast Downward's "Search time" counts so)
+    search_seconds: float = 0.0
 
     @property
     def found(self) -> bool:
@@ -138,19 +141,22 @@ def _plan(
     deadline = time.monotonic() + options.timeout
     part_plans: list[tuple[TaskAction, ...]] = []
     expanded = generated = 0
+    searching = 0.0
     status: PlanStatus = "found"
     search = SEARCHES[options.search]
     priority = search.order(options.weight)
     parts = independent_parts(task, actions) if options.decompose else [(task.goal, actions)]
     for part_goal, part_actions in parts:
         part, _ = task.project(part_goal, part_actions)
-        relaxation = Relaxation(part)
+        relaxation = full if part is task else Relaxation(part)  # the whole: built already
         root = Root(part, relaxation)
+        began = time.perf_counter()
         steps, cost, proven = (), INF, False
         if options.lookahead:
             steps, cost, proven = root_plan(root, search.satisficing)
         if proven:
             expanded, generated = expanded + 1, generated + 1
+            searching += time.perf_counter() - began - root.encoding
             part_plans.append(canonical_order(part, steps))
             continue
         encoded = root.encoded  # None: the search stays in Python
@@ -173,6 +179,7 @@ def _plan(
                 part, part.actions, heuristic.bind(relaxation), priority=priority, **settings
             )
         expanded, generated = expanded + result.expanded, generated + result.generated
+        searching += time.perf_counter() - began - root.encoding
         if result.status != "found":
             status = "no_plan" if result.status == "exhausted" else "limit"
             break
@@ -188,6 +195,7 @@ def _plan(
         seconds=time.perf_counter() - started,
         relevant=len(actions),
         optimal=options.optimal,
+        search_seconds=searching,
     )
 
 
@@ -198,10 +206,14 @@ class Root:
 
     def __init__(self, task: Task, relaxation: Relaxation):
         self.task, self.relaxation, self.state = task, relaxation, task.init
+        self.encoding = 0.0  # seconds spent encoding (set-up, not search)
 
     @cached_property
     def encoded(self) -> compiled.Encoded | None:
-        return compiled.encode(self.task, self.relaxation)
+        began = time.perf_counter()
+        encoded = compiled.encode(self.task, self.relaxation)
+        self.encoding = time.perf_counter() - began
+        return encoded
 
     @cached_property
     def hmax(self) -> float:
@@ -261,28 +273,36 @@ def independent_parts(
     Plans of such parts interleave freely and their costs add up, so concatenating optimal
     part plans is optimal; independent goals no longer multiply the state space.
     """
-    root = list(range(len(task.names)))
-
-    def find(i: int) -> int:
-        while root[i] != i:
-            root[i] = root[root[i]]
-            i = root[i]
-        return i
-
-    touched: list[list[int]] = []
-    for action in actions:
+    touched: list[list[int]] = []  # per action, the variables it reads or writes
+    users: list[list[int]] = [[] for _ in task.names]  # per variable, those actions
+    for k, action in enumerate(actions):
         variables = [t[0] for t in action.pre]
         variables += [i for i, _ in action.sets] + [e[0] for e in action.adds]
         touched.append(variables)
-        for i in variables[1:]:
-            root[find(i)] = find(variables[0])
-    parts: dict[int, tuple[list[Test], list[TaskAction]]] = {}
-    for test in task.goal:
-        parts.setdefault(find(test[0]), ([], []))[0].append(test)
-    for action, variables in zip(actions, touched, strict=True):
-        if variables and find(variables[0]) in parts:
-            parts[find(variables[0])][1].append(action)
-    return [(tuple(goal), part_actions) for goal, part_actions in parts.values()]
+        for i in variables:
+            users[i].append(k)
+    part_of_var = [-1] * len(task.names)
+    part_of_action = [-1] * len(actions)
+    parts: list[tuple[list[Test], list[TaskAction]]] = []
+    for test in task.goal:  # each part grows from the first goal variable it holds
+        start = test[0]
+        if part_of_var[start] < 0:
+            part = part_of_var[start] = len(parts)
+            parts.append(([], []))
+            stack = [start]
+            while stack:
+                for k in users[stack.pop()]:
+                    if part_of_action[k] < 0:
+                        part_of_action[k] = part
+                        for i in touched[k]:
+                            if part_of_var[i] < 0:
+                                part_of_var[i] = part
+                                stack.append(i)
+        parts[part_of_var[start]][0].append(test)
+    for action, part in zip(actions, part_of_action, strict=True):
+        if part >= 0:  # else it touches no goal variable's part
+            parts[part][1].append(action)
+    return [(tuple(goal), part_actions) for goal, part_actions in parts]
 
 
 def canonical_order(task: Task, steps: tuple[TaskAction, ...]) -> tuple[TaskAction, ...]:

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import heapq
 from collections.abc import Sequence
+from functools import cached_property
 from typing import NamedTuple
 
 from goap.loading.logic import OPS, Condition
@@ -72,6 +73,7 @@ class Relaxation:
         self.goal_atoms = [atom_id(t) for t in task.goal]  # aligned with task.goal
         self.goal = tuple(sorted(set(self.goal_atoms)))
         self.pre = [tuple(sorted({atom_id(t) for t in a.pre})) for a in self.actions]
+        self._ids = ids
         self.tests = [(a.var, OPS[a.op], a.value) for a in self.atoms]
         self.by_var: dict[int, list[int]] = {}
         for k, atom in enumerate(self.atoms):
@@ -89,9 +91,16 @@ class Relaxation:
         self.no_pre = [k for k, pre in enumerate(self.pre) if not pre]
         self.npre = [len(p) for p in self.pre]
         self._lm: tuple | None = None  # LM-cut's graph (h_lmcut builds it on first use)
+        self._last: tuple | None = None  # (state, its relaxed plan): see relaxed_plan_at
         self.is_goal_atom = [False] * len(self.atoms)
         for g in self.goal:
             self.is_goal_atom[g] = True
+
+    @cached_property
+    def listed(self) -> list[list[int]]:
+        """Each action's precondition atoms, one per condition in the order written (the
+        successor generator files an action under its first equality)."""
+        return [[self._ids[t] for t in a.pre] for a in self.actions]
 
     def _achieved(self, action: TaskAction) -> tuple[int, ...]:
         out = set()
@@ -204,6 +213,19 @@ class Relaxation:
                 chosen.add(k)
                 stack.extend(p for p in self.pre[k] if cost[p] > 0)
         return sorted(chosen, key=lambda k: (sum([cost[p] for p in self.pre[k]]), k))
+
+    def relaxed_plan_at(self, state: State) -> list[int] | None:
+        """The relaxed plan from ``state`` (h_add's best supporters), None where the goal is
+        unreachable. The last one is kept: at the start the lookahead and the landmark
+        bound both read it."""
+        if self._last is not None and self._last[0] is state:
+            return self._last[1]
+        cost, supporter = self.propagate(state, "sum")
+        steps = None
+        if all(cost[g] < INF for g in self.goal):
+            steps = self.relaxed_plan(cost, supporter)
+        self._last = (state, steps)
+        return steps
 
     def h_ff(self, state: State) -> float:
         """Cost of a relaxed plan read off the h_add best supporters."""
@@ -391,11 +413,11 @@ class Relaxation:
         When it works, and its cost equals an admissible estimate, the search is over:
         no plan can be cheaper than a lower bound (YAHSP's lookahead, kept optimal).
         """
-        cost, supporter = self.propagate(state, "sum")
-        if any(cost[g] == INF for g in self.goal):
+        relaxed = self.relaxed_plan_at(state)
+        if relaxed is None:
             return [], INF
         task = self.task
-        pending = [self.actions[k] for k in self.relaxed_plan(cost, supporter)]
+        pending = [self.actions[k] for k in relaxed]
         values = list(state)
         steps: list[TaskAction] = []
         total = 0.0
@@ -423,14 +445,10 @@ class Relaxation:
         then commit three times...). Only actions of one relaxed plan can qualify, and each
         is tested by one reachability pass without it.
         """
-        cost, supporter = self.propagate(state, "sum")
-        if any(cost[g] == INF for g in self.goal):
+        relaxed = self.relaxed_plan_at(state)
+        if relaxed is None:
             return INF
-        return sum(
-            self.costs[k]
-            for k in self.relaxed_plan(cost, supporter)
-            if not self.reachable_without(state, k)
-        )
+        return sum(self.costs[k] for k in relaxed if not self.reachable_without(state, k))
 
     def reachable_without(self, state: State, banned: int) -> bool:
         """Whether the relaxed goal is reachable from ``state`` without action ``banned``."""

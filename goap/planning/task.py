@@ -92,7 +92,8 @@ class Task:
         """The task restricted to the variables that ``goal`` and ``actions`` mention.
 
         Other variables never change and are never tested, so dropping them loses nothing.
-        Returns the smaller task and, for each of its variables, its index in this task.
+        Returns the smaller task and, for each of its variables, its index in this task;
+        this very task where nothing is dropped (so what was built for it can be reused).
         """
         actions = tuple(actions)
         used = {t[0] for t in goal}
@@ -102,6 +103,8 @@ class Task:
             used.update(e[0] for e in a.adds)
         keep = tuple(sorted(used))
         if len(keep) == len(self.names):  # every variable stays: nothing to renumber
+            if goal == self.goal and actions == self.actions:
+                return self, keep
             task = Task(self.names, self.init, goal, actions, self.bounds, self.goal_conditions)
             return task, keep
         new = {old: k for k, old in enumerate(keep)}
@@ -227,12 +230,19 @@ def counter_bounds(catalog: Catalog, goal: tuple[Condition, ...]) -> tuple[Bound
     non-numeric variables, are not clamped.
     """
     deltas: dict[str, list[Any]] = {}
+    for a in catalog.actions:
+        for e in a.effects:
+            if e.kind == "add":
+                deltas.setdefault(e.var, []).append(e.value)
+    if not deltas:  # no counter (every imported PDDL task): nothing else to look at
+        return (None,) * len(catalog.schema.variables)
     constants: dict[str, list[Any]] = {}
     for a in catalog.actions:
         for c in a.pre:
             constants.setdefault(c.var, []).append(c.value)
         for e in a.effects:
-            (deltas if e.kind == "add" else constants).setdefault(e.var, []).append(e.value)
+            if e.kind != "add":
+                constants.setdefault(e.var, []).append(e.value)
     for c in goal:
         constants.setdefault(c.var, []).append(c.value)
     out: list[Bound | None] = []
