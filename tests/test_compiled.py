@@ -24,7 +24,7 @@ from test_planner import catalogs
 from goap.loading.catalog import Catalog, load_catalog
 from goap.planning import compiled
 from goap.planning.pddl_import import import_pddl
-from goap.planning.planner import PlanOptions, plan
+from goap.planning.planner import PlanOptions, independent_parts, plan
 from goap.planning.relaxed import Relaxation
 from goap.planning.task import Successors, compile_task
 
@@ -103,47 +103,75 @@ def test_ipc_tasks_get_the_same_plan_from_both_paths(task: str, heuristic: str):
     assert c == python and c[0] == "found"
 
 
+def agree(encoded: compiled.Encoded, relaxation: Relaxation, state: tuple) -> None:
+    """Every question the planner asks at a state gets relaxed.py's answer from the core."""
+    assert encoded.unreachable_goals(state) == relaxation.unreachable_goals(state)
+    assert encoded.h_max(state) == relaxation.h_max(state)
+    assert encoded.h_lmcut(state) == relaxation.h_lmcut(state)
+    assert encoded.landmark_bound(state) == relaxation.landmark_bound(state)
+    steps, cost = relaxation.lookahead(state)
+    assert encoded.lookahead(state) == (steps, cost)
+    budget = cost / 2 if cost < float("inf") else 3.0
+    assert encoded.lookahead(state, budget) == relaxation.lookahead(state, budget)
+    assert encoded.successors(state) == Successors(relaxation.actions)(state)
+
+
+def walk(encoded: compiled.Encoded, relaxation: Relaxation, steps: int, seed: int) -> None:
+    """``agree`` along a random walk (back to the start at a dead end)."""
+    task, rng = relaxation.task, random.Random(seed)
+    successors = Successors(relaxation.actions)
+    state = task.init
+    for _ in range(steps):
+        agree(encoded, relaxation, state)
+        applicable = successors(state)
+        state = task.apply(rng.choice(applicable), state) if applicable else task.init
+
+
 @pytest.mark.parametrize("task", ["scanalyzer/task01", "freecell/task01", "elevators/task02"])
-def test_heuristics_and_successors_agree_at_every_state_of_a_random_walk(task: str):
-    """At 200 states random walks meet: h_max, LM-cut, the lookahead's plan (with and
-    without a budget) and the applicable actions."""
+def test_the_relaxation_agrees_at_every_state_of_a_random_walk(task: str):
+    """At 200 states a random walk meets: reachability, h_max, LM-cut, the landmark bound,
+    the lookahead's plan (with and without a budget) and the applicable actions; and the
+    relevant actions of the task."""
     catalog = ipc_catalog(task)
     relaxation = Relaxation(compile_task(catalog, catalog.initial))
-    encoded = compiled.encode(relaxation.task, relaxation)
+    encoded = compiled.encode(relaxation.task)
     assert encoded is not None
-    successors = Successors(relaxation.actions)
-    state, rng = relaxation.task.init, random.Random(17)
-    for _ in range(200):
-        assert compiled.evaluate(encoded, state, "hmax") == relaxation.h_max(state)
-        assert compiled.evaluate(encoded, state, "lmcut") == relaxation.h_lmcut(state)
-        steps, cost = relaxation.lookahead(state)
-        assert compiled.lookahead(encoded, state) == (steps, cost)
-        budget = cost / 2 if cost < float("inf") else 3.0
-        assert compiled.lookahead(encoded, state, budget) == relaxation.lookahead(state, budget)
-        applicable = successors(state)
-        assert compiled.applicable(encoded, state) == applicable
-        if applicable:
-            state = relaxation.task.apply(rng.choice(applicable), state)
-        else:  # a dead end: start again
-            state = relaxation.task.init
+    same_split(encoded, relaxation)
+    walk(encoded, relaxation, 200, 17)
 
 
-@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+def same_split(encoded: compiled.Encoded, relaxation: Relaxation) -> None:
+    """The relevant actions, and the goal's independent parts over them and over all."""
+    relevant = relaxation.relevant()
+    assert encoded.relevant() == relevant
+    task = relaxation.task
+    assert encoded.parts(relevant) == independent_parts(task, relevant)
+    assert encoded.parts(list(task.actions)) == independent_parts(task, list(task.actions))
+
+
+@pytest.mark.parametrize("task", ["movie/task01", "pegsol/task01", "woodworking/task02"])
+def test_goals_split_into_the_same_parts(task: str):
+    """Tasks whose goal splits (6, 14 and 6 parts)."""
+    catalog = ipc_catalog(task)
+    relaxation = Relaxation(compile_task(catalog, catalog.initial))
+    encoded = compiled.encode(relaxation.task)
+    assert encoded is not None
+    same_split(encoded, relaxation)
+    assert len(encoded.parts(relaxation.relevant())) > 1
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(catalogs(), st.integers(0, 2**32 - 1))
-def test_the_lookahead_agrees_along_random_walks_of_random_catalogs(spec, seed):
-    """Counters, numeric conditions, sets and adds: the core's lookahead gives Python's
-    plan and cost at each of 20 states a random walk visits."""
+def test_the_relaxation_agrees_along_random_walks_of_random_catalogs(spec, seed):
+    """Counters, numeric conditions, sets and adds, unreachable goals: the core's
+    relaxation answers as Python's at each of 20 states a random walk visits."""
     catalog = load_catalog("random.yaml", yaml.safe_dump(spec, sort_keys=False))
     relaxation = Relaxation(compile_task(catalog, catalog.initial))
-    encoded = compiled.encode(relaxation.task, relaxation)
+    encoded = compiled.encode(relaxation.task)
     if encoded is None:
         return  # an unbounded counter: Python's alone
-    state, rng = relaxation.task.init, random.Random(seed)
-    successors = Successors(relaxation.actions)
-    for _ in range(20):
-        assert compiled.lookahead(encoded, state) == relaxation.lookahead(state)
-        applicable = successors(state)
-        state = relaxation.task.apply(rng.choice(applicable), state) if applicable else state
+    same_split(encoded, relaxation)
+    walk(encoded, relaxation, 20, seed)
 
 
 def test_an_unbounded_counter_is_left_to_python():
@@ -158,7 +186,7 @@ def test_an_unbounded_counter_is_left_to_python():
     )
     catalog = load_catalog("t.yaml", text)
     relaxation = Relaxation(compile_task(catalog, catalog.initial))
-    assert compiled.encode(relaxation.task, relaxation) is None
+    assert compiled.encode(relaxation.task) is None
     result = plan(catalog, catalog.initial, options=PlanOptions(max_expansions=500))
     assert result.status == "limit"
 
@@ -171,7 +199,7 @@ def test_a_clamped_counter_is_encoded_with_the_values_it_can_reach():
     )
     catalog = load_catalog("t.yaml", text)
     relaxation = Relaxation(compile_task(catalog, catalog.initial))
-    encoded = compiled.encode(relaxation.task, relaxation)
+    encoded = compiled.encode(relaxation.task)
     assert encoded is not None and sorted(encoded.index[0]) == [0, 1, 2, 3, 4]
     c, python = both(catalog, PlanOptions(lookahead=False))
     assert c == python and c[1] == ["commit"] * 3

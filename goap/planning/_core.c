@@ -135,77 +135,6 @@ static int read_ints(PyObject *seq, int **out, Py_ssize_t *count) {
     return 0;
 }
 
-static int read_doubles(PyObject *seq, double **out) {
-    PyObject *fast = PySequence_Fast(seq, "expected a sequence of floats");
-    if (!fast) return -1;
-    Py_ssize_t n = PySequence_Fast_GET_SIZE(fast);
-    double *data = malloc((size_t)(n ? n : 1) * sizeof(double));
-    if (!data) {
-        Py_DECREF(fast);
-        PyErr_NoMemory();
-        return -1;
-    }
-    for (Py_ssize_t i = 0; i < n; i++) {
-        double x = PyFloat_AsDouble(PySequence_Fast_GET_ITEM(fast, i));
-        if (x == -1.0 && PyErr_Occurred()) {
-            free(data);
-            Py_DECREF(fast);
-            return -1;
-        }
-        data[i] = x;
-    }
-    Py_DECREF(fast);
-    *out = data;
-    return 0;
-}
-
-/* A list of int lists as Rows. */
-static int read_rows(PyObject *lists, Rows *rows) {
-    PyObject *fast = PySequence_Fast(lists, "expected a sequence of int sequences");
-    if (!fast) return -1;
-    Py_ssize_t n = PySequence_Fast_GET_SIZE(fast);
-    Py_ssize_t total = 0;
-    for (Py_ssize_t i = 0; i < n; i++) {
-        Py_ssize_t m = PySequence_Size(PySequence_Fast_GET_ITEM(fast, i));
-        if (m < 0) {
-            Py_DECREF(fast);
-            return -1;
-        }
-        total += m;
-    }
-    rows->rows = (int)n;
-    rows->off = malloc((size_t)(n + 1) * sizeof(int));
-    rows->data = malloc((size_t)(total ? total : 1) * sizeof(int));
-    if (!rows->off || !rows->data) {
-        Py_DECREF(fast);
-        PyErr_NoMemory();
-        return -1;
-    }
-    int at = 0;
-    for (Py_ssize_t i = 0; i < n; i++) {
-        rows->off[i] = at;
-        PyObject *row = PySequence_Fast(PySequence_Fast_GET_ITEM(fast, i), "expected ints");
-        if (!row) {
-            Py_DECREF(fast);
-            return -1;
-        }
-        Py_ssize_t m = PySequence_Fast_GET_SIZE(row);
-        for (Py_ssize_t j = 0; j < m; j++) {
-            long x = PyLong_AsLong(PySequence_Fast_GET_ITEM(row, j));
-            if (x == -1 && PyErr_Occurred()) {
-                Py_DECREF(row);
-                Py_DECREF(fast);
-                return -1;
-            }
-            rows->data[at++] = (int)x;
-        }
-        Py_DECREF(row);
-    }
-    rows->off[n] = at;
-    Py_DECREF(fast);
-    return 0;
-}
-
 static void free_rows(Rows *rows) {
     free(rows->off);
     free(rows->data);
@@ -231,7 +160,7 @@ typedef struct {
     int *goal;            /* the distinct goal atoms, sorted */
     unsigned char *is_goal;
     double *cost;
-    Rows pre, achieves, users, no_pre;             /* the relaxation (relaxed.py) */
+    Rows pre, achieves, users, achievers, no_pre;  /* the relaxation (relaxed.py) */
     Rows cpre, ceff, cusers, cachievers;           /* LM-cut's graph (_cut_graph) */
     Rows sets_var, sets_val, adds_var, adds_table; /* effects, per action */
     unsigned char *tables;                         /* adds: value -> value */
@@ -263,7 +192,7 @@ static void task_dealloc(CoreTask *t) {
     free(t->goal);
     free(t->is_goal);
     free(t->cost);
-    Rows *all[] = {&t->pre, &t->achieves, &t->users, &t->no_pre, &t->cpre, &t->ceff,
+    Rows *all[] = {&t->pre, &t->achieves, &t->users, &t->achievers, &t->no_pre, &t->cpre, &t->ceff,
                    &t->cusers, &t->cachievers, &t->sets_var, &t->sets_val, &t->adds_var,
                    &t->adds_table, &t->entries_rest, &t->buckets};
     for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++) free_rows(all[i]);
@@ -298,6 +227,203 @@ static void task_dealloc(CoreTask *t) {
     Py_TYPE(t)->tp_free((PyObject *)t);
 }
 
+/* ------------------------------------------------------------ building the task */
+
+static IntVec *vecs_new(int n) { return calloc((size_t)(n ? n : 1), sizeof(IntVec)); }
+
+static void vecs_free(IntVec **v, int n) {
+    if (*v)
+        for (int i = 0; i < n; i++) free((*v)[i].data);
+    free(*v);
+    *v = NULL;
+}
+
+/* Rows from per-row vectors, which it frees (and sets NULL) either way. */
+static int rows_take(Rows *rows, IntVec **vecs, int n) {
+    IntVec *v = *vecs;
+    int total = 0;
+    for (int i = 0; i < n; i++) total += v[i].len;
+    rows->rows = n;
+    rows->off = malloc((size_t)(n + 1) * sizeof(int));
+    rows->data = malloc((size_t)(total ? total : 1) * sizeof(int));
+    int ok = rows->off && rows->data;
+    for (int i = 0, at = 0; ok && i <= n; i++) {
+        rows->off[i] = at;
+        if (i == n) break;
+        if (v[i].len) memcpy(rows->data + at, v[i].data, (size_t)v[i].len * sizeof(int));
+        at += v[i].len;
+    }
+    vecs_free(vecs, n);
+    return ok ? 0 : -1;
+}
+
+static int int_less(const void *x, const void *y) {
+    int a = *(const int *)x, b = *(const int *)y;
+    return (a > b) - (a < b);
+}
+
+/* Python's sorted(set(...)) in place. */
+static void sort_unique(IntVec *v) {
+    if (v->len < 2) return;
+    qsort(v->data, (size_t)v->len, sizeof(int), int_less);
+    int n = 1;
+    for (int i = 1; i < v->len; i++)
+        if (v->data[i] != v->data[n - 1]) v->data[n++] = v->data[i];
+    v->len = n;
+}
+
+#define PUSH(vec, x)                              \
+    do {                                          \
+        if (vec_push((vec), (x)) < 0) goto fail; \
+    } while (0)
+
+/* What relaxed.py's Relaxation.__init__ and _cut_graph and task.Successors compute, from the
+ * atoms and actions compiled.encode numbers the same way, so the same lists in the same
+ * order. listed: each action's precondition atoms as written; eq_var/eq_val: an atom's
+ * equality (var, value number; value -2: no state has it; var -1: not an equality);
+ * raise/lower: whether an increase/a decrease can make the atom true; adds_sign: per add. */
+static int derive(CoreTask *t, const Rows *listed, const int *eq_var, const int *eq_val,
+                  const int *raise, const int *lower, const int *adds_sign,
+                  const int *goal_atoms, int ngoal_atoms) {
+    int n = t->natoms, nact = t->nactions, nv = t->nvars, rc = -1;
+    IntVec *pre = vecs_new(nact), *ach = vecs_new(nact), *users = vecs_new(n);
+    IntVec *achievers = vecs_new(n), *by_var = vecs_new(nv), *nopre = vecs_new(1);
+    IntVec *cpre = vecs_new(nact + 1), *ceff = vecs_new(nact + 1);
+    IntVec *cusers = vecs_new(n + 2), *cach = vecs_new(n + 2), *rest = vecs_new(nact);
+    IntVec *bucket = NULL, goal = {0}, entries = {0};
+    int *first = malloc((size_t)(nact + 1) * sizeof(int));
+    int *row_of_var = malloc((size_t)(nv + 1) * sizeof(int));
+    int nrows = 0;
+    if (!pre || !ach || !users || !achievers || !by_var || !nopre || !cpre || !ceff ||
+        !cusers || !cach || !rest || !first || !row_of_var)
+        goto fail;
+    for (int k = 0; k < n; k++) PUSH(&by_var[t->atom_var[k]], k);
+    for (int a = 0; a < nact; a++) {
+        for (int i = 0; i < ROWLEN(*listed, a); i++) PUSH(&pre[a], ROW(*listed, a)[i]);
+        sort_unique(&pre[a]);
+        if (!pre[a].len) PUSH(&nopre[0], a);
+        for (int i = 0; i < pre[a].len; i++) PUSH(&users[pre[a].data[i]], a);
+        const int *vars = ROW(t->sets_var, a), *vals = ROW(t->sets_val, a);
+        for (int i = 0; i < ROWLEN(t->sets_var, a); i++) {
+            const IntVec *on = &by_var[vars[i]];
+            for (int j = 0; j < on->len; j++)
+                if (t->holds[t->holds_off[on->data[j]] + vals[i]]) PUSH(&ach[a], on->data[j]);
+        }
+        vars = ROW(t->adds_var, a);
+        const int *signs = adds_sign + t->adds_var.off[a];
+        for (int i = 0; i < ROWLEN(t->adds_var, a); i++) {
+            const IntVec *on = &by_var[vars[i]];
+            for (int j = 0; j < on->len; j++) {
+                int k = on->data[j];
+                if ((signs[i] > 0 && raise[k]) || (signs[i] < 0 && lower[k])) PUSH(&ach[a], k);
+            }
+        }
+        sort_unique(&ach[a]);
+        for (int i = 0; i < ach[a].len; i++) PUSH(&achievers[ach[a].data[i]], a);
+    }
+    for (int i = 0; i < ngoal_atoms; i++) PUSH(&goal, goal_atoms[i]);
+    sort_unique(&goal);
+    /* LM-cut's graph: preconditions from the highest atom down, INIT (n + 1) for none; one
+     * more action, of cost 0, needs the goal and achieves GOAL (n). */
+    for (int a = 0; a <= nact; a++) {
+        const IntVec *p = a < nact ? &pre[a] : &goal;
+        for (int i = p->len - 1; i >= 0; i--) PUSH(&cpre[a], p->data[i]);
+        if (!p->len) PUSH(&cpre[a], n + 1);
+        if (a < nact) {
+            for (int i = 0; i < ach[a].len; i++) PUSH(&ceff[a], ach[a].data[i]);
+        } else {
+            PUSH(&ceff[a], n);
+        }
+        for (int i = 0; i < cpre[a].len; i++) PUSH(&cusers[cpre[a].data[i]], a);
+        for (int i = 0; i < ceff[a].len; i++) PUSH(&cach[ceff[a].data[i]], a);
+    }
+    /* task.Successors: an action is filed under its first equality, its other
+     * preconditions tested; one with no equality is tested in every state; one whose
+     * equality names a value no state has never applies. Entries: the free ones, then per
+     * table (by variable), per value, the actions filed there, each in action order. */
+    for (int v = 0; v < nv; v++) row_of_var[v] = -1;
+    for (int a = 0; a < nact; a++) {
+        const int *ls = ROW(*listed, a);
+        int len = ROWLEN(*listed, a), key = -1;
+        for (int i = 0; i < len && key < 0; i++)
+            if (eq_var[ls[i]] >= 0) key = i;
+        first[a] = key;
+        for (int i = 0; i < len; i++)
+            if (i != key) PUSH(&rest[a], ls[i]);
+        if (key >= 0 && eq_val[ls[key]] >= 0) row_of_var[eq_var[ls[key]]] = 0;
+    }
+    t->ntables = 0;
+    for (int v = 0; v < nv; v++) t->ntables += row_of_var[v] == 0;
+    t->table_var = malloc((size_t)(t->ntables + 1) * sizeof(int));
+    t->table_row = malloc((size_t)(t->ntables + 1) * sizeof(int));
+    if (!t->table_var || !t->table_row) goto fail;
+    for (int v = 0, k = 0; v < nv; v++) {
+        if (row_of_var[v] != 0) continue;
+        t->table_var[k] = v;
+        t->table_row[k++] = nrows;
+        row_of_var[v] = nrows;
+        nrows += (int)PyTuple_GET_SIZE(PyTuple_GET_ITEM(t->values, v));
+    }
+    if (!(bucket = vecs_new(nrows))) goto fail;
+    for (int a = 0; a < nact; a++) {
+        if (first[a] < 0) {
+            PUSH(&entries, a);
+            continue;
+        }
+        int atom = ROW(*listed, a)[first[a]];
+        if (eq_val[atom] >= 0) PUSH(&bucket[row_of_var[eq_var[atom]] + eq_val[atom]], a);
+    }
+    t->nfree = entries.len;
+    for (int r = 0; r < nrows; r++) {
+        for (int j = 0; j < bucket[r].len; j++) {
+            int a = bucket[r].data[j];
+            bucket[r].data[j] = entries.len; /* the entry's number */
+            PUSH(&entries, a);
+        }
+    }
+    {
+        IntVec *entry_rest = vecs_new(entries.len);
+        if (!entry_rest) goto fail;
+        for (int e = 0; e < entries.len; e++) { /* each action is one entry at most */
+            entry_rest[e] = rest[entries.data[e]];
+            rest[entries.data[e]] = (IntVec){0};
+        }
+        if (rows_take(&t->entries_rest, &entry_rest, entries.len) < 0) goto fail;
+    }
+    t->entries_action = entries.data;
+    entries.data = NULL;
+    t->ngoal = goal.len;
+    t->goal = goal.data;
+    goal.data = NULL;
+    if (rows_take(&t->pre, &pre, nact) < 0 || rows_take(&t->achieves, &ach, nact) < 0 ||
+        rows_take(&t->users, &users, n) < 0 || rows_take(&t->achievers, &achievers, n) < 0 ||
+        rows_take(&t->no_pre, &nopre, 1) < 0 || rows_take(&t->cpre, &cpre, nact + 1) < 0 ||
+        rows_take(&t->ceff, &ceff, nact + 1) < 0 || rows_take(&t->cusers, &cusers, n + 2) < 0 ||
+        rows_take(&t->cachievers, &cach, n + 2) < 0 || rows_take(&t->buckets, &bucket, nrows) < 0)
+        goto fail;
+    rc = 0;
+fail:
+    vecs_free(&pre, nact);
+    vecs_free(&ach, nact);
+    vecs_free(&users, n);
+    vecs_free(&achievers, n);
+    vecs_free(&by_var, nv);
+    vecs_free(&nopre, 1);
+    vecs_free(&cpre, nact + 1);
+    vecs_free(&ceff, nact + 1);
+    vecs_free(&cusers, n + 2);
+    vecs_free(&cach, n + 2);
+    vecs_free(&rest, nact);
+    vecs_free(&bucket, nrows);
+    free(goal.data);
+    free(entries.data);
+    free(first);
+    free(row_of_var);
+    if (rc < 0 && !PyErr_Occurred()) PyErr_NoMemory();
+    return rc;
+}
+#undef PUSH
+
 static PyObject *item(PyObject *spec, const char *key) {
     PyObject *v = PyDict_GetItemString(spec, key); /* borrowed */
     if (!v) PyErr_Format(PyExc_KeyError, "task spec lacks %s", key);
@@ -308,6 +434,209 @@ static PyObject *item(PyObject *spec, const char *key) {
     do {           \
         if ((expr) < 0) goto fail; \
     } while (0)
+
+/* Rows built one after the other (row i is complete before row i + 1 starts). */
+typedef struct {
+    IntVec data, off;
+} Build;
+
+static int build_start(Build *b) {
+    if (vec_push(&b->off, 0) < 0 || vec_push(&b->data, 0) < 0) return -1;
+    b->data.len = 0; /* allocated, so an empty table still has storage */
+    return 0;
+}
+static int build_end(Build *b) { return vec_push(&b->off, b->data.len); }
+static void build_take(Build *b, Rows *rows) {
+    rows->off = b->off.data;
+    rows->data = b->data.data;
+    rows->rows = b->off.len - 1;
+    b->off = b->data = (IntVec){0};
+}
+static void build_free(Build *b) {
+    free(b->data.data);
+    free(b->off.data);
+}
+
+/* The number of test (an atom), numbering it next when new (recorded in ids and tests). */
+static int atom_id(PyObject *ids, PyObject *tests, PyObject *test) {
+    PyObject *k = PyDict_GetItemWithError(ids, test); /* borrowed */
+    if (k) return (int)PyLong_AsLong(k);
+    if (PyErr_Occurred()) return -1;
+    Py_ssize_t n = PyList_GET_SIZE(tests);
+    PyObject *number = PyLong_FromSsize_t(n);
+    int bad = !number || PyDict_SetItem(ids, test, number) < 0 || PyList_Append(tests, test) < 0;
+    Py_XDECREF(number);
+    return bad ? -1 : (int)n;
+}
+
+/* The number of value among variable var's values (index[var][value]), -2 if none. */
+static int value_number(PyObject *index, int var, PyObject *value) {
+    PyObject *d = PyDict_GetItemWithError(PyList_GET_ITEM(index, var), value);
+    if (d) return (int)PyLong_AsLong(d);
+    return PyErr_Occurred() ? -1 : -2;
+}
+
+enum { RAISES = 1, LOWERS = 2, EQ = 4, NE = 8 }; /* compiled.KINDS: per operator */
+
+/* compiled.encode's spec: the goal's tests and the actions (task.TaskAction tuples) read
+ * here, atoms numbered as relaxed.Relaxation numbers them (the goal's first, then each
+ * action's preconditions in order), into ids (test -> number); then derive. */
+static int read_task(CoreTask *t, PyObject *spec) {
+    PyObject *goal, *actions, *index, *ids, *kinds, *adds;
+    if (!(goal = item(spec, "goal")) || !(actions = item(spec, "actions")) ||
+        !(index = item(spec, "index")) || !(ids = item(spec, "ids")) ||
+        !(kinds = item(spec, "kinds")) || !(adds = item(spec, "adds")))
+        return -1;
+    if (!PyTuple_Check(goal) || !PyTuple_Check(actions) || !PyList_Check(index) ||
+        !PyDict_Check(ids) || !PyDict_Check(kinds) || !PyList_Check(adds) ||
+        PyList_GET_SIZE(index) != t->nvars) {
+        PyErr_SetString(PyExc_TypeError, "a task spec of the wrong shape");
+        return -1;
+    }
+    int rc = -1, nact = (int)PyTuple_GET_SIZE(actions), ngoal = (int)PyTuple_GET_SIZE(goal);
+    int nadds = (int)PyList_GET_SIZE(adds), next_add = 0;
+    PyObject *tests = PyList_New(0);
+    Build listed = {0}, sets_var = {0}, sets_val = {0}, adds_var = {0}, adds_table = {0};
+    Build holds = {0};
+    IntVec eq_var = {0}, eq_val = {0}, raise = {0}, lower = {0}, signs = {0}, goal_atoms = {0};
+    if (vec_push(&signs, 0) < 0) goto done;
+    signs.len = 0;
+    if (!tests || build_start(&listed) < 0 || build_start(&sets_var) < 0 ||
+        build_start(&sets_val) < 0 || build_start(&adds_var) < 0 ||
+        build_start(&adds_table) < 0 || build_start(&holds) < 0)
+        goto done;
+    for (int g = 0; g < ngoal; g++) {
+        int k = atom_id(ids, tests, PyTuple_GET_ITEM(goal, g));
+        if (k < 0 || vec_push(&goal_atoms, k) < 0) goto done;
+    }
+    t->nactions = nact;
+    t->cost = malloc((size_t)(nact + 1) * sizeof(double));
+    if (!t->cost) goto done;
+    for (int a = 0; a < nact; a++) {
+        PyObject *action = PyTuple_GET_ITEM(actions, a); /* (index, name, cost, pre, sets, adds) */
+        if (!PyTuple_Check(action) || PyTuple_GET_SIZE(action) < 6) {
+            PyErr_SetString(PyExc_TypeError, "an action is not a TaskAction");
+            goto done;
+        }
+        t->cost[a] = PyFloat_AsDouble(PyTuple_GET_ITEM(action, 2));
+        if (t->cost[a] == -1.0 && PyErr_Occurred()) goto done;
+        PyObject *pre = PyTuple_GET_ITEM(action, 3), *sets = PyTuple_GET_ITEM(action, 4);
+        for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(pre); i++) {
+            int k = atom_id(ids, tests, PyTuple_GET_ITEM(pre, i));
+            if (k < 0 || vec_push(&listed.data, k) < 0) goto done;
+        }
+        for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(sets); i++) {
+            PyObject *set = PyTuple_GET_ITEM(sets, i); /* (var, value) */
+            int var = (int)PyLong_AsLong(PyTuple_GET_ITEM(set, 0));
+            if (var < 0 || var >= t->nvars) {
+                if (!PyErr_Occurred()) PyErr_SetString(PyExc_IndexError, "a set's variable");
+                goto done;
+            }
+            int d = value_number(index, var, PyTuple_GET_ITEM(set, 1));
+            if (d == -2) PyErr_SetString(PyExc_KeyError, "a set's value is not in its domain");
+            if (d < 0 || vec_push(&sets_var.data, var) < 0 || vec_push(&sets_val.data, d) < 0)
+                goto done;
+        }
+        if (next_add < nadds) { /* (position, variables, tables, signs) */
+            PyObject *entry = PyList_GET_ITEM(adds, next_add);
+            if (PyLong_AsLong(PyTuple_GET_ITEM(entry, 0)) == a) {
+                next_add++;
+                int *ints;
+                Py_ssize_t m;
+                for (int part = 1; part <= 3; part++) {
+                    if (read_ints(PyTuple_GET_ITEM(entry, part), &ints, &m) < 0) goto done;
+                    IntVec *into = part == 1 ? &adds_var.data : part == 2 ? &adds_table.data : &signs;
+                    for (Py_ssize_t i = 0; i < m; i++)
+                        if (vec_push(into, ints[i]) < 0) {
+                            free(ints);
+                            goto done;
+                        }
+                    free(ints);
+                }
+            }
+        }
+        if (build_end(&listed) < 0 || build_end(&sets_var) < 0 || build_end(&sets_val) < 0 ||
+            build_end(&adds_var) < 0 || build_end(&adds_table) < 0)
+            goto done;
+    }
+    /* the atoms: variable, which values satisfy them, what moves can make them true */
+    t->natoms = (int)PyList_GET_SIZE(tests);
+    t->atom_var = malloc((size_t)(t->natoms + 1) * sizeof(int));
+    if (!t->atom_var) goto done;
+    for (int k = 0; k < t->natoms; k++) {
+        PyObject *test = PyList_GET_ITEM(tests, k); /* (var, operator, value) */
+        int var = (int)PyLong_AsLong(PyTuple_GET_ITEM(test, 0));
+        PyObject *op = PyTuple_GET_ITEM(test, 1), *value = PyTuple_GET_ITEM(test, 2);
+        if (var < 0 || var >= t->nvars) {
+            if (!PyErr_Occurred()) PyErr_SetString(PyExc_IndexError, "a test's variable");
+            goto done;
+        }
+        t->atom_var[k] = var;
+        PyObject *domain = PyTuple_GET_ITEM(t->values, var);
+        for (Py_ssize_t d = 0; d < PyTuple_GET_SIZE(domain); d++) {
+            PyObject *r = PyObject_CallFunctionObjArgs(op, PyTuple_GET_ITEM(domain, d), value, NULL);
+            int truth = r ? PyObject_IsTrue(r) : -1;
+            Py_XDECREF(r);
+            if (truth < 0 || vec_push(&holds.data, truth) < 0) goto done;
+        }
+        if (build_end(&holds) < 0) goto done;
+        PyObject *kind = PyDict_GetItemWithError(kinds, op);
+        if (!kind) {
+            if (!PyErr_Occurred()) PyErr_SetString(PyExc_KeyError, "an unknown operator");
+            goto done;
+        }
+        long bits = PyLong_AsLong(kind);
+        int e_var = -1, e_val = -1;
+        if (bits & EQ) {
+            e_var = var;
+            e_val = value_number(index, var, value);
+        } else if ((bits & NE) && PyBool_Check(value)) {
+            e_var = var;
+            e_val = value_number(index, var, value == Py_True ? Py_False : Py_True);
+        }
+        if (e_val == -1 && PyErr_Occurred()) goto done;
+        if (vec_push(&eq_var, e_var) < 0 || vec_push(&eq_val, e_val) < 0 ||
+            vec_push(&raise, (bits & RAISES) != 0) < 0 || vec_push(&lower, (bits & LOWERS) != 0) < 0)
+            goto done;
+    }
+    {
+        Rows rows;
+        build_take(&holds, &rows);
+        t->holds_off = rows.off;
+        t->holds = malloc((size_t)rows.off[rows.rows] + 1);
+        if (!t->holds) {
+            free(rows.data);
+            goto done;
+        }
+        for (int i = 0; i < rows.off[rows.rows]; i++) t->holds[i] = (unsigned char)rows.data[i];
+        free(rows.data);
+    }
+    build_take(&sets_var, &t->sets_var);
+    build_take(&sets_val, &t->sets_val);
+    build_take(&adds_var, &t->adds_var);
+    build_take(&adds_table, &t->adds_table);
+    Rows rows;
+    build_take(&listed, &rows);
+    rc = derive(t, &rows, eq_var.data, eq_val.data, raise.data, lower.data, signs.data,
+                goal_atoms.data, goal_atoms.len);
+    free_rows(&rows);
+done:
+    Py_XDECREF(tests);
+    build_free(&listed);
+    build_free(&sets_var);
+    build_free(&sets_val);
+    build_free(&adds_var);
+    build_free(&adds_table);
+    build_free(&holds);
+    free(eq_var.data);
+    free(eq_val.data);
+    free(raise.data);
+    free(lower.data);
+    free(signs.data);
+    free(goal_atoms.data);
+    if (rc < 0 && !PyErr_Occurred()) PyErr_NoMemory();
+    return rc;
+}
 
 static PyObject *task_new(PyTypeObject *type, PyObject *args, PyObject *kwds) {
     PyObject *spec;
@@ -321,43 +650,6 @@ static PyObject *task_new(PyTypeObject *type, PyObject *args, PyObject *kwds) {
     t->values = v;
     t->nvars = (int)PyTuple_Size(v);
     if (t->nvars < 0) goto fail;
-    if (!(v = item(spec, "atom_var"))) goto fail;
-    NEED(read_ints(v, &t->atom_var, &n));
-    t->natoms = (int)n;
-    if (!(v = item(spec, "holds"))) goto fail;
-    {
-        Rows holds;
-        NEED(read_rows(v, &holds));
-        t->holds_off = holds.off;
-        t->holds = malloc((size_t)(holds.off[holds.rows] + 1));
-        if (!t->holds) {
-            free(holds.data);
-            PyErr_NoMemory();
-            goto fail;
-        }
-        for (int i = 0; i < holds.off[holds.rows]; i++) t->holds[i] = (unsigned char)holds.data[i];
-        free(holds.data);
-    }
-    if (!(v = item(spec, "goal"))) goto fail;
-    NEED(read_ints(v, &t->goal, &n));
-    t->ngoal = (int)n;
-    if (!(v = item(spec, "cost"))) goto fail;
-    NEED(read_doubles(v, &t->cost));
-    struct {
-        const char *key;
-        Rows *rows;
-    } rows[] = {{"pre", &t->pre},           {"achieves", &t->achieves},
-                {"users", &t->users},       {"no_pre", &t->no_pre},
-                {"cpre", &t->cpre},         {"ceff", &t->ceff},
-                {"cusers", &t->cusers},     {"cachievers", &t->cachievers},
-                {"sets_var", &t->sets_var}, {"sets_val", &t->sets_val},
-                {"adds_var", &t->adds_var}, {"adds_table", &t->adds_table},
-                {"entries_rest", &t->entries_rest}, {"buckets", &t->buckets}};
-    for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
-        if (!(v = item(spec, rows[i].key))) goto fail;
-        NEED(read_rows(v, rows[i].rows));
-    }
-    t->nactions = t->pre.rows;
     if (!(v = item(spec, "tables"))) goto fail;
     {
         int *tab;
@@ -371,22 +663,7 @@ static PyObject *task_new(PyTypeObject *type, PyObject *args, PyObject *kwds) {
         for (Py_ssize_t i = 0; i < n; i++) t->tables[i] = (unsigned char)tab[i];
         free(tab);
     }
-    if (!(v = item(spec, "entries_action"))) goto fail;
-    NEED(read_ints(v, &t->entries_action, NULL));
-    if (!(v = item(spec, "nfree"))) goto fail;
-    t->nfree = (int)PyLong_AsLong(v);
-    if (!(v = item(spec, "table_var"))) goto fail;
-    NEED(read_ints(v, &t->table_var, &n));
-    t->ntables = (int)n;
-    t->table_row = malloc((size_t)(n + 1) * sizeof(int));
-    if (!t->table_row) {
-        PyErr_NoMemory();
-        goto fail;
-    }
-    for (int k = 0, row = 0; k < t->ntables; k++) {
-        t->table_row[k] = row;
-        row += (int)PyTuple_Size(PyTuple_GET_ITEM(t->values, t->table_var[k]));
-    }
+    NEED(read_task(t, spec));
     int na = t->natoms + 2, nact = t->nactions + 1;
     t->is_goal = calloc((size_t)na, 1);
     t->hcost = malloc((size_t)na * sizeof(double));
@@ -891,6 +1168,53 @@ static int lookahead(CoreTask *t, const unsigned char *s, double budget, double 
     return 0;
 }
 
+/* relaxed.py reachable_without: whether the relaxed goal is reachable from s without
+ * action banned (the plain reachability pass, no costs). */
+static int reachable_without(CoreTask *t, const unsigned char *s, int banned) {
+    unsigned char *reached = t->flag;
+    int *unsat = t->unsat, *queue = t->list, len = 0;
+    for (int a = 0; a < t->nactions; a++) unsat[a] = ROWLEN(t->pre, a);
+    for (int k = 0; k < t->natoms; k++) {
+        reached[k] = (unsigned char)holds(t, k, s);
+        if (reached[k]) queue[len++] = k;
+    }
+    for (int i = 0; i < ROWLEN(t->no_pre, 0); i++) {
+        int a = ROW(t->no_pre, 0)[i];
+        if (a == banned) continue;
+        const int *es = ROW(t->achieves, a);
+        for (int j = 0; j < ROWLEN(t->achieves, a); j++)
+            if (!reached[es[j]]) reached[es[j]] = 1, queue[len++] = es[j];
+    }
+    while (len) {
+        int atom = queue[--len];
+        const int *us = ROW(t->users, atom);
+        for (int j = 0; j < ROWLEN(t->users, atom); j++) {
+            int a = us[j];
+            if (--unsat[a] != 0 || a == banned) continue;
+            const int *es = ROW(t->achieves, a);
+            for (int i = 0; i < ROWLEN(t->achieves, a); i++)
+                if (!reached[es[i]]) reached[es[i]] = 1, queue[len++] = es[i];
+        }
+    }
+    for (int i = 0; i < t->ngoal; i++)
+        if (!reached[t->goal[i]]) return 0;
+    return 1;
+}
+
+/* relaxed.py landmark_bound: the costs of the relaxed plan's actions that every relaxed
+ * plan needs (the goal is unreachable without each), summed in the plan's order. */
+static double landmark_bound(CoreTask *t, const unsigned char *s) {
+    if (h_add(t, s) < 0) return -1.0;
+    for (int i = 0; i < t->ngoal; i++)
+        if (t->hcost[t->goal[i]] == INFINITY) return INFINITY;
+    int n = relaxed_plan(t);
+    if (n < 0) return -1.0;
+    double total = 0.0;
+    for (int i = 0; i < n; i++) /* pending is not touched by reachable_without */
+        if (!reachable_without(t, s, t->pending[i])) total += t->cost[t->pending[i]];
+    return total;
+}
+
 static PyObject *int_list(const int *data, int len) {
     PyObject *list = PyList_New(len);
     for (int i = 0; list && i < len; i++) {
@@ -1293,6 +1617,188 @@ static PyObject *task_evaluate(CoreTask *t, PyObject *args) {
     return PyFloat_FromDouble(h);
 }
 
+static int state_arg(CoreTask *t, PyObject *args, Py_buffer *state) {
+    if (!PyArg_ParseTuple(args, "y*", state)) return -1;
+    if (state->len != t->nvars) {
+        PyBuffer_Release(state);
+        PyErr_Format(PyExc_ValueError, "a state has %d bytes", t->nvars);
+        return -1;
+    }
+    return 0;
+}
+
+/* The goal atoms no sequence of actions reaches from a state (bytes), ascending. */
+static PyObject *task_unreachable(CoreTask *t, PyObject *args) {
+    Py_buffer state;
+    if (state_arg(t, args, &state) < 0) return NULL;
+    int r = h_add(t, (const unsigned char *)state.buf);
+    PyBuffer_Release(&state);
+    if (r < 0) return PyErr_NoMemory();
+    int len = 0;
+    for (int i = 0; i < t->ngoal; i++)
+        if (t->hcost[t->goal[i]] == INFINITY) t->list[len++] = t->goal[i];
+    return int_list(t->list, len);
+}
+
+/* relaxed.py relevant: the actions that can contribute to the goal, found backward from
+ * it (achievers of relevant atoms; setters of a number a relevant action adds to). */
+static PyObject *task_relevant(CoreTask *t, PyObject *noargs) {
+    int n = t->natoms, nact = t->nactions;
+    unsigned char *atom_in = calloc((size_t)n + 1, 1), *chosen = calloc((size_t)nact + 1, 1);
+    unsigned char *var_in = calloc((size_t)t->nvars + 1, 1);
+    IntVec atoms = {0}, todo = {0}, *setters = calloc((size_t)t->nvars + 1, sizeof(IntVec));
+    PyObject *out = NULL;
+    if (!atom_in || !chosen || !var_in || !setters) goto nomem;
+    for (int a = 0; a < nact; a++)
+        for (int i = 0; i < ROWLEN(t->sets_var, a); i++)
+            if (vec_push(&setters[ROW(t->sets_var, a)[i]], a) < 0) goto nomem;
+    for (int i = 0; i < t->ngoal; i++) {
+        atom_in[t->goal[i]] = 1;
+        if (vec_push(&atoms, t->goal[i]) < 0) goto nomem;
+    }
+    while (atoms.len || todo.len) {
+        if (todo.len) { /* choose an action: its preconditions and counters become relevant */
+            int k = todo.data[--todo.len];
+            if (chosen[k]) continue;
+            chosen[k] = 1;
+            for (int i = 0; i < ROWLEN(t->pre, k); i++) {
+                int p = ROW(t->pre, k)[i];
+                if (!atom_in[p]) {
+                    atom_in[p] = 1;
+                    if (vec_push(&atoms, p) < 0) goto nomem;
+                }
+            }
+            for (int i = 0; i < ROWLEN(t->adds_var, k); i++) {
+                int var = ROW(t->adds_var, k)[i];
+                if (var_in[var]) continue;
+                var_in[var] = 1;
+                for (int j = 0; j < setters[var].len; j++)
+                    if (vec_push(&todo, setters[var].data[j]) < 0) goto nomem;
+            }
+            continue;
+        }
+        int atom = atoms.data[--atoms.len];
+        for (int j = 0; j < ROWLEN(t->achievers, atom); j++)
+            if (vec_push(&todo, ROW(t->achievers, atom)[j]) < 0) goto nomem;
+    }
+    int len = 0;
+    for (int a = 0; a < nact; a++)
+        if (chosen[a]) t->list[len++] = a;
+    out = int_list(t->list, len);
+    goto done;
+nomem:
+    PyErr_NoMemory();
+done:
+    free(atom_in);
+    free(chosen);
+    free(var_in);
+    free(atoms.data);
+    free(todo.data);
+    if (setters)
+        for (int v = 0; v < t->nvars; v++) free(setters[v].data);
+    free(setters);
+    return out;
+}
+
+/* Variables action a reads or writes, into out (repeats possible); how many. */
+static int touched(const CoreTask *t, int a, int *out) {
+    int n = 0;
+    for (int i = 0; i < ROWLEN(t->pre, a); i++) out[n++] = t->atom_var[ROW(t->pre, a)[i]];
+    for (int i = 0; i < ROWLEN(t->sets_var, a); i++) out[n++] = ROW(t->sets_var, a)[i];
+    for (int i = 0; i < ROWLEN(t->adds_var, a); i++) out[n++] = ROW(t->adds_var, a)[i];
+    return n;
+}
+
+/* planner.independent_parts over the given actions (numbers, ascending): per goal
+ * condition (its variable given) and per action, the part it is in (-1: none), parts
+ * numbered in the order their first goal condition comes. */
+static PyObject *task_parts(CoreTask *t, PyObject *args) {
+    PyObject *goal_obj, *actions_obj, *out = NULL;
+    if (!PyArg_ParseTuple(args, "OO", &goal_obj, &actions_obj)) return NULL;
+    int *goal_var = NULL, *acts = NULL, *part_of_var = NULL, *part_of = NULL, *goal_part = NULL;
+    int *vars = NULL;
+    IntVec *users = NULL, stack = {0};
+    Py_ssize_t ng, na;
+    if (read_ints(goal_obj, &goal_var, &ng) < 0 || read_ints(actions_obj, &acts, &na) < 0)
+        goto done;
+    int width = 1;
+    for (int a = 0; a < t->nactions; a++) {
+        int w = ROWLEN(t->pre, a) + ROWLEN(t->sets_var, a) + ROWLEN(t->adds_var, a);
+        if (w > width) width = w;
+    }
+    users = vecs_new(t->nvars);
+    part_of_var = malloc((size_t)(t->nvars + 1) * sizeof(int));
+    part_of = malloc((size_t)(na + 1) * sizeof(int));
+    goal_part = malloc((size_t)(ng + 1) * sizeof(int));
+    vars = malloc((size_t)width * sizeof(int));
+    if (!users || !part_of_var || !part_of || !goal_part || !vars) goto nomem;
+    for (Py_ssize_t r = 0; r < na; r++) {
+        if (acts[r] < 0 || acts[r] >= t->nactions) {
+            PyErr_SetString(PyExc_IndexError, "an action number out of range");
+            goto done;
+        }
+        part_of[r] = -1;
+        int n = touched(t, acts[r], vars);
+        for (int i = 0; i < n; i++)
+            if (vec_push(&users[vars[i]], (int)r) < 0) goto nomem;
+    }
+    for (int v = 0; v < t->nvars; v++) part_of_var[v] = -1;
+    int parts = 0;
+    for (Py_ssize_t g = 0; g < ng; g++) {
+        int start = goal_var[g];
+        if (start < 0 || start >= t->nvars) {
+            PyErr_SetString(PyExc_IndexError, "a goal variable out of range");
+            goto done;
+        }
+        if (part_of_var[start] < 0) {
+            int part = part_of_var[start] = parts++;
+            stack.len = 0;
+            if (vec_push(&stack, start) < 0) goto nomem;
+            while (stack.len) {
+                const IntVec *us = &users[stack.data[--stack.len]];
+                for (int j = 0; j < us->len; j++) {
+                    int r = us->data[j];
+                    if (part_of[r] >= 0) continue;
+                    part_of[r] = part;
+                    int n = touched(t, acts[r], vars);
+                    for (int i = 0; i < n; i++) {
+                        if (part_of_var[vars[i]] >= 0) continue;
+                        part_of_var[vars[i]] = part;
+                        if (vec_push(&stack, vars[i]) < 0) goto nomem;
+                    }
+                }
+            }
+        }
+        goal_part[g] = part_of_var[start];
+    }
+    PyObject *gp = int_list(goal_part, (int)ng), *ap = gp ? int_list(part_of, (int)na) : NULL;
+    if (ap) out = Py_BuildValue("(NN)", gp, ap);
+    else Py_XDECREF(gp);
+    goto done;
+nomem:
+    PyErr_NoMemory();
+done:
+    free(goal_var);
+    free(acts);
+    free(part_of_var);
+    free(part_of);
+    free(goal_part);
+    free(vars);
+    free(stack.data);
+    vecs_free(&users, t->nvars);
+    return out;
+}
+
+/* The landmark bound at a state (bytes). */
+static PyObject *task_landmark_bound(CoreTask *t, PyObject *args) {
+    Py_buffer state;
+    if (state_arg(t, args, &state) < 0) return NULL;
+    double h = landmark_bound(t, (const unsigned char *)state.buf);
+    PyBuffer_Release(&state);
+    if (h < 0) return PyErr_NoMemory();
+    return PyFloat_FromDouble(h);
+}
+
 /* The lookahead from one state (bytes): (steps, cost), ([], inf) where it finds no plan. */
 static PyObject *task_lookahead(CoreTask *t, PyObject *args) {
     Py_buffer state;
@@ -1337,6 +1843,14 @@ static PyMethodDef task_methods[] = {
      "best_first over the encoded task: (status, path, cost, expanded, generated, steps)"},
     {"evaluate", (PyCFunction)task_evaluate, METH_VARARGS,
      "evaluate(state_bytes, heuristic): 0 blind, 1 h_max, 2 LM-cut"},
+    {"unreachable", (PyCFunction)task_unreachable, METH_VARARGS,
+     "unreachable(state_bytes): the goal atoms no sequence of actions reaches"},
+    {"relevant", (PyCFunction)task_relevant, METH_NOARGS,
+     "relevant(): the actions that can contribute to the goal, ascending"},
+    {"parts", (PyCFunction)task_parts, METH_VARARGS,
+     "parts(goal_vars, actions): the independent part of each goal condition and action"},
+    {"landmark_bound", (PyCFunction)task_landmark_bound, METH_VARARGS,
+     "landmark_bound(state_bytes): the costs of the actions every relaxed plan needs"},
     {"lookahead", (PyCFunction)task_lookahead, METH_VARARGS,
      "lookahead(state_bytes, budget=inf): the relaxed plan tried in the task, (steps, cost)"},
     {"successors", (PyCFunction)task_successors, METH_VARARGS,

@@ -3,8 +3,11 @@
 The C module runs A* (or weighted A*, greedy), the successor generator, h_max, LM-cut
 and the relaxed-plan lookahead on integer-encoded states, step for step as the Python code
 does, so it returns the same plans with the same expanded and generated counts, 20 to 50
-times faster per node. This module encodes a task for it and turns its answer back into
-a ``SearchResult``.
+times faster per node; and the relaxation's questions at a part's start (reachability,
+relevance, the goal's independent parts, the landmark bound), so a task the core takes is
+never relaxed in Python at all: on tasks that take milliseconds, building relaxed.py's
+lists cost more than the search. This module encodes a task for it (the core reads the
+``TaskAction`` tuples itself) and turns its answers back into actions.
 
 The encoding numbers each variable's values: its initial value, the values actions set,
 and what adds reach from them (a clamped counter's range); a variable with more than 255
@@ -15,14 +18,15 @@ compiler, where the extension was not built.
 
 from __future__ import annotations
 
+import operator
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from goap.planning.relaxed import Relaxation
-from goap.planning.search import INF, Lookahead, SearchResult
-from goap.planning.task import Task, TaskAction, _equality
+from goap.planning.relaxed import LOWERS, OP_NAMES, RAISES
+from goap.planning.search import INF, SearchResult
+from goap.planning.task import Task, TaskAction, Test
 
 try:
     from goap.planning import _core
@@ -30,6 +34,13 @@ except ImportError:  # installed where no compiler was: the pure-Python search
     _core = None
 
 HEURISTICS = {"blind": 0, "hmax": 1, "lmcut": 2}  # the core's numbers for them
+# per operator, what the core needs to know of it: whether an increase (1) or a decrease (2)
+# can make a comparison true (relaxed.RAISES, LOWERS), and whether it is == (4) or != (8)
+KINDS = {
+    fn: (name in RAISES) | (name in LOWERS) << 1 | (fn is operator.eq) << 2
+    | (fn is operator.ne) << 3
+    for fn, name in OP_NAMES.items()
+}  # fmt: skip
 ORDERS = {"astar": 0, "wastar": 1, "greedy": 2}
 MAX_VALUES = 255  # one byte per variable in a state
 
@@ -41,30 +52,96 @@ def available() -> bool:
 
 @dataclass(frozen=True)
 class Encoded:
+    """A task in the core's form. It answers what the planner asks a ``Relaxation`` at a
+    part's start (reachability, relevance, the lookahead, h_max, the landmark bound,
+    LM-cut) with the same values, in C; states are tuples of values, as there."""
+
     core: Any  # a _core.Task
     init: bytes
+    task: Task
     actions: tuple[TaskAction, ...]
     index: tuple[dict[Any, int], ...]  # per variable: value -> its number
+    goal_atoms: tuple[int, ...]  # the atom of each goal condition (aligned with task.goal)
+
+    def state(self, state: Sequence[Any]) -> bytes:
+        """``state`` as the core's bytes (ValueError: a value the task never reaches)."""
+        if state is self.task.init:
+            return self.init
+        out = []
+        for values, v in zip(self.index, state, strict=True):
+            d = values.get(v)
+            if d is None:
+                raise ValueError(f"{v!r} is not a value the encoded task reaches")
+            out.append(d)
+        return bytes(out)
+
+    def unreachable_goals(self, state: Sequence[Any]) -> list[int]:
+        bad = set(self.core.unreachable(self.state(state)))
+        return [i for i, atom in enumerate(self.goal_atoms) if atom in bad]
+
+    def relevant(self) -> list[TaskAction]:
+        return [self.actions[k] for k in self.core.relevant()]
+
+    def parts(
+        self, actions: Sequence[TaskAction]
+    ) -> list[tuple[tuple[Test, ...], list[TaskAction]]]:
+        """``planner.independent_parts(self.task, actions)``; ``actions`` are some of this
+        task's, in its order (the relevant ones)."""
+        positions, j, mine = [], 0, self.actions
+        for action in actions:
+            while mine[j] is not action:  # IndexError: not one of this task's, or not in order
+                j += 1
+            positions.append(j)
+            j += 1
+        goal_part, action_part = self.core.parts([t[0] for t in self.task.goal], positions)
+        parts: list[tuple[list[Test], list[TaskAction]]] = [
+            ([], []) for _ in range(max(goal_part, default=-1) + 1)
+        ]
+        for test, part in zip(self.task.goal, goal_part, strict=True):
+            parts[part][0].append(test)
+        for action, part in zip(actions, action_part, strict=True):
+            if part >= 0:
+                parts[part][1].append(action)
+        return [(tuple(goal), part_actions) for goal, part_actions in parts]
+
+    def lookahead(
+        self, state: Sequence[Any], budget: float = INF
+    ) -> tuple[list[TaskAction], float]:
+        steps, cost = self.core.lookahead(self.state(state), float(budget))
+        return [self.actions[a] for a in steps], cost
+
+    def h_max(self, state: Sequence[Any]) -> float:
+        return self.core.evaluate(self.state(state), HEURISTICS["hmax"])
+
+    def h_lmcut(self, state: Sequence[Any]) -> float:
+        return self.core.evaluate(self.state(state), HEURISTICS["lmcut"])
+
+    def landmark_bound(self, state: Sequence[Any]) -> float:
+        return self.core.landmark_bound(self.state(state))
+
+    def successors(self, state: Sequence[Any]) -> list[TaskAction]:
+        """The applicable actions, in ``task.Successors``' order."""
+        return [self.actions[a] for a in self.core.successors(self.state(state))]
 
 
-def encode(task: Task, relaxation: Relaxation) -> Encoded | None:
-    """The core's form of ``task`` (searched with ``relaxation.actions``), or None: no
-    compiled core, ``GOAP_PURE_PYTHON`` set, or a task it cannot take."""
+def encode(task: Task) -> Encoded | None:
+    """The core's form of ``task``, or None: no compiled core, ``GOAP_PURE_PYTHON`` set, or
+    a task it cannot take. Atoms are numbered as ``Relaxation(task)`` numbers them (the
+    goal's, then each action's preconditions in order), so LM-cut breaks ties alike; the
+    core derives the rest (achievers, users, LM-cut's graph, the successor generator)."""
     if not available():
         return None
-    actions = relaxation.actions
+    actions = task.actions
     domains = _domains(task, actions)
     if domains is None:
         return None
     index = [{v: d for d, v in enumerate(values)} for values in domains]
-    atoms = relaxation.atoms
-    holds = [[1 if op(v, value) else 0 for v in domains[i]] for i, op, value in relaxation.tests]
     tables: list[int] = []
     table_at: dict[tuple, int] = {}
-    sets_var, sets_val, adds_var, adds_table = [], [], [], []
-    for action in actions:
-        sets_var.append([i for i, _ in action.sets])
-        sets_val.append([index[i][v] for i, v in action.sets])
+    adds = []  # (position, variables, tables, signs) of the actions with adds
+    for k, action in enumerate(actions):
+        if not action.adds:
+            continue
         offsets = []
         for i, delta, low, high in action.adds:
             key = (i, delta, low, high)
@@ -72,37 +149,23 @@ def encode(task: Task, relaxation: Relaxation) -> Encoded | None:
                 table_at[key] = len(tables)
                 tables += [index[i][_clamp(v + delta, low, high)] for v in domains[i]]
             offsets.append(table_at[key])
-        adds_var.append([e[0] for e in action.adds])
-        adds_table.append(offsets)
-    entries_action, entries_rest, nfree, table_var, buckets = _successors(relaxation, index)
-    pre, eff, users, achievers = relaxation._cut_graph()
+        signs = [1 if delta > 0 else -1 if delta < 0 else 0 for _, delta, _, _ in action.adds]
+        adds.append((k, [e[0] for e in action.adds], offsets, signs))
+    ids: dict[tuple, int] = {}  # test -> atom number: the core numbers them
     spec = {
         "values": tuple(tuple(values) for values in domains),
-        "atom_var": [a.var for a in atoms],
-        "holds": holds,
-        "goal": list(relaxation.goal),
-        "cost": [float(c) for c in relaxation.costs],
-        "pre": relaxation.pre,
-        "achieves": relaxation.achieves,
-        "users": relaxation.users,
-        "no_pre": [relaxation.no_pre],
-        "cpre": pre,
-        "ceff": eff,
-        "cusers": users,
-        "cachievers": achievers,
-        "sets_var": sets_var,
-        "sets_val": sets_val,
-        "adds_var": adds_var,
-        "adds_table": adds_table,
+        "goal": task.goal,
+        "actions": actions,
+        "index": index,
+        "ids": ids,
+        "kinds": KINDS,
+        "adds": adds,
         "tables": tables,
-        "entries_action": entries_action,
-        "entries_rest": entries_rest,
-        "nfree": nfree,
-        "table_var": table_var,
-        "buckets": buckets,
     }
+    core = _core.Task(spec)
+    goal_atoms = tuple(ids[test] for test in task.goal)
     init = bytes(index[i][v] for i, v in enumerate(task.init))
-    return Encoded(_core.Task(spec), init, actions, tuple(index))
+    return Encoded(core, init, task, actions, tuple(index), goal_atoms)
 
 
 def _clamp(value: Any, low: Any, high: Any) -> Any:
@@ -145,40 +208,6 @@ def _domains(task: Task, actions: Sequence[TaskAction]) -> list[list[Any]] | Non
     return values
 
 
-def _successors(
-    relaxation: Relaxation, index: list[dict[Any, int]]
-) -> tuple[list[int], list[list[int]], int, list[int], list[list[int]]]:
-    """``task.Successors`` as tables: entries (action, other preconditions as atoms), the
-    free ones first; per variable with a table (in variable order), per value of it, the
-    entries filed there (one row per value, the tables' rows one after the other)."""
-    free: list[tuple[int, list[int]]] = []
-    filed: dict[int, dict[int, list[tuple[int, list[int]]]]] = {}
-    equality = [_equality(test) for test in relaxation.tests]  # per atom
-    for k, listed in enumerate(relaxation.listed):
-        key = next((j for j, atom in enumerate(listed) if equality[atom] is not None), None)
-        if key is None:
-            free.append((k, listed))
-            continue
-        i, value = equality[listed[key]]
-        rest = listed[:key] + listed[key + 1 :]
-        d = index[i].get(value)
-        if d is not None:  # else no state has that value: the action never applies
-            filed.setdefault(i, {}).setdefault(d, []).append((k, rest))
-    entries_action = [k for k, _ in free]
-    entries_rest = [rest for _, rest in free]
-    table_var, buckets = [], []
-    for i, by_value in sorted(filed.items()):
-        table_var.append(i)
-        for d in range(len(index[i])):  # row (the table's first row) + value
-            row = []
-            for k, rest in by_value.get(d, ()):
-                row.append(len(entries_action))
-                entries_action.append(k)
-                entries_rest.append(rest)
-            buckets.append(row)
-    return entries_action, entries_rest, len(free), table_var, buckets
-
-
 def best_first(
     encoded: Encoded,
     heuristic: str,
@@ -187,14 +216,13 @@ def best_first(
     satisficing: bool,
     max_expansions: int,
     deadline: float,
-    lookahead: Lookahead | None,
+    lookahead: bool,
     incumbent: tuple[Sequence[TaskAction], float] | None,
     deferred: bool,
 ) -> SearchResult | None:
-    """``search.best_first(task, relaxation.actions, ...)`` in C, or None where the core
-    lacks the heuristic or the search. A ``lookahead`` given is the encoding relaxation's
-    (``Relaxation.lookahead``, the only one the planner passes): the core runs its own copy
-    of it on the encoded task instead of calling back into Python."""
+    """``search.best_first(task, task.actions, ...)`` in C, or None where the core lacks
+    the heuristic or the search. ``lookahead``: whether to try ``Relaxation.lookahead``'s
+    plans during the search (the core runs its own copy of it)."""
     if heuristic not in HEURISTICS or search not in ORDERS:
         return None
     status, path, cost, expanded, generated, steps = encoded.core.search(
@@ -205,7 +233,7 @@ def best_first(
         satisficing=satisficing,
         max_expansions=max_expansions,
         deadline=min(deadline, 1e300),
-        lookahead=lookahead is not None,
+        lookahead=lookahead,
         deferred=deferred,
         has_incumbent=incumbent is not None,
         incumbent_cost=INF if incumbent is None else float(incumbent[1]),
@@ -220,32 +248,3 @@ def best_first(
             plan = tuple(actions[a] for a in path) + tuple(actions[a] for a in steps)
         return SearchResult("found", plan, cost, expanded, generated)
     return SearchResult("exhausted" if status == 2 else "limit", (), INF, expanded, generated)
-
-
-def encode_state(encoded: Encoded, state: Sequence[Any]) -> bytes | None:
-    """``state`` as the core's bytes, or None if it holds a value the task never reaches."""
-    out = []
-    for values, v in zip(encoded.index, state, strict=True):
-        d = values.get(v)
-        if d is None:
-            return None
-        out.append(d)
-    return bytes(out)
-
-
-def evaluate(encoded: Encoded, state: Sequence[Any], heuristic: str) -> float:
-    """The core's ``heuristic`` at ``state`` (tests compare it with relaxed.py's)."""
-    return encoded.core.evaluate(encode_state(encoded, state), HEURISTICS[heuristic])
-
-
-def lookahead(
-    encoded: Encoded, state: Sequence[Any], budget: float = INF
-) -> tuple[list[TaskAction], float]:
-    """The core's ``Relaxation.lookahead`` at ``state`` (tests compare the two)."""
-    steps, cost = encoded.core.lookahead(encode_state(encoded, state), float(budget))
-    return [encoded.actions[a] for a in steps], cost
-
-
-def applicable(encoded: Encoded, state: Sequence[Any]) -> list[TaskAction]:
-    """The core's successor generator at ``state`` (tests compare it with task.Successors)."""
-    return [encoded.actions[a] for a in encoded.core.successors(encode_state(encoded, state))]

@@ -123,7 +123,8 @@ def _plan(
 ) -> PlanResult:
     started = time.perf_counter()
     task = compile_task(catalog, world, goal, penalties)
-    full = Relaxation(task)
+    whole = compiled.encode(task)  # the core's relaxation, in C (None: relaxed.py's)
+    full = whole if whole is not None else Relaxation(task)
     bad = full.unreachable_goals(task.init)
     if bad:
         return PlanResult(
@@ -145,11 +146,18 @@ def _plan(
     status: PlanStatus = "found"
     search = SEARCHES[options.search]
     priority = search.order(options.weight)
-    parts = independent_parts(task, actions) if options.decompose else [(task.goal, actions)]
+    if not options.decompose:
+        parts = [(task.goal, actions)]
+    elif whole is not None:
+        parts = whole.parts(actions)  # the same, in C
+    else:
+        parts = independent_parts(task, actions)
     for part_goal, part_actions in parts:
-        part, _ = task.project(part_goal, part_actions)
-        relaxation = full if part is task else Relaxation(part)  # the whole: built already
-        root = Root(part, relaxation)
+        if len(part_goal) == len(task.goal) and len(part_actions) == len(task.actions):
+            part = task  # the whole task (variables no action touches cost a byte a state)
+        else:
+            part, _ = task.project(part_goal, part_actions)
+        root = Root(part, full if part is task else Relaxation(part))
         began = time.perf_counter()
         steps, cost, proven = (), INF, False
         if options.lookahead:
@@ -165,18 +173,28 @@ def _plan(
             satisficing=search.satisficing,
             max_expansions=options.max_expansions - expanded,
             deadline=deadline,
-            lookahead=relaxation.lookahead if options.lookahead else None,
             incumbent=(steps, cost) if options.lookahead else None,
             deferred=heuristic.costly and not search.satisficing,
         )
         result = None
         if encoded is not None:
             result = compiled.best_first(
-                encoded, heuristic.name, search.name, options.weight, **settings
+                encoded,
+                heuristic.name,
+                search.name,
+                options.weight,
+                lookahead=options.lookahead,
+                **settings,
             )
         if result is None:  # no compiled core, or a task or heuristic it does not take
+            relaxation = root.python
             result = best_first(
-                part, part.actions, heuristic.bind(relaxation), priority=priority, **settings
+                part,
+                part.actions,
+                heuristic.bind(relaxation),
+                priority=priority,
+                lookahead=relaxation.lookahead if options.lookahead else None,
+                **settings,
             )
         expanded, generated = expanded + result.expanded, generated + result.generated
         searching += time.perf_counter() - began - root.encoding
@@ -200,20 +218,30 @@ def _plan(
 
 
 class Root:
-    """The start of one part: its encoding for the compiled core and its lower bounds,
-    each computed once, when first needed (a chain the lookahead proves with h_max never
-    encodes anything). The compiled core's values are the same as relaxed.py's."""
+    """The start of one part: its relaxation (the core's where the whole task is one part,
+    else relaxed.py's), its encoding for the core's search and its lower bounds, each
+    computed once, when first needed (a part the lookahead proves with h_max is never
+    encoded). The core's values are the same as relaxed.py's."""
 
-    def __init__(self, task: Task, relaxation: Relaxation):
+    def __init__(self, task: Task, relaxation: Relaxation | compiled.Encoded):
         self.task, self.relaxation, self.state = task, relaxation, task.init
         self.encoding = 0.0  # seconds spent encoding (set-up, not search)
 
     @cached_property
     def encoded(self) -> compiled.Encoded | None:
+        if isinstance(self.relaxation, compiled.Encoded):
+            return self.relaxation
         began = time.perf_counter()
-        encoded = compiled.encode(self.task, self.relaxation)
+        encoded = compiled.encode(self.task)
         self.encoding = time.perf_counter() - began
         return encoded
+
+    @cached_property
+    def python(self) -> Relaxation:
+        """relaxed.py's relaxation, for a search the core does not take (h_add, h_FF)."""
+        if isinstance(self.relaxation, Relaxation):
+            return self.relaxation
+        return Relaxation(self.task)
 
     @cached_property
     def hmax(self) -> float:
@@ -223,9 +251,7 @@ class Root:
     def lmcut(self) -> float:
         if self.hmax == INF:
             return INF
-        if self.encoded is not None:
-            return compiled.evaluate(self.encoded, self.state, "lmcut")
-        return self.relaxation.h_lmcut(self.state)
+        return (self.encoded or self.relaxation).h_lmcut(self.state)
 
 
 def root_plan(root: Root, satisficing: bool) -> tuple[tuple[TaskAction, ...], float, bool]:

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import heapq
 from collections.abc import Sequence
-from functools import cached_property
 from typing import NamedTuple
 
 from goap.loading.logic import OPS, Condition
@@ -73,7 +72,6 @@ class Relaxation:
         self.goal_atoms = [atom_id(t) for t in task.goal]  # aligned with task.goal
         self.goal = tuple(sorted(set(self.goal_atoms)))
         self.pre = [tuple(sorted({atom_id(t) for t in a.pre})) for a in self.actions]
-        self._ids = ids
         self.tests = [(a.var, OPS[a.op], a.value) for a in self.atoms]
         self.by_var: dict[int, list[int]] = {}
         for k, atom in enumerate(self.atoms):
@@ -95,12 +93,6 @@ class Relaxation:
         self.is_goal_atom = [False] * len(self.atoms)
         for g in self.goal:
             self.is_goal_atom[g] = True
-
-    @cached_property
-    def listed(self) -> list[list[int]]:
-        """Each action's precondition atoms, one per condition in the order written (the
-        successor generator files an action under its first equality)."""
-        return [[self._ids[t] for t in a.pre] for a in self.actions]
 
     def _achieved(self, action: TaskAction) -> tuple[int, ...]:
         out = set()

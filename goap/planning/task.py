@@ -202,7 +202,7 @@ def compile_task(
 
 
 def _tests(conditions: tuple[Condition, ...], index: Mapping[str, int]) -> tuple[Test, ...]:
-    return tuple((index[c.var], OPS[c.op], c.value) for c in conditions)
+    return tuple([(index[c.var], OPS[c.op], c.value) for c in conditions])
 
 
 def _task_action(
@@ -212,11 +212,13 @@ def _task_action(
     penalty: float,
     bounds: tuple[Bound | None, ...],
 ) -> TaskAction:
-    sets = tuple((index[e.var], e.value) for e in action.effects if e.kind == "set")
+    sets = tuple([(index[e.var], e.value) for e in action.effects if e.kind == "set"])
     adds = tuple(
-        (index[e.var], e.value, *(bounds[index[e.var]] or (None, None)))
-        for e in action.effects
-        if e.kind == "add"
+        [
+            (index[e.var], e.value, *(bounds[index[e.var]] or (None, None)))
+            for e in action.effects
+            if e.kind == "add"
+        ]
     )
     return TaskAction(i, action.name, action.cost + penalty, _tests(action.pre, index), sets, adds)
 
