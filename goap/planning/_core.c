@@ -704,58 +704,14 @@ static inline int holds(const CoreTask *t, int k, const unsigned char *s) {
 
 /* ------------------------------------------------------------ heuristics */
 
+static int propagate(CoreTask *t, const unsigned char *s, int sum, int complete);
+
 /* relaxed.py h_max: propagate(state, "max", complete=False), then the costliest goal. */
 static double h_max(CoreTask *t, const unsigned char *s) {
-    double *cost = t->hcost;
-    int *unsat = t->unsat, *ready = t->list, nready = 0;
-    int goals_left = t->ngoal;
-    for (int k = 0; k < t->natoms; k++) cost[k] = INFINITY;
-    for (int a = 0; a < t->nactions; a++) unsat[a] = ROWLEN(t->pre, a);
-    for (int i = 0; i < ROWLEN(t->no_pre, 0); i++) ready[nready++] = ROW(t->no_pre, 0)[i];
-    for (int k = 0; k < t->natoms; k++) {
-        if (!holds(t, k, s)) continue;
-        cost[k] = 0.0;
-        goals_left -= t->is_goal[k];
-        const int *us = ROW(t->users, k);
-        for (int j = 0; j < ROWLEN(t->users, k); j++)
-            if (--unsat[us[j]] == 0) ready[nready++] = us[j];
-    }
-    if (goals_left > 0) {
-        AtomHeap *heap = &t->heap;
-        heap->len = 0;
-        for (int i = 0; i < nready; i++) {
-            int a = ready[i];
-            double value = t->cost[a];
-            const int *es = ROW(t->achieves, a);
-            for (int j = 0; j < ROWLEN(t->achieves, a); j++) {
-                if (value < cost[es[j]]) {
-                    cost[es[j]] = value;
-                    if (aheap_push(heap, value, es[j]) < 0) return -1.0;
-                }
-            }
-        }
-        while (heap->len) {
-            AtomEntry top = aheap_pop(heap);
-            if (top.c > cost[top.k]) continue;
-            if (t->is_goal[top.k] && --goals_left == 0) break;
-            const int *us = ROW(t->users, top.k);
-            for (int j = 0; j < ROWLEN(t->users, top.k); j++) {
-                int a = us[j];
-                if (--unsat[a] != 0) continue;
-                double value = top.c + t->cost[a];
-                const int *es = ROW(t->achieves, a);
-                for (int i = 0; i < ROWLEN(t->achieves, a); i++) {
-                    if (value < cost[es[i]]) {
-                        cost[es[i]] = value;
-                        if (aheap_push(heap, value, es[i]) < 0) return -1.0;
-                    }
-                }
-            }
-        }
-    }
+    if (propagate(t, s, 0, 0) < 0) return -1.0;
     double best = 0.0;
     for (int i = 0; i < t->ngoal; i++)
-        if (cost[t->goal[i]] > best) best = cost[t->goal[i]];
+        if (t->hcost[t->goal[i]] > best) best = t->hcost[t->goal[i]];
     return best;
 }
 
@@ -1007,12 +963,15 @@ static int is_goal(const CoreTask *t, const unsigned char *s) {
 
 /* ------------------------------------------------------------ the lookahead */
 
-/* relaxed.py propagate(state, "sum"): h_add's atom costs (hcost) and best supporters.
- * Atoms of equal cost leave the heap smallest first, as Python's (cost, atom) tuples do
- * (pushed as -atom - 1 into the heap that breaks ties from the highest number down). */
-static int h_add(CoreTask *t, const unsigned char *s) {
+/* relaxed.py propagate: each atom's cost (hcost) and cheapest achiever (supporter), an
+ * action's preconditions combined by max (h_max) or by sum (h_add); unless complete, h_max
+ * stops once every goal atom is settled. Atoms of equal cost leave the heap smallest first,
+ * as Python's (cost, atom) tuples do (pushed as -atom - 1 into the heap that breaks ties
+ * from the highest number down). */
+static int propagate(CoreTask *t, const unsigned char *s, int sum, int complete) {
     double *cost = t->hcost;
     int *supporter = t->supporter, *unsat = t->unsat, *ready = t->list, nready = 0;
+    int stop = !complete && !sum, goals_left = t->ngoal;
     for (int k = 0; k < t->natoms; k++) {
         cost[k] = INFINITY;
         supporter[k] = -1;
@@ -1022,10 +981,12 @@ static int h_add(CoreTask *t, const unsigned char *s) {
     for (int k = 0; k < t->natoms; k++) {
         if (!holds(t, k, s)) continue;
         cost[k] = 0.0;
+        goals_left -= t->is_goal[k];
         const int *us = ROW(t->users, k);
         for (int j = 0; j < ROWLEN(t->users, k); j++)
             if (--unsat[us[j]] == 0) ready[nready++] = us[j];
     }
+    if (stop && goals_left == 0) return 0;
     AtomHeap *heap = &t->heap;
     heap->len = 0;
     for (int i = 0; i < nready; i++) {
@@ -1044,13 +1005,17 @@ static int h_add(CoreTask *t, const unsigned char *s) {
         AtomEntry top = aheap_pop(heap);
         int atom = -top.k - 1;
         if (top.c > cost[atom]) continue;
+        if (stop && t->is_goal[atom] && --goals_left == 0) break;
         const int *us = ROW(t->users, atom);
         for (int j = 0; j < ROWLEN(t->users, atom); j++) {
             int a = us[j];
             if (--unsat[a] != 0) continue;
-            double value = 0.0;
-            const int *ps = ROW(t->pre, a);
-            for (int i = 0; i < ROWLEN(t->pre, a); i++) value += cost[ps[i]];
+            double value = top.c;
+            if (sum) {
+                value = 0.0;
+                const int *ps = ROW(t->pre, a);
+                for (int i = 0; i < ROWLEN(t->pre, a); i++) value += cost[ps[i]];
+            }
             value += t->cost[a];
             const int *es = ROW(t->achieves, a);
             for (int i = 0; i < ROWLEN(t->achieves, a); i++) {
@@ -1132,7 +1097,7 @@ static inline int apply_changed(const CoreTask *t, int a, unsigned char *s) {
 static int lookahead(CoreTask *t, const unsigned char *s, double budget, double *out) {
     *out = INFINITY;
     t->steps.len = 0;
-    if (h_add(t, s) < 0) return -1;
+    if (propagate(t, s, 1, 1) < 0) return -1;
     for (int i = 0; i < t->ngoal; i++)
         if (t->hcost[t->goal[i]] == INFINITY) return 0;
     int n = relaxed_plan(t);
@@ -1204,7 +1169,7 @@ static int reachable_without(CoreTask *t, const unsigned char *s, int banned) {
 /* relaxed.py landmark_bound: the costs of the relaxed plan's actions that every relaxed
  * plan needs (the goal is unreachable without each), summed in the plan's order. */
 static double landmark_bound(CoreTask *t, const unsigned char *s) {
-    if (h_add(t, s) < 0) return -1.0;
+    if (propagate(t, s, 1, 1) < 0) return -1.0;
     for (int i = 0; i < t->ngoal; i++)
         if (t->hcost[t->goal[i]] == INFINITY) return INFINITY;
     int n = relaxed_plan(t);
@@ -1631,7 +1596,7 @@ static int state_arg(CoreTask *t, PyObject *args, Py_buffer *state) {
 static PyObject *task_unreachable(CoreTask *t, PyObject *args) {
     Py_buffer state;
     if (state_arg(t, args, &state) < 0) return NULL;
-    int r = h_add(t, (const unsigned char *)state.buf);
+    int r = propagate(t, (const unsigned char *)state.buf, 1, 1);
     PyBuffer_Release(&state);
     if (r < 0) return PyErr_NoMemory();
     int len = 0;
