@@ -310,7 +310,9 @@ def test_a_crash_then_resume_reruns_nothing_that_finished(copy: Path) -> None:
     ran = executed(summary)
     # v2 makes the site stale, and is rolled out on the copy's own server (S01) in stages
     rollout = ["S01", "S02", "S03", "S04", "S05", "S06", "S07", "S08"]
-    assert sorted(ran) == sorted([*cut, "A11", "A12", "A16", *rollout])
+    # the classifier's quantization (T04) is off the critical path: it may not have begun
+    late = [a for a in ("T04",) if a not in {x for x, _ in before}]
+    assert sorted(ran) == sorted([*cut, *late, "A11", "A12", "A16", *rollout])
     after = run_history(copy)
     assert after[: len(before)] == [(a, "interrupted" if o == "started" else o) for a, o in before]
     assert {a for a, o in after[len(before) :]} == set(ran)
