@@ -16,7 +16,9 @@ from conftest import ROOT, goap_cmd, read_json
 from goap.loading.catalog import CatalogError, load_catalog
 from goap.running.approval import answer, answers_path, pending
 from goap.running.errors import RunError
+from goap.running.record import RunRecord
 from state.model import StateError
+from state.store import StateLock, load_state, read_document
 
 SH = "/bin/sh"
 
@@ -124,6 +126,38 @@ def test_run_waits_survives_kill_9_and_continues_once_approved(tmp_path):
     assert entry["approval"]["at"] == decision["at"]
     assert data["approvals"][0]["used"] is True
     assert answers_path(state).read_text() == ""  # taken in
+
+
+def test_an_answer_the_runner_takes_while_pending_reads_still_counts(tmp_path, monkeypatch):
+    """The runner may take a queued answer between pending's two reads (CI met it)."""
+    import goap.running.approval as approval
+
+    cat = gated_catalog(tmp_path)
+    state = tmp_path / "gated_state.json"
+    assert goap_cmd("run", str(cat), "--workdir", str(tmp_path), "--no-wait").returncode == 4
+    runner = StateLock(state)
+    runner.acquire()  # as a live runner does: the answer is queued for it
+    try:
+        assert answer(cat, state, "upload", approve=True, who="ida")["queued"] is True
+        catalog = load_catalog(cat)
+        taken = []
+
+        def runner_takes_after(read):
+            def first_read_then_take(*args):
+                out = read(*args)
+                if not taken:
+                    record = RunRecord(catalog, state, load_state(state, catalog.schema, "gated"))
+                    taken.extend(approval.take(record))
+                return out
+
+            return first_read_then_take
+
+        monkeypatch.setattr(approval, "_queued", runner_takes_after(approval._queued))
+        monkeypatch.setattr(approval, "read_document", runner_takes_after(read_document))
+        assert pending(state) == []
+        assert [d.action for d in taken] == ["upload"]
+    finally:
+        runner.release()
 
 
 def test_no_wait_ends_the_run_and_approve_applies_to_the_state_file(tmp_path):

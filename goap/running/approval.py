@@ -60,10 +60,13 @@ def pending(state_path: Path) -> list[dict[str, Any]]:
     """
     if not os.path.lexists(state_path):
         return []
+    # The answers before the state file: the runner saves what it takes before it empties
+    # the answers file, so an answer is seen in one or the other, never in neither.
+    queued = _queued(state_path)
     document = read_document(state_path)
     if not isinstance(document, dict) or not isinstance(document.get("awaiting", []), list):
         raise StateError(f"{state_path}: not a goap state file (expected a JSON object)")
-    answered = {d.action for d in _queued(state_path, document.get("run_id"))}
+    answered = {d.action for d, run in queued if run == document.get("run_id")}
     return [
         {
             "action": str(r.get("action")),
@@ -203,8 +206,8 @@ def _append(path: Path, decision: ApprovalDecision, run_id: str | None) -> None:
         os.close(fd)
 
 
-def _queued(state_path: Path, run_id: Any) -> list[ApprovalDecision]:
-    """The answers waiting in the file for run ``run_id`` (read only, never via a link)."""
+def _queued(state_path: Path) -> list[tuple[ApprovalDecision, Any]]:
+    """(answer, run id) of those waiting in the file (read only, never via a link)."""
     path = answers_path(state_path)
     try:
         fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
@@ -221,7 +224,7 @@ def _queued(state_path: Path, run_id: Any) -> list[ApprovalDecision]:
         raw = os.read(fd, ANSWERS_MAX)
     finally:
         os.close(fd)
-    return [d for d, run in _parse(raw) if run == run_id]
+    return _parse(raw)
 
 
 def _parse(raw: bytes) -> list[tuple[ApprovalDecision, Any]]:
