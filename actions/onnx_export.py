@@ -8,9 +8,10 @@ Graphs (dynamic batch axis on every input and output):
   the graph (conditional and null-label rows as one batch of 2N, then
   ``v_uncond + s * (v_cond - v_uncond)``), so a browser runs one call per Euler step.
 
-Export uses torch's TorchScript exporter at opset 17 (fast, plain ops; the dynamo exporter's
-opset-23 attention breaks dynamic quantization, see NOTES-environment). Parity is checked at
-several batch sizes, which also proves the batch axis is dynamic. Quantization is
+Export is models.export's (torch's TorchScript exporter at opset 20, LayerNorms as plain ops
+for the browser's sake; the dynamo exporter's opset-23 attention breaks dynamic quantization,
+see NOTES-environment). Parity is checked against the model itself at several batch sizes,
+which also proves the batch axis is dynamic. Quantization is
 onnxruntime's ``quantize_dynamic`` (QUInt8 weights by default: QInt8 lost accuracy on this
 CPU family), and what it costs is measured, not assumed: test-split accuracy for the
 classifier, and for the DiT the share of samples (same noise, fp32 vs int8 graph) that the
@@ -23,7 +24,6 @@ from __future__ import annotations
 
 import logging
 import time
-import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -62,7 +62,9 @@ class ExportArgs(WorkdirArgs):
     out: OptionalInWorkdir = Field(
         None, description="ONNX file to write; default: artifacts/<kind>.onnx."
     )
-    opset: int = Field(17, ge=13, description="ONNX opset of the TorchScript exporter.")
+    opset: int = Field(
+        20, ge=13, description="ONNX opset of the TorchScript exporter (20: one Gelu op)."
+    )
     batch_sizes: list[int] = Field(
         default_factory=lambda: [1, 3],
         min_length=1,
@@ -130,6 +132,8 @@ def export_onnx(args: ExportArgs) -> dict[str, Any]:
     apply_threads(settings)
     import torch
 
+    from models.export import write_onnx
+
     checkpoint = args.workdir / (args.checkpoint or checkpoint_path(args.kind))
     out = args.workdir / (args.out or onnx_path(args.kind))
     started = time.monotonic()
@@ -137,17 +141,14 @@ def export_onnx(args: ExportArgs) -> dict[str, Any]:
     example = example_inputs(args.kind, image_size, 2, np.random.default_rng(args.seed))
     names, outputs = list(INPUTS[args.kind]), list(OUTPUTS[args.kind])
     # written beside out, then renamed over it: a link planted at out is replaced, not followed
-    with replacing(out) as partial, warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # the TorchScript exporter is deprecated but supported
-        torch.onnx.export(
+    with replacing(out) as partial:
+        write_onnx(
             model,
             tuple(torch.from_numpy(example[name]) for name in names),
-            str(partial),
-            input_names=names,
-            output_names=outputs,
-            dynamic_axes={name: {0: "batch"} for name in names + outputs},
-            opset_version=args.opset,
-            dynamo=False,
+            partial,
+            names,
+            outputs,
+            args.opset,
         )
     session = ort_session(out, settings)
     rng = np.random.default_rng(args.seed + 1)

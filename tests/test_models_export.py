@@ -63,3 +63,41 @@ def test_safetensors_holds_the_ema_weights_and_arch(tmp_path: Path):
         assert f.metadata()["kind"] == "dit" and '"depth": 2' in f.metadata()["arch"]
         assert torch.equal(f.get_tensor("final_layer.linear.weight"),
                            load_dit(ckpt).final_layer.linear.weight)  # fmt: skip
+
+
+def test_the_dit_graph_keeps_the_ops_the_browser_runs_fast(tmp_path: Path):
+    """One Gelu op, and LayerNorm as plain ops, also after onnxruntime's own fusions (which
+    would put back the kernel that is scalar in WASM): see models.export."""
+    import onnx
+
+    path = export_onnx(_checkpoint(tmp_path, "dit"), tmp_path / "dit.onnx")
+    options = ort.SessionOptions()
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_EXTENDED
+    options.optimized_model_filepath = str(tmp_path / "optimized.onnx")
+    ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+    for graph in (path, tmp_path / "optimized.onnx"):
+        ops = {node.op_type for node in onnx.load(str(graph)).graph.node}
+        assert "LayerNormalization" not in ops and "Tanh" not in ops, graph
+    assert "Gelu" in {n.op_type for n in onnx.load(str(path)).graph.node}
+
+
+def test_for_export_keeps_every_layer_norms_function():
+    from models.export import PlainLayerNorm, for_export
+
+    torch.manual_seed(1)
+    model = torch.nn.Sequential(
+        torch.nn.LayerNorm(8, elementwise_affine=False, eps=1e-6),
+        torch.nn.Linear(8, 8),
+        torch.nn.Sequential(torch.nn.LayerNorm((2, 4), eps=1e-5)),
+    )
+    with torch.no_grad():
+        model[2][0].weight.uniform_(0.5, 2)
+        model[2][0].bias.uniform_(-1, 1)
+    plain = for_export(model)
+    assert isinstance(plain[0], PlainLayerNorm) and isinstance(plain[2][0], PlainLayerNorm)
+    assert isinstance(model[0], torch.nn.LayerNorm)  # the model itself is left as it was
+    x = torch.randn(5, 8) * 3 + 1
+    with torch.no_grad():
+        a = model[2](model[1](model[0](x)).view(5, 2, 4))
+        b = plain[2](plain[1](plain[0](x)).view(5, 2, 4))
+    torch.testing.assert_close(b, a, atol=1e-5, rtol=1e-5)
