@@ -147,13 +147,7 @@ def dit_forms(folder: Path) -> dict[str, Path]:
     paths = {}
     for i, (name, (opset, plain)) in enumerate(forms.items()):
         fp32 = folder / f"dit{i}.onnx"
-        if plain:
-            export.write_onnx(step, example, fp32, names, ["velocity"], opset)
-        else:
-            torch.onnx.export(step, example, str(fp32), input_names=names,
-                              output_names=["velocity"], opset_version=opset,
-                              dynamic_axes={n: {0: "batch"} for n in [*names, "velocity"]},
-                              dynamo=False)  # fmt: skip
+        export.write_onnx(step, example, fp32, names, ["velocity"], opset, plain_norms=plain)
         paths[name] = folder / f"dit{i}.int8.onnx"
         quantize_dynamic(str(fp32), str(paths[name]), weight_type=QuantType.QUInt8,
                          op_types_to_quantize=["MatMul", "Gemm", "Conv"])  # fmt: skip

@@ -102,13 +102,15 @@ def write_onnx(
     names: list[str],
     outputs: list[str],
     opset: int = OPSET,
+    plain_norms: bool = True,
 ) -> Path:
     """The one export of a graph module (every caller's): a dynamic batch axis on every
-    input and output, LayerNorms as plain ops."""
+    input and output, LayerNorms as plain ops (``plain_norms=False`` only for bench.web_ops,
+    which measures what that saves)."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the TorchScript exporter is deprecated but supported
         torch.onnx.export(
-            for_export(module),
+            for_export(module) if plain_norms else module.eval(),
             example,
             str(out_path),
             input_names=names,
