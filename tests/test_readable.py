@@ -119,7 +119,10 @@ def test_validate_runs_the_preflight_of_goap_run(tmp_path):
 
 def test_validate_reports_every_problem_of_a_file_at_once(tmp_path):
     """An unknown key, a misspelt function, a missing argument and an unknown variable: one
-    validate lists all four (an unknown key used to hide the rest until it was fixed)."""
+    validate lists all four (an unknown key used to hide the rest until it was fixed). The
+    folder's long name puts the summary past 80 columns: piped, it stays on one line."""
+    tmp_path = tmp_path / ("a-folder-with-a-long-name-" * 4)
+    tmp_path.mkdir()
     cat = catalog(
         tmp_path,
         {
@@ -136,7 +139,8 @@ def test_validate_reports_every_problem_of_a_file_at_once(tmp_path):
     assert "has no function 'lnt'" in " ".join(found.values())
     assert "message: Field required" in found["action missing"]
     text = goap_cmd("validate", str(cat), cwd=tmp_path)
-    assert "4 errors" in text.stdout and "Traceback" not in text.stdout + text.stderr
+    assert f"{cat}: 4 errors, 0 warnings\n" in text.stdout
+    assert "Traceback" not in text.stdout + text.stderr
 
 
 def test_validate_warns_of_an_observed_fact_the_executor_does_not_declare(tmp_path):

@@ -42,10 +42,14 @@ app.add_typer(state_app, name="state")
 
 @cache
 def console(stderr: bool = False) -> Console:
-    """rich's console, imported on first use: ``--json`` output never loads rich."""
+    """rich's console, imported on first use: ``--json`` output never loads rich. Into a pipe
+    or a file, lines are not wrapped at 80 columns: a script's grep must find a message whole,
+    not split where a long path pushed it past the width."""
     from rich.console import Console
 
-    return Console(stderr=stderr, highlight=False)
+    made = Console(stderr=stderr, highlight=False)
+    made.soft_wrap = not made.is_terminal
+    return made
 
 
 def escape(text: str) -> str:
