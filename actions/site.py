@@ -28,8 +28,10 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shlex
 import shutil
 import subprocess
+import sys
 import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
@@ -169,8 +171,11 @@ def deploy_site(args: DeployArgs) -> dict[str, Any]:
 
 
 def _serve_command(args: SiteStatusArgs) -> str:
-    """The one command that serves the local site on 127.0.0.1."""
-    return f"python3 -m http.server -d {args.workdir / args.site_dir} -b 127.0.0.1 8000"
+    """The one command that serves the local site on 127.0.0.1: web.serve, which sends the
+    cross-origin-isolation headers that give ONNX Runtime Web its threads (this interpreter's
+    path, so it runs where goap is installed)."""
+    site = shlex.quote(str(args.workdir / args.site_dir))
+    return f"{shlex.quote(sys.executable)} -m web.serve {site} --port 8000"
 
 
 def _not_applicable_reason(args: SiteStatusArgs) -> str | None:

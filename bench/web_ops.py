@@ -224,7 +224,7 @@ def main() -> None:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # the TorchScript exporter's deprecation and tracing
             measured = cases(folder)
-        server, url = serve(folder)
+        server, url = serve(folder, isolated=False)
         try:
             with sync_playwright() as driver:
                 browser = driver.chromium.launch(executable_path=args.chromium,

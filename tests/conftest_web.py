@@ -121,13 +121,16 @@ def free_port() -> int:
 
 
 class StaticServer:
-    """``python -m http.server`` on 127.0.0.1 (the command the demo prints), as a child."""
+    """``python -m web.serve`` on 127.0.0.1 (the command the demo prints), as a child; with
+    ``plain``, ``python -m http.server`` (no cross-origin isolation, as GitHub Pages)."""
 
-    def __init__(self, folder: Path):
+    def __init__(self, folder: Path, plain: bool = False):
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}/"
-        argv = [sys.executable, "-m", "http.server", "-d", str(folder), "-b", "127.0.0.1",
-                str(self.port)]  # fmt: skip
+        argv = [sys.executable, "-m", "web.serve", str(folder), "--port", str(self.port)]
+        if plain:
+            argv = [sys.executable, "-m", "http.server", "-d", str(folder), "-b", "127.0.0.1",
+                    str(self.port)]  # fmt: skip
         self.process = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         deadline = time.monotonic() + 10
         while True:

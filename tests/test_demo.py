@@ -15,9 +15,11 @@ import json
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import time
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -88,6 +90,26 @@ def copy(finished: Demo, tmp_path: Path) -> Iterator[Path]:
 
 
 # ------------------------------------------------------------------------------- the demo
+
+
+def assert_serve_command_serves_the_site_isolated(argv: list[str], ws: Path, cwd: Path) -> None:
+    """The printed command, as a user pastes it (on a free port, from where the demo ran):
+    web.serve is in the wheel, and the site comes with the cross-origin-isolation headers."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    without_pythonpath = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    child = subprocess.Popen([*argv[:-1], str(port)], cwd=cwd, stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True, env=without_pythonpath)  # fmt: skip
+    try:
+        assert f"http://127.0.0.1:{port}/" in child.stdout.readline(), child.stderr.read()
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/config.json", timeout=10) as reply:
+            assert json.loads(reply.read())["latest"] == "v1"
+            assert reply.headers["Cross-Origin-Embedder-Policy"] == "require-corp"
+            assert reply.headers["Cross-Origin-Opener-Policy"] == "same-origin"
+    finally:
+        child.terminate()
+        child.wait(timeout=10)
 
 
 def test_demo_reaches_the_goal_and_publishes_a_version(finished: Demo) -> None:
@@ -171,7 +193,9 @@ def test_demo_reaches_the_goal_and_publishes_a_version(finished: Demo) -> None:
     assert world["code_validation"]["typescript_applicable"] is True  # web/ is built by A03
     site = json.loads((ws / "site" / "config.json").read_text())
     assert site["latest"] == "v1" and (ws / "site/models/v1/web-manifest.json").is_file()
-    assert summary["serve"] == f"python3 -m http.server -d {ws / 'site'} -b 127.0.0.1 8000"
+    serve = summary["serve"].split()
+    assert serve[1:] == ["-m", "web.serve", str(ws / "site"), "--port", "8000"]
+    assert_serve_command_serves_the_site_isolated(serve, ws, finished.cwd)
     head = git(ws, "rev-parse", "HEAD")
     assert (
         git(ws, "ls-remote", "origin", "refs/heads/feature/production-deployment-2026")[:40] == head

@@ -1,8 +1,9 @@
 """The web app in headless Chromium against the deployed site on 127.0.0.1, compared with
 onnxruntime-Python on the same files.
 
-Tolerances (int8 models, WASM backend, one thread; on this machine both differences measured
-exactly 0, the margins are for CPUs whose native int8 kernels differ from WASM's):
+Tolerances (int8 models, WASM backend with a thread per core, as web.serve serves the site; on
+this machine both differences measured exactly 0, the margins are for CPUs whose native int8
+kernels differ from WASM's):
 * classify: the same top-5 breeds in the same order, each probability within 1e-5 of
   onnxruntime-Python's (the image is a PNG at the model's size, so the page's tensor is
   exactly Python's).
@@ -135,6 +136,29 @@ def test_benchmark_page_reports_percentiles(site_server, page):
         assert 0 < p50 <= p95 <= p99 and row["runs"] == "8" and row["size"].endswith("MB")
     assert page.text_content("#bench-backend") == "WASM"
     screenshot(page, "benchmark")
+
+
+def test_threads_only_where_the_page_is_cross_origin_isolated(
+    web_workspace: Path, site_server, page
+):
+    """Served as the demo prints (web.serve's COOP/COEP headers) the runtime takes a thread per
+    core (up to 4); served plain, as GitHub Pages does, one; the page says which and why."""
+    cores = page.evaluate("navigator.hardwareConcurrency")
+    open_app(page, site_server.url, "benchmark")
+    assert page.evaluate("crossOriginIsolated") is True
+    detail = page.text_content("#backend-detail")
+    assert f"{min(4, cores)} thread(s) (cross-origin isolated)" in detail, detail
+    plain = StaticServer(web_workspace / "site", plain=True)
+    try:
+        open_app(page, plain.url, "benchmark")
+        assert page.evaluate("crossOriginIsolated") is False
+        detail = page.text_content("#backend-detail")
+        assert "1 thread(s) (not cross-origin isolated)" in detail, detail
+        page.fill("#runs", "4")  # and one thread still runs both models
+        page.click("#bench-btn")
+        assert wait_state(page, "#bench-table", ("done", "error")) == "done"
+    finally:
+        plain.stop()
 
 
 def test_a_text_file_and_an_11_mb_file_are_refused(site_server, page, tmp_path: Path):

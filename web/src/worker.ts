@@ -44,15 +44,22 @@ async function pickBackend(force: "wasm" | null): Promise<[string, string]> {
   provider = "wasm";
   configure(ort, "ort-wasm-simd-threaded.wasm");
   const threads = ort.env.wasm.numThreads ?? 1;
-  return ["WASM", `${reason}; ${threads} thread(s), SIMD`];
+  const why = isolated() ? "cross-origin isolated" : "not cross-origin isolated";
+  return ["WASM", `${reason}; ${threads} thread(s) (${why}), SIMD`];
+}
+
+function isolated(): boolean {
+  return (self as unknown as { crossOriginIsolated?: boolean }).crossOriginIsolated === true;
 }
 
 function configure(runtime: typeof Ort, wasm: string): void {
   // Only the .wasm binary is fetched (from ort/); the JavaScript glue is in the bundle.
   runtime.env.wasm.wasmPaths = { wasm: new URL(`./ort/${wasm}`, scope.location.href).href };
-  // Threads need a cross-origin-isolated page (COOP/COEP headers), which a plain static
-  // server does not send: one thread, stated on the page and in the benchmark.
-  runtime.env.wasm.numThreads = 1;
+  // Threads need a cross-origin-isolated page (COOP/COEP headers: `python -m web.serve`
+  // sends them, a plain static server or GitHub Pages does not). Isolated, the runtime takes
+  // one thread per core up to 4 (its own default is half the cores, one on a 2-core machine,
+  // where two measured faster: bench/web.py); else one. The page states which.
+  runtime.env.wasm.numThreads = isolated() ? Math.min(4, navigator.hardwareConcurrency || 1) : 1;
   runtime.env.logLevel = "error";
 }
 
