@@ -37,7 +37,6 @@ demo` (or with any deployed site):
 from __future__ import annotations
 
 import argparse
-import functools
 import http.server
 import json
 import os
@@ -83,18 +82,9 @@ def serve(folder: Path, isolated: bool = True) -> tuple[http.server.ThreadingHTT
     """The site on 127.0.0.1 (a free port) from a background thread: by default as `python -m
     web.serve` serves it (cross-origin isolated, so the runtime has threads), else as a plain
     static server or GitHub Pages does (one thread)."""
-    from web.serve import server as isolated_server
+    from web.serve import server as site_server
 
-    if isolated:
-        server = isolated_server(folder)
-    else:
-
-        class Quiet(http.server.SimpleHTTPRequestHandler):
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        handler = functools.partial(Quiet, directory=str(folder))
-        server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    server = site_server(folder, isolated=isolated)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     return server, f"http://127.0.0.1:{server.server_address[1]}/"
 

@@ -24,21 +24,30 @@ ISOLATION_HEADERS = {
 }
 
 
-class IsolatedHandler(http.server.SimpleHTTPRequestHandler):
-    """Static files, each reply with the isolation headers; no request log on stderr."""
+class QuietHandler(http.server.SimpleHTTPRequestHandler):
+    """Static files with no request log on stderr (a plain static server, as GitHub Pages)."""
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+class IsolatedHandler(QuietHandler):
+    """Static files, each reply with the isolation headers."""
 
     def end_headers(self) -> None:
         for name, value in ISOLATION_HEADERS.items():
             self.send_header(name, value)
         super().end_headers()
 
-    def log_message(self, *args: Any) -> None:
-        pass
 
-
-def server(folder: Path, port: int = 0, bind: str = "127.0.0.1") -> http.server.ThreadingHTTPServer:
-    """A server of ``folder`` (not yet serving; port 0 picks a free one)."""
-    handler = functools.partial(IsolatedHandler, directory=str(folder))
+def server(
+    folder: Path, port: int = 0, bind: str = "127.0.0.1", isolated: bool = True
+) -> http.server.ThreadingHTTPServer:
+    """A server of ``folder`` (not yet serving; port 0 picks a free one); ``isolated=False``
+    leaves the headers out (bench.web's --plain)."""
+    handler = functools.partial(
+        IsolatedHandler if isolated else QuietHandler, directory=str(folder)
+    )
     return http.server.ThreadingHTTPServer((bind, port), handler)
 
 
