@@ -3,7 +3,8 @@
 :func:`deploy_site` puts the built app (``web/dist``, which A03 builds) together with every
 published version of the model from the local registry into one static site:
 
-    index.html, app.js, worker.js, chunks/, ort/*.wasm    the app, as built
+    index.html, app.js, worker.js, chunks/, ort/*.wasm    the app, as built (isolation-sw.js:
+                                                          COOP/COEP where a server has none)
     config.json                                           versions, the one served, Hub URL
     models/<version>/...                                  the published files of each version
     models/<version>/web-manifest.json                    classes, image size, sampler

@@ -2,9 +2,11 @@
 
 Baseline: onnxruntime-Python's CPU provider on the same model files, each figure at the faster
 of one intra-op thread and one per core (up to 4), round by round. The site is served as
-`python -m web.serve` serves it, cross-origin isolated, so ONNX Runtime Web runs a thread per
-core (up to 4); ``--plain`` serves it as GitHub Pages or a plain static server does, and the
-page then has one thread. Both sides are measured in their steady state:
+`python -m web.serve` serves it, cross-origin isolated by its headers, so ONNX Runtime Web runs
+a thread per core (up to 4); ``--plain`` serves it as GitHub Pages or a plain static server
+does, with no such headers, and the site's service worker isolates the page (one reload);
+``--one-thread`` serves it so and opens the page with ?isolate=0, not isolated: one thread.
+Both sides are measured in their steady state:
 
 * classifier p50 latency of one image: the benchmark page's N runs (timed in the worker
   around session.run) against N session.run calls in Python;
@@ -80,8 +82,8 @@ def press(page: Any, button: str, status: str, timeout_ms: int = 120_000) -> str
 
 def serve(folder: Path, isolated: bool = True) -> tuple[http.server.ThreadingHTTPServer, str]:
     """The site on 127.0.0.1 (a free port) from a background thread: by default as `python -m
-    web.serve` serves it (cross-origin isolated, so the runtime has threads), else as a plain
-    static server or GitHub Pages does (one thread)."""
+    web.serve` serves it (with the COOP/COEP headers), else as a plain static server or
+    GitHub Pages does (none: the page's service worker adds them)."""
     from web.serve import server as site_server
 
     server = site_server(folder, isolated=isolated)
@@ -100,12 +102,15 @@ def cpu_model() -> str:
     return f"{platform.machine()} {platform.processor() or ''}".strip()
 
 
-def open_app(driver: Any, url: str, chromium: str, hash_: str, warm: bool) -> tuple[Any, Any]:
+def open_app(
+    driver: Any, url: str, chromium: str, hash_: str, warm: bool, isolate: bool = True
+) -> tuple[Any, Any]:
     """A fresh Chromium on the app's page ``hash_``, started (its WASM backend forced;
-    ``warm``: the page warms its models up in the background)."""
+    ``warm``: the page warms its models up in the background; not ``isolate``: ?isolate=0)."""
     browser = driver.chromium.launch(executable_path=chromium, args=["--no-sandbox"])
     page = browser.new_page()
-    page.goto(f"{url}?backend=wasm{'' if warm else '&warm=0'}#{hash_}")
+    query = "?backend=wasm" + ("" if warm else "&warm=0") + ("" if isolate else "&isolate=0")
+    page.goto(f"{url}{query}#{hash_}")
     page.wait_for_function("document.body.dataset.ready !== undefined", timeout=60_000)
     if page.evaluate("document.body.dataset.ready") != "true":
         browser.close()
@@ -113,16 +118,20 @@ def open_app(driver: Any, url: str, chromium: str, hash_: str, warm: bool) -> tu
     return browser, page
 
 
-def open_benchmark(driver: Any, url: str, chromium: str) -> tuple[Any, Any, str]:
-    """Chromium on the benchmark page, without the background warm-up (cold first runs)."""
-    browser, page = open_app(driver, url, chromium, "benchmark", warm=False)
-    return browser, page, page.text_content("#backend-detail")
+def open_benchmark(
+    driver: Any, url: str, chromium: str, isolate: bool
+) -> tuple[Any, Any, str, bool]:
+    """Chromium on the benchmark page, without the background warm-up (cold first runs):
+    the browser, the page, its backend detail, and whether it is cross-origin isolated."""
+    browser, page = open_app(driver, url, chromium, "benchmark", warm=False, isolate=isolate)
+    detail = page.text_content("#backend-detail")
+    return browser, page, detail, page.evaluate("crossOriginIsolated")
 
 
-def first_classification(driver: Any, url: str, chromium: str, warm: bool) -> float:
+def first_classification(driver: Any, url: str, chromium: str, warm: bool, isolate: bool) -> float:
     """ms of a user's first classification (a sample image) in a fresh browser: after the
     page's background warm-up of both models, or with ?warm=0."""
-    browser, page = open_app(driver, url, chromium, "models", warm)
+    browser, page = open_app(driver, url, chromium, "models", warm, isolate)
     try:
         page.wait_for_function(
             "[...document.querySelectorAll('#model-files tr')]"
@@ -272,7 +281,9 @@ def measure(url: str, version_dir: Path, args: argparse.Namespace) -> tuple[list
     first = {key: min(f[key] for f in firsts) for key in firsts[0]}
     web_rounds, py_rounds = [], []
     with sync_playwright() as driver:
-        browser, page, backend = open_benchmark(driver, url, args.chromium)
+        browser, page, backend, isolated = open_benchmark(
+            driver, url, args.chromium, not args.one_thread
+        )
         try:
             for number in range(1, args.rounds + 1):
                 print(f"round {number}/{args.rounds}: browser …", flush=True)
@@ -282,12 +293,12 @@ def measure(url: str, version_dir: Path, args: argparse.Namespace) -> tuple[list
                     {n: python_round(sessions, size, args.runs, args.generations)
                      for n, (sessions, _) in pools.items()}))  # fmt: skip
             info = {"backend": backend, "chromium": browser.version, "python_first": first,
-                    "onnxruntime": ort.__version__}  # fmt: skip
+                    "onnxruntime": ort.__version__, "isolated": isolated}  # fmt: skip
         finally:
             browser.close()
         info["first_classification_ms"] = {
-            "warmed": first_classification(driver, url, args.chromium, warm=True),
-            "cold": first_classification(driver, url, args.chromium, warm=False),
+            key: first_classification(driver, url, args.chromium, warm, not args.one_thread)
+            for key, warm in (("warmed", True), ("cold", False))
         }
     return web_rounds, py_rounds, info
 
@@ -302,7 +313,14 @@ def main() -> None:
     parser.add_argument(
         "--plain",
         action="store_true",
-        help="serve without cross-origin isolation (as GitHub Pages does): one WASM thread",
+        help="serve without COOP/COEP headers, as GitHub Pages does (the page's service "
+        "worker isolates it)",
+    )
+    parser.add_argument(
+        "--one-thread",
+        action="store_true",
+        help="serve as --plain and open the page with ?isolate=0: not cross-origin isolated, "
+        "one WASM thread",
     )
     parser.add_argument("--out", type=Path, default=None)
     parser.add_argument("--json", action="store_true", help="print the figures as JSON")
@@ -313,7 +331,7 @@ def main() -> None:
     if not Path(args.chromium).is_file():
         raise SystemExit(f"no Chromium at {args.chromium}: apt-get install chromium")
     latest = json.loads(config.read_text())["latest"]
-    server, url = serve(args.site, isolated=not args.plain)
+    server, url = serve(args.site, isolated=not (args.plain or args.one_thread))
     try:
         web_rounds, py_rounds, info = measure(url, args.site / "models" / latest, args)
     finally:
@@ -340,9 +358,17 @@ def main() -> None:
         "site_version": latest,
         "baseline": "onnxruntime-Python CPU, the same files, each figure at its best of "
         f"{' or '.join(map(str, python_threads()))} intra-op threads",
-        "served": "plain (not cross-origin isolated)"
-        if args.plain
-        else "python -m web.serve (cross-origin isolated)",
+        "served": (
+            "a plain static server (no COOP/COEP headers)"
+            if args.plain or args.one_thread
+            else "python -m web.serve (COOP/COEP headers)"
+        )
+        + (", the page opened with ?isolate=0" if args.one_thread else "")
+        + (
+            "; the page cross-origin isolated"
+            if info["isolated"]
+            else "; the page not cross-origin isolated"
+        ),
         "browser": f"Chromium {info['chromium']} headless, "
         f"ONNX Runtime Web WASM ({info['backend']})",
         "runs": args.runs,
@@ -368,7 +394,7 @@ def main() -> None:
         f"{args.generations} generations on each side; figures are medians over the rounds, "
         "ratios the median of the rounds' ratios; served by "
         f"{result['served']}, page timer resolution "
-        f"{'0.1 ms' if args.plain else '5 us'}",
+        f"{'5 us' if info['isolated'] else '0.1 ms'}",
         "python's fastest thread count, round by round: "
         + "; ".join(
             f"{key} {[p[key + '_threads'] for p in py_rounds]}"

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -23,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import free_port
 
 ROOT = Path(__file__).resolve().parents[1]
 CHROMIUM = os.environ.get("GOAP_CHROMIUM", "/usr/bin/chromium")
@@ -114,15 +114,9 @@ def web_workspace(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return root
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 class StaticServer:
     """``python -m web.serve`` on 127.0.0.1 (the command the demo prints), as a child; with
-    ``plain``, ``python -m http.server`` (no cross-origin isolation, as GitHub Pages)."""
+    ``plain``, ``python -m http.server`` (no COOP/COEP headers, as GitHub Pages)."""
 
     def __init__(self, folder: Path, plain: bool = False):
         self.port = free_port()

@@ -15,7 +15,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -25,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import ROOT
+from conftest import ROOT, free_port
 from conftest_demo import CLEAN_ENV, Demo, Installed, finished, installed, wheel  # noqa: F401
 from conftest_serving import stop_server
 from test_actions_support import git
@@ -95,9 +94,7 @@ def copy(finished: Demo, tmp_path: Path) -> Iterator[Path]:
 def assert_serve_command_serves_the_site_isolated(argv: list[str], ws: Path, cwd: Path) -> None:
     """The printed command, as a user pastes it (on a free port, from where the demo ran):
     web.serve is in the wheel, and the site comes with the cross-origin-isolation headers."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = free_port()
     without_pythonpath = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
     child = subprocess.Popen([*argv[:-1], str(port)], cwd=cwd, stdout=subprocess.PIPE,
                              stderr=subprocess.PIPE, text=True, env=without_pythonpath)  # fmt: skip

@@ -7,7 +7,6 @@ from __future__ import annotations
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -15,18 +14,12 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import ROOT, goap_cmd, read_json
+from conftest import ROOT, free_port, goap_cmd, read_json
 from test_jobs import job_catalog, job_entries, submissions
 from test_runner import spawn_run, wait_for
 
 pytestmark = pytest.mark.slow
 ray = pytest.importorskip("ray", reason="the ray extra is not installed")
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.fixture(scope="module")

@@ -138,27 +138,57 @@ def test_benchmark_page_reports_percentiles(site_server, page):
     screenshot(page, "benchmark")
 
 
-def test_threads_only_where_the_page_is_cross_origin_isolated(
+def test_threads_where_the_page_is_cross_origin_isolated_by_headers_or_its_service_worker(
     web_workspace: Path, site_server, page
 ):
     """Served as the demo prints (web.serve's COOP/COEP headers) the runtime takes a thread per
-    core (up to 4); served plain, as GitHub Pages does, one; the page says which and why."""
-    cores = page.evaluate("navigator.hardwareConcurrency")
-    open_app(page, site_server.url, "benchmark")
-    assert page.evaluate("crossOriginIsolated") is True
-    detail = page.text_content("#backend-detail")
-    assert f"{min(4, cores)} thread(s) (cross-origin isolated)" in detail, detail
+    core (up to 4) from the first load. Served plain, as GitHub Pages serves it, the site's
+    service worker adds the headers and the page reloads once: threads again, and a later visit
+    starts isolated. ?isolate=0 unregisters the worker: one thread, and the models still run.
+    The page says which and why."""
+    threads = min(4, page.evaluate("navigator.hardwareConcurrency"))
+    loads: list[str] = []
+
+    def loaded(frame: Any) -> None:
+        if frame == page.main_frame:
+            loads.append(frame.url)
+
+    page.on("framenavigated", loaded)
+
+    def visit(url: str, isolated: bool, controlled: bool, detail: str, loads_: int) -> None:
+        """One visit: isolated or not, under the service worker or not, the backend detail
+        says ``detail``, and the page loaded ``loads_`` times (2: the worker's one reload)."""
+        loads.clear()
+        open_app(page, url, "benchmark")
+        shown = page.text_content("#backend-detail")
+        assert detail in shown, shown
+        assert page.evaluate("crossOriginIsolated") is isolated, shown
+        assert page.evaluate("navigator.serviceWorker.controller !== null") is controlled
+        assert len(loads) == loads_, loads
+
+    def benchmark_runs() -> None:
+        page.fill("#runs", "4")
+        page.click("#bench-btn")
+        assert wait_state(page, "#bench-table", ("done", "error")) == "done", page.text_content(
+            "#bench-message"
+        )
+
+    headers = f"{threads} thread(s) (cross-origin isolated by the server's headers)"
+    visit(site_server.url, isolated=True, controlled=False, detail=headers, loads_=1)
     plain = StaticServer(web_workspace / "site", plain=True)
     try:
-        open_app(page, plain.url, "benchmark")
-        assert page.evaluate("crossOriginIsolated") is False
-        detail = page.text_content("#backend-detail")
-        assert "1 thread(s) (not cross-origin isolated)" in detail, detail
-        page.fill("#runs", "4")  # and one thread still runs both models
-        page.click("#bench-btn")
-        assert wait_state(page, "#bench-table", ("done", "error")) == "done"
+        worker = f"{threads} thread(s) (cross-origin isolated by the site's service worker)"
+        visit(plain.url, isolated=True, controlled=True, detail=worker, loads_=2)
+        benchmark_runs()  # the models came through the worker and passed their hash check
+        visit(plain.url, isolated=True, controlled=True, detail=worker, loads_=1)
+        one = "1 thread(s) (not cross-origin isolated: ?isolate=0)"
+        visit(plain.url + "?isolate=0", isolated=False, controlled=False, detail=one, loads_=2)
+        assert page.evaluate("navigator.serviceWorker.getRegistrations()") == []
+        benchmark_runs()
+        visit(plain.url + "?isolate=0", isolated=False, controlled=False, detail=one, loads_=1)
     finally:
         plain.stop()
+    assert page.errors == []
 
 
 def test_a_text_file_and_an_11_mb_file_are_refused(site_server, page, tmp_path: Path):

@@ -10,13 +10,9 @@ import time
 import urllib.request
 from pathlib import Path
 
+from conftest import free_port
+
 from web.serve import ISOLATION_HEADERS
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def serve(folder: Path, *extra: str) -> subprocess.Popen:

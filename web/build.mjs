@@ -1,6 +1,7 @@
 // Build the static site into dist/: the page script and the worker bundled by esbuild (ES
 // modules; ONNX Runtime Web's WebGPU and WASM builds are split so a browser fetches only the
-// one it uses), the HTML and CSS, and the runtime's .wasm files under ort/.
+// one it uses), the isolation service worker (a classic script), the HTML and CSS, and the
+// runtime's .wasm files under ort/.
 import { build } from "esbuild";
 import { copyFileSync, mkdirSync, rmSync } from "node:fs";
 
@@ -18,6 +19,16 @@ await build({
   minify: true,
   target: "es2022",
   chunkNames: "chunks/[name]-[hash]",
+  logLevel: "warning",
+});
+// The isolation service worker: a classic script at the site's root, so its scope is the site.
+await build({
+  entryPoints: { "isolation-sw": "src/isolation-sw.ts" },
+  outdir: out,
+  bundle: true,
+  format: "iife",
+  minify: true,
+  target: "es2022",
   logLevel: "warning",
 });
 for (const file of ["index.html", "style.css"]) copyFileSync(file, `${out}/${file}`);

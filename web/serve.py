@@ -1,9 +1,12 @@
 """Serve a built site on 127.0.0.1 with the headers that make it cross-origin isolated.
 
 ONNX Runtime Web runs its WASM kernels on several threads only in a cross-origin-isolated page
-(SharedArrayBuffer), and a page is isolated only when its server sends COOP and COEP headers:
-``python -m http.server`` does not, nor does GitHub Pages. Every file here is same-origin, so
-``require-corp`` costs nothing. Otherwise this is the standard library's static server.
+(SharedArrayBuffer), and a page is isolated only when its responses carry COOP and COEP headers:
+``python -m http.server`` sends none, nor does GitHub Pages, where the site's service worker
+(``web/src/isolation-sw.ts``) adds them at the cost of one reload on a browser's first visit.
+This server sends them itself, so the page is isolated from its first load. Every file here
+is same-origin, so ``require-corp`` costs nothing. Otherwise this is the standard library's
+static server.
 
     python -m web.serve DIR [--port 8000] [--bind 127.0.0.1]
 """
@@ -25,7 +28,8 @@ ISOLATION_HEADERS = {
 
 
 class QuietHandler(http.server.SimpleHTTPRequestHandler):
-    """Static files with no request log on stderr (a plain static server, as GitHub Pages)."""
+    """Static files with no request log on stderr (a plain static server, as GitHub Pages:
+    the page then isolates itself with its service worker)."""
 
     def log_message(self, *args: Any) -> None:
         pass

@@ -1,5 +1,5 @@
-// Start-up: read the site config and the chosen version's manifest, start the worker, wire
-// the four pages, and route by the URL hash. A problem before the pages work is shown in
+// Start-up: make the page cross-origin isolated if its server did not (isolation.ts), read
+// the site config and the chosen version's manifest, start the worker, wire the four pages, and route by the URL hash. A problem before the pages work is shown in
 // the banner rather than left in the console.
 
 import { App, byId, errorText, show } from "./app";
@@ -7,6 +7,7 @@ import { setupBenchmark } from "./benchmark";
 import { setupClassify } from "./classify";
 import { InferenceClient } from "./client";
 import { setupGenerate } from "./generate";
+import { isolate } from "./isolation";
 import { loadConfig, loadManifest, versionBase } from "./manifest";
 import { setupModels } from "./models";
 
@@ -25,6 +26,7 @@ async function start(): Promise<void> {
   route();
   window.addEventListener("hashchange", route);
   const params = new URLSearchParams(location.search);
+  const isolation = await isolate(params); // may reload the page once
   const config = await loadConfig();
   const version = params.get("version") ?? config.latest;
   if (!config.versions.some((v) => v.version === version)) {
@@ -32,7 +34,8 @@ async function start(): Promise<void> {
   }
   const manifest = await loadManifest(versionBase(version));
   const client = new InferenceClient(new URL("worker.js", location.href).href);
-  const ready = await client.call({ type: "init", forceBackend: params.get("backend") === "wasm" ? "wasm" : null });
+  const forceBackend = params.get("backend") === "wasm" ? "wasm" : null;
+  const ready = await client.call({ type: "init", forceBackend, isolation });
   if (ready.type !== "ready") throw new Error(`unexpected reply ${ready.type}`);
   const backend = byId("backend");
   backend.textContent = `${ready.backend}`;

@@ -24,7 +24,7 @@ export interface Warmed {
 }
 
 export type Request =
-  | { id: number; type: "init"; forceBackend: "wasm" | null }
+  | { id: number; type: "init"; forceBackend: "wasm" | null; isolation: string }
   | { id: number; type: "load"; model: ModelName; source: ModelSource }
   | { id: number; type: "classify"; pixels: Float32Array; size: number }
   | {

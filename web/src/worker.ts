@@ -24,7 +24,7 @@ function hex(buffer: ArrayBuffer): string {
   return Array.from(new Uint8Array(buffer), (b) => b.toString(16).padStart(2, "0")).join("");
 }
 
-async function pickBackend(force: "wasm" | null): Promise<[string, string]> {
+async function pickBackend(force: "wasm" | null, isolation: string): Promise<[string, string]> {
   let reason = "forced by ?backend=wasm";
   if (force === null) {
     reason = "this browser has no WebGPU";
@@ -44,8 +44,7 @@ async function pickBackend(force: "wasm" | null): Promise<[string, string]> {
   provider = "wasm";
   configure(ort, "ort-wasm-simd-threaded.wasm");
   const threads = ort.env.wasm.numThreads ?? 1;
-  const why = isolated() ? "cross-origin isolated" : "not cross-origin isolated";
-  return ["WASM", `${reason}; ${threads} thread(s) (${why}), SIMD`];
+  return ["WASM", `${reason}; ${threads} thread(s) (${isolation}), SIMD`];
 }
 
 function isolated(): boolean {
@@ -56,7 +55,8 @@ function configure(runtime: typeof Ort, wasm: string): void {
   // Only the .wasm binary is fetched (from ort/); the JavaScript glue is in the bundle.
   runtime.env.wasm.wasmPaths = { wasm: new URL(`./ort/${wasm}`, scope.location.href).href };
   // Threads need a cross-origin-isolated page (COOP/COEP headers: `python -m web.serve`
-  // sends them, a plain static server or GitHub Pages does not). Isolated, the runtime takes
+  // sends them; where a server does not, as GitHub Pages, the site's service worker adds
+  // them: isolation.ts). Isolated, the runtime takes
   // one thread per core up to 4 (its own default is half the cores, one on a 2-core machine,
   // where two measured faster: bench/web.py); else one. The page states which.
   runtime.env.wasm.numThreads = isolated() ? Math.min(4, navigator.hardwareConcurrency || 1) : 1;
@@ -267,7 +267,7 @@ async function bench(model: ModelName, runs: number, size: number): Promise<[num
 async function handle(request: Request): Promise<Reply> {
   switch (request.type) {
     case "init": {
-      const [backend, detail] = await pickBackend(request.forceBackend);
+      const [backend, detail] = await pickBackend(request.forceBackend, request.isolation);
       return { id: request.id, type: "ready", backend, detail };
     }
     case "load": {
