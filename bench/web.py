@@ -337,10 +337,12 @@ def main() -> None:
     finally:
         server.shutdown()
 
+    def ratios(key: str) -> list[float]:
+        return [w[key] / p[key] for w, p in zip(web_rounds, py_rounds, strict=True)]
+
     def row(key: str) -> tuple[float, float, float]:
-        ratios = [w[key] / p[key] for w, p in zip(web_rounds, py_rounds, strict=True)]
         python = statistics.median(p[key] for p in py_rounds)
-        return python, statistics.median(w[key] for w in web_rounds), statistics.median(ratios)
+        return python, statistics.median(w[key] for w in web_rounds), statistics.median(ratios(key))
 
     targets = [("classifier p50 (ms)", *row("classifier_p50_ms")),
                ("10 DiT steps (ms)", *row("generate_10_ms"))]  # fmt: skip
@@ -395,6 +397,11 @@ def main() -> None:
         "ratios the median of the rounds' ratios; served by "
         f"{result['served']}, page timer resolution "
         f"{'5 us' if info['isolated'] else '0.1 ms'}",
+        "the targets' ratios, round by round: "
+        + "; ".join(
+            f"{name} {', '.join(f'{r:.2f}' for r in ratios(key))}"
+            for name, key in (("classifier", "classifier_p50_ms"), ("10 steps", "generate_10_ms"))
+        ),
         "python's fastest thread count, round by round: "
         + "; ".join(
             f"{key} {[p[key + '_threads'] for p in py_rounds]}"

@@ -144,20 +144,17 @@ def test_threads_where_the_page_is_cross_origin_isolated_by_headers_or_its_servi
     """Served as the demo prints (web.serve's COOP/COEP headers) the runtime takes a thread per
     core (up to 4) from the first load. Served plain, as GitHub Pages serves it, the site's
     service worker adds the headers and the page reloads once: threads again, and a later visit
-    starts isolated. ?isolate=0 unregisters the worker: one thread, and the models still run.
-    The page says which and why."""
+    starts isolated (a hard reload, which bypasses the worker, reloads once more). ?isolate=0
+    unregisters the worker: one thread, and the models still run. The page says which and
+    why."""
     threads = min(4, page.evaluate("navigator.hardwareConcurrency"))
-    loads: list[str] = []
-
-    def loaded(frame: Any) -> None:
-        if frame == page.main_frame:
-            loads.append(frame.url)
-
-    page.on("framenavigated", loaded)
+    loads: list[str] = []  # documents loaded (the page's own reload makes two)
+    page.on("load", lambda loaded: loads.append(loaded.url))
 
     def visit(url: str, isolated: bool, controlled: bool, detail: str, loads_: int) -> None:
         """One visit: isolated or not, under the service worker or not, the backend detail
         says ``detail``, and the page loaded ``loads_`` times (2: the worker's one reload)."""
+        page.goto("about:blank")  # a new document, not a move within the one shown
         loads.clear()
         open_app(page, url, "benchmark")
         shown = page.text_content("#backend-detail")
@@ -181,6 +178,15 @@ def test_threads_where_the_page_is_cross_origin_isolated_by_headers_or_its_servi
         visit(plain.url, isolated=True, controlled=True, detail=worker, loads_=2)
         benchmark_runs()  # the models came through the worker and passed their hash check
         visit(plain.url, isolated=True, controlled=True, detail=worker, loads_=1)
+        # A hard reload (Shift+F5) bypasses the worker: the page reloads once more through it.
+        loads.clear()
+        page.evaluate("delete document.body.dataset.ready")
+        page.context.new_cdp_session(page).send("Page.reload", {"ignoreCache": True})
+        page.wait_for_function("document.body.dataset.ready === 'true'", timeout=30_000)
+        assert page.evaluate("crossOriginIsolated") is True and len(loads) == 2, (
+            loads,
+            page.text_content("#backend-detail"),
+        )
         one = "1 thread(s) (not cross-origin isolated: ?isolate=0)"
         visit(plain.url + "?isolate=0", isolated=False, controlled=False, detail=one, loads_=2)
         assert page.evaluate("navigator.serviceWorker.getRegistrations()") == []

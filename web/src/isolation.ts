@@ -6,11 +6,27 @@
 // ?isolate=0 turns the service worker off in this browser (unregistered; one WASM thread).
 
 const SCRIPT = "isolation-sw.js";
-const RELOADED = "goap-isolation-reloaded"; // sessionStorage: at most one reload per tab
-const CONTROL_TIMEOUT_MS = 10_000;
+const RELOADED = "goapIsolationReload"; // in history.state: this load is the page's own reload
+const READY_TIMEOUT_MS = 10_000;
+
+/** Whether this load is the page's own reload for the worker, and (``mark``) mark the next one.
+ * Kept in the history entry's state, which a reload keeps: not sessionStorage, which Chromium
+ * copies when isolation changes the page's browsing context group, so that a later hard reload
+ * (not isolated) found the first visit's mark there. */
+function remembered(mark: boolean): boolean {
+  const state: unknown = history.state;
+  const was = typeof state === "object" && state !== null && RELOADED in state;
+  try {
+    if (mark) history.replaceState({ [RELOADED]: Date.now() }, "");
+    else if (was) history.replaceState(null, "");
+  } catch {
+    return true; // the state cannot be written: no reload, so never a loop
+  }
+  return was;
+}
 
 function reload(): Promise<never> {
-  sessionStorage.setItem(RELOADED, "1");
+  remembered(true);
   location.reload();
   return new Promise<never>(() => {}); // the page goes away
 }
@@ -20,30 +36,25 @@ function ours(registration: ServiceWorkerRegistration): boolean {
   return script !== undefined && new URL(script).pathname.endsWith(`/${SCRIPT}`);
 }
 
-/** Resolves once a service worker controls this page (its activate step claims it). */
-function controlled(container: ServiceWorkerContainer): Promise<void> {
-  if (container.controller !== null) return Promise.resolve();
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(
-      () => reject(new Error(`it did not take control within ${CONTROL_TIMEOUT_MS / 1000} s`)),
-      CONTROL_TIMEOUT_MS,
-    );
-    container.addEventListener("controllerchange", () => {
-      clearTimeout(timer);
-      resolve();
-    });
-  });
+/** The registration once its worker is active: the next load of this page goes through it. */
+function active(container: ServiceWorkerContainer): Promise<unknown> {
+  return Promise.race([
+    container.ready,
+    new Promise((_, reject) =>
+      setTimeout(() => reject(new Error(`it was not active within ${READY_TIMEOUT_MS / 1000} s`)), READY_TIMEOUT_MS),
+    ),
+  ]);
 }
 
 export async function isolate(params: URLSearchParams): Promise<string> {
   const container: ServiceWorkerContainer | undefined = navigator.serviceWorker;
-  const tried = sessionStorage.getItem(RELOADED) !== null;
-  sessionStorage.removeItem(RELOADED);
+  const tried = remembered(false);
+  const controlled = container !== undefined && container.controller !== null;
   if (params.get("isolate") === "0") {
     if (container !== undefined) {
       const registrations = await container.getRegistrations();
       await Promise.all(registrations.filter(ours).map((r) => r.unregister()));
-      if (crossOriginIsolated && container.controller !== null) {
+      if (crossOriginIsolated && controlled) {
         // Isolated by the worker just unregistered: the next load is not.
         if (!tried) return reload();
         return "cross-origin isolated by the site's service worker, which ?isolate=0 unregistered: the next load is not";
@@ -53,18 +64,20 @@ export async function isolate(params: URLSearchParams): Promise<string> {
     return "not cross-origin isolated: ?isolate=0";
   }
   if (crossOriginIsolated) {
-    return container?.controller ? "cross-origin isolated by the site's service worker" : "cross-origin isolated by the server's headers";
+    return controlled ? "cross-origin isolated by the site's service worker" : "cross-origin isolated by the server's headers";
   }
   if (!isSecureContext || container === undefined) {
     return "not cross-origin isolated: service workers need https or localhost, and the server sends no COOP/COEP headers";
   }
-  if (tried) return "not cross-origin isolated: the site's service worker controls the page but the browser did not isolate it";
+  // This load came through the worker and is still not isolated: a reload would change nothing.
+  if (controlled) return "not cross-origin isolated: the site's service worker serves the page but this browser did not isolate it";
+  if (tried) return "not cross-origin isolated: the page reloaded once for the site's service worker, which did not take it over";
   try {
     await container.register(SCRIPT);
-    await controlled(container);
+    await active(container);
   } catch (error) {
     const detail = error instanceof Error ? error.message : String(error);
     return `not cross-origin isolated: the site's service worker could not start (${detail})`;
   }
-  return reload();
+  return reload(); // a first visit, or a hard reload (it bypasses service workers)
 }
