@@ -120,6 +120,34 @@ def test_generate_equals_onnxruntime_python_from_the_same_noise(
     screenshot(page, f"generate-{method}")
 
 
+def test_a_long_generation_shows_its_progress_about_ten_times_a_second(site_server, page):
+    """The worker reports every step; the page shows the latest at most every 100 ms (a repaint
+    per frame cost the runtime's threads 20% of a short generation on 2 cores), so a long
+    generation moves and a step does not cost a repaint."""
+    open_app(page, site_server.url, "generate")
+    page.fill("#steps", "150")
+    page.select_option("#method", "euler")
+    page.evaluate("""() => {
+      const status = document.getElementById('gen-status');
+      window.shownSteps = [];
+      new MutationObserver(() => {
+        const step = /^step (\\d+)\\/150/.exec(status.textContent);
+        if (step) window.shownSteps.push([performance.now(), Number(step[1])]);
+      }).observe(status, { childList: true, characterData: true, subtree: true });
+    }""")
+    started = page.evaluate("performance.now()")
+    page.click("#generate-btn")
+    assert wait_state(page, "#gen-status", ("done", "error")) == "done"
+    shown = page.evaluate("window.shownSteps")
+    total_ms = float(page.eval_on_selector("#gen-status", "e => e.dataset.totalMs"))
+    steps = [step for _, step in shown]
+    assert steps and all(0 < step < 150 for step in steps), shown  # it moved before the end
+    assert steps == sorted(steps), shown
+    assert len(steps) <= total_ms / 100 + 1, (len(steps), total_ms)  # not once per step
+    gaps = [later - earlier for (earlier, _), (later, _) in zip(shown, shown[1:], strict=False)]
+    assert shown[0][0] - started >= 95 and all(gap >= 95 for gap in gaps), (started, shown)
+
+
 def test_benchmark_page_reports_percentiles(site_server, page):
     open_app(page, site_server.url, "benchmark")
     page.fill("#runs", "8")
