@@ -16,7 +16,9 @@ Both sides are measured in their steady state:
   and after one the shared machine runs the next generation about 25% slower on both sides
   (measured in the worker: 10 steps 39 ms back to back, 50 ms after a 300 ms sleep, 40 ms after
   a 300 ms busy wait), so timing the page after gaps against Python back to back overstated
-  the ratio.
+  the ratio. The generations are taken in turn, one in the page, then one in Python at each
+  thread count: the shared machine's load changes within seconds, and a generation lasts
+  tens of milliseconds (in blocks of 5 a side, one round's ratio ranged 2.0-3.5x).
 
 Steady state: V8 first runs WebAssembly with its baseline compiler and recompiles hot code
 in the background, so the page's first seconds run several times slower; the benchmark page
@@ -26,8 +28,8 @@ apart from the targets (the page opened with ?warm=0: before any warm-up). And t
 background warm-up (web/src/worker.ts): a user's first classification after the page opened
 and warmed its models up, against the same page with ?warm=0, each in a fresh browser.
 The machine is shared, so the two sides alternate in rounds (the
-browser's runs, then Python's, --rounds times) and each ratio is the median of the rounds'
-ratios: only figures measured in one run are comparable.
+browser's runs, then Python's, then the generations in turn, --rounds times) and each ratio is
+the median of the rounds' ratios: only figures measured in one run are comparable.
 
 Targets (issue 14): the browser within 3x of Python; 10 steps under 1 s. Usage, after `goap
 demo` (or with any deployed site):
@@ -147,8 +149,8 @@ def first_classification(driver: Any, url: str, chromium: str, warm: bool, isola
         browser.close()
 
 
-def browser_round(page: Any, runs: int, generations: int) -> dict[str, float]:
-    """One round in the page: the benchmark page's runs, then 10-step generations."""
+def browser_round(page: Any, runs: int) -> dict[str, Any]:
+    """One round of the benchmark page's runs."""
     page.click("#nav-benchmark")
     page.fill("#runs", str(runs))
     if press(page, "#bench-btn", "#bench-table", 600_000) != "done":
@@ -167,20 +169,48 @@ def browser_round(page: Any, runs: int, generations: int) -> dict[str, float]:
         "dit_first_ms": float(cell("dit", "first")),
         "warmup": f"classifier {cell('classifier', 'warmup')}; dit {cell('dit', 'warmup')}",
     }
+    return figures
+
+
+def browser_generation(page: Any, seed: int) -> float:
+    """ms of one 10-step Euler generation (CFG 4) on the generate page, after IDLE_S."""
+    page.fill("#seed", str(seed))
+    page.wait_for_timeout(IDLE_S * 1000)
+    if press(page, "#generate-btn", "#gen-status") != "done":
+        raise SystemExit(f"the generate page failed: {page.text_content('#gen-message')}")
+    total = float(page.eval_on_selector("#gen-status", "e => e.dataset.totalMs"))
+    page.evaluate("document.getElementById('gen-status').dataset.state = ''")
+    return total
+
+
+def python_generation(dit: Any, size: int, seed: int) -> float:
+    """ms of the same generation in onnxruntime-Python (models.browser.sample), after IDLE_S."""
+    from models import browser as reference
+
+    noise = reference.seeded_noise(seed, (1, 3, size, size))
+    time.sleep(IDLE_S)
+    started = time.perf_counter()
+    reference.sample(dit, 0, 10, 4.0, "euler", noise)
+    return (time.perf_counter() - started) * 1000
+
+
+def generations_round(
+    page: Any, pools: dict[int, tuple[dict[str, Any], int]], generations: int
+) -> tuple[float, dict[int, float]]:
+    """Median ms of 10-step generations in the page and in Python at each thread count, taken
+    in turn (the page's, then Python's at 1 thread, then at 2, ...): the shared machine's load
+    changes within seconds, and each generation lasts tens of milliseconds."""
     page.click("#nav-generate")
     page.fill("#steps", "10")
     page.fill("#cfg", "4")
     page.select_option("#method", "euler")
-    totals = []
-    for seed in range(generations + 1):  # the first one warms up
-        page.fill("#seed", str(seed))
-        page.wait_for_timeout(IDLE_S * 1000)
-        if press(page, "#generate-btn", "#gen-status") != "done":
-            raise SystemExit(f"the generate page failed: {page.text_content('#gen-message')}")
-        totals.append(float(page.eval_on_selector("#gen-status", "e => e.dataset.totalMs")))
-        page.evaluate("document.getElementById('gen-status').dataset.state = ''")
-    figures["generate_10_ms"] = statistics.median(totals[1:])
-    return figures
+    web: list[float] = []
+    python: dict[int, list[float]] = {n: [] for n in pools}
+    for seed in range(generations + 1):  # the first of each warms up
+        web.append(browser_generation(page, seed))
+        for n, (sessions, size) in pools.items():
+            python[n].append(python_generation(sessions["dit"], size, seed))
+    return statistics.median(web[1:]), {n: statistics.median(t[1:]) for n, t in python.items()}
 
 
 def python_threads() -> list[int]:
@@ -223,10 +253,8 @@ def python_first_runs(sessions: dict[str, Any], size: int) -> dict[str, float]:
     return {"classifier_first_ms": classifier, "dit_first_ms": dit}
 
 
-def python_round(
-    sessions: dict[str, Any], size: int, runs: int, generations: int
-) -> dict[str, float]:
-    """One round in Python: the same runs and generations as the page's round."""
+def python_round(sessions: dict[str, Any], size: int, runs: int) -> dict[str, float]:
+    """One round in Python: the same runs as the benchmark page's round."""
     from models import browser as reference
 
     classifier, dit = sessions["classifier"], sessions["dit"]
@@ -247,17 +275,9 @@ def python_round(
         started = time.perf_counter()
         dit.run(None, step)
         steps.append((time.perf_counter() - started) * 1000)
-    totals = []
-    for seed in range(generations + 1):  # the first one warms up
-        noise = reference.seeded_noise(seed, (1, 3, size, size))
-        time.sleep(IDLE_S)
-        started = time.perf_counter()
-        reference.sample(dit, 0, 10, 4.0, "euler", noise)
-        totals.append((time.perf_counter() - started) * 1000)
     return {"classifier_p50_ms": float(np.percentile(times, 50)),
             "classifier_mean_ms": float(np.mean(times)),
-            "dit_step_p50_ms": float(np.percentile(steps, 50)),
-            "generate_10_ms": statistics.median(totals[1:])}  # fmt: skip
+            "dit_step_p50_ms": float(np.percentile(steps, 50))}  # fmt: skip
 
 
 def best_of(by_threads: dict[int, dict[str, float]]) -> dict[str, Any]:
@@ -287,11 +307,16 @@ def measure(url: str, version_dir: Path, args: argparse.Namespace) -> tuple[list
         try:
             for number in range(1, args.rounds + 1):
                 print(f"round {number}/{args.rounds}: browser …", flush=True)
-                web_rounds.append(browser_round(page, args.runs, args.generations))
+                web = browser_round(page, args.runs)
                 print(f"round {number}/{args.rounds}: onnxruntime-Python …", flush=True)
-                py_rounds.append(best_of(
-                    {n: python_round(sessions, size, args.runs, args.generations)
-                     for n, (sessions, _) in pools.items()}))  # fmt: skip
+                python = {n: python_round(sessions, size, args.runs)
+                          for n, (sessions, _) in pools.items()}  # fmt: skip
+                print(f"round {number}/{args.rounds}: generations, in turn …", flush=True)
+                web["generate_10_ms"], by_threads = generations_round(page, pools, args.generations)
+                for n, generate in by_threads.items():
+                    python[n]["generate_10_ms"] = generate
+                web_rounds.append(web)
+                py_rounds.append(best_of(python))
             info = {"backend": backend, "chromium": browser.version, "python_first": first,
                     "onnxruntime": ort.__version__, "isolated": isolated}  # fmt: skip
         finally:
