@@ -328,6 +328,17 @@ def measure(url: str, version_dir: Path, args: argparse.Namespace) -> tuple[list
     return web_rounds, py_rounds, info
 
 
+def served(args: argparse.Namespace, isolated: bool) -> str:
+    """How the site was served and opened, and whether the page ended up isolated."""
+    server = (
+        "a plain static server (no COOP/COEP headers)"
+        if args.plain
+        else "python -m web.serve (COOP/COEP headers)"
+    )
+    opened = ", the page opened with ?isolate=0" if args.one_thread else ""
+    return f"{server}{opened}; the page {'' if isolated else 'not '}cross-origin isolated"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--site", type=Path, default=Path("goap-demo/site"))
@@ -350,13 +361,14 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=None)
     parser.add_argument("--json", action="store_true", help="print the figures as JSON")
     args = parser.parse_args()
+    args.plain = args.plain or args.one_thread  # ?isolate=0 means one thread only when plain
     config = args.site / "config.json"
     if not config.is_file():
         raise SystemExit(f"{config} does not exist: run `goap demo` first or pass --site")
     if not Path(args.chromium).is_file():
         raise SystemExit(f"no Chromium at {args.chromium}: apt-get install chromium")
     latest = json.loads(config.read_text())["latest"]
-    server, url = serve(args.site, isolated=not (args.plain or args.one_thread))
+    server, url = serve(args.site, isolated=not args.plain)
     try:
         web_rounds, py_rounds, info = measure(url, args.site / "models" / latest, args)
     finally:
@@ -385,17 +397,7 @@ def main() -> None:
         "site_version": latest,
         "baseline": "onnxruntime-Python CPU, the same files, each figure at its best of "
         f"{' or '.join(map(str, python_threads()))} intra-op threads",
-        "served": (
-            "a plain static server (no COOP/COEP headers)"
-            if args.plain or args.one_thread
-            else "python -m web.serve (COOP/COEP headers)"
-        )
-        + (", the page opened with ?isolate=0" if args.one_thread else "")
-        + (
-            "; the page cross-origin isolated"
-            if info["isolated"]
-            else "; the page not cross-origin isolated"
-        ),
+        "served": served(args, info["isolated"]),
         "browser": f"Chromium {info['chromium']} headless, "
         f"ONNX Runtime Web WASM ({info['backend']})",
         "runs": args.runs,

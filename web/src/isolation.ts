@@ -17,7 +17,7 @@ function remembered(mark: boolean): boolean {
   const state: unknown = history.state;
   const was = typeof state === "object" && state !== null && RELOADED in state;
   try {
-    if (mark) history.replaceState({ [RELOADED]: Date.now() }, "");
+    if (mark) history.replaceState({ [RELOADED]: true }, "");
     else if (was) history.replaceState(null, "");
   } catch {
     return true; // the state cannot be written: no reload, so never a loop

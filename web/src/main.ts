@@ -1,6 +1,7 @@
 // Start-up: make the page cross-origin isolated if its server did not (isolation.ts), read
-// the site config and the chosen version's manifest, start the worker, wire the four pages, and route by the URL hash. A problem before the pages work is shown in
-// the banner rather than left in the console.
+// the site config and the chosen version's manifest, start the worker, wire the four pages,
+// and route by the URL hash. A problem before the pages work is shown in the banner rather
+// than left in the console.
 
 import { App, byId, errorText, show } from "./app";
 import { setupBenchmark } from "./benchmark";

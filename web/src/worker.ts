@@ -56,9 +56,9 @@ function configure(runtime: typeof Ort, wasm: string): void {
   runtime.env.wasm.wasmPaths = { wasm: new URL(`./ort/${wasm}`, scope.location.href).href };
   // Threads need a cross-origin-isolated page (COOP/COEP headers: `python -m web.serve`
   // sends them; where a server does not, as GitHub Pages, the site's service worker adds
-  // them: isolation.ts). Isolated, the runtime takes
-  // one thread per core up to 4 (its own default is half the cores, one on a 2-core machine,
-  // where two measured faster: bench/web.py); else one. The page states which.
+  // them: isolation.ts). Isolated, the runtime takes one thread per core up to 4 (its own
+  // default is half the cores, one on a 2-core machine, where two measured faster:
+  // bench/web.py); else one. The page states which.
   runtime.env.wasm.numThreads = isolated() ? Math.min(4, navigator.hardwareConcurrency || 1) : 1;
   runtime.env.logLevel = "error";
 }
